@@ -1,0 +1,32 @@
+//! Effects: instructions from the core to the shell.
+
+use std::sync::Arc;
+
+use caucus_proto::{LifecycleEvent, PeerId, ServerEvent, TrackId, TrackKey};
+
+/// Something the shell must carry out.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Effect {
+    /// Deliver `event` to these peers (shared, so the shell can serialize it once).
+    Send {
+        to: Vec<PeerId>,
+        event: Arc<ServerEvent>,
+    },
+    /// `peer`'s complete desired set changed: forward exactly these tracks to it.
+    Subscriptions { peer: PeerId, tracks: Vec<TrackKey> },
+    /// Accept media of this track from its publisher again, or stop (mute is enforced by the
+    /// media plane, not left to the client).
+    TrackMuted {
+        peer: PeerId,
+        track: TrackId,
+        muted: bool,
+    },
+    /// This track no longer exists: drop its media.
+    TrackStopped { peer: PeerId, track: TrackId },
+    /// Close this peer's connection (removed, or the session ended).
+    Disconnect { peer: PeerId },
+    /// Tell the outside world (webhooks).
+    Lifecycle(LifecycleEvent),
+    /// The session is over; the shell may drop it.
+    SessionEnded,
+}

@@ -1,0 +1,358 @@
+//! Joining, leaving, losing the connection and coming back; names, metadata, hands.
+
+use caucus_proto::event::{LeaveReason, RequestOutcome};
+use caucus_proto::{ErrorCode, LifecycleEvent, Location, PeerId, ServerEvent};
+
+use super::{Session, Timer};
+use crate::command::{Actor, JoinRequest, Outcome};
+use crate::denial::Denial;
+use crate::policy::Action;
+use crate::state::Peer;
+use crate::time::Time;
+
+const MAX_NAME_CHARS: usize = 64;
+const MAX_METADATA_BYTES: usize = 4096;
+
+impl Session {
+    pub(super) fn join(&mut self, now: Time, request: JoinRequest) -> Result<Outcome, Denial> {
+        if let Some(id) = self.state.resumable(&request.user_id) {
+            return self.resume(now, id);
+        }
+        let role = self.state.template.require_role(&request.role)?;
+        if self.config.locked {
+            return Err(Denial::new(ErrorCode::RoomLocked, "the room is locked"));
+        }
+        if let Some(expected) = &self.config.password {
+            if !password_matches(expected, request.password.as_deref()) {
+                return Err(
+                    Denial::new(ErrorCode::WrongPassword, "the room password is wrong")
+                        .with_field("password"),
+                );
+            }
+        }
+        if self.config.max_peers > 0 && self.state.peers.len() >= self.config.max_peers as usize {
+            return Err(Denial::new(
+                ErrorCode::CapacityExceeded,
+                format!("the session holds at most {} peers", self.config.max_peers),
+            ));
+        }
+        let name = clean_name(&request.name)?.unwrap_or_else(|| request.user_id.to_string());
+        check_metadata(request.metadata.as_ref())?;
+
+        let planned = self.planned_room(&request.user_id);
+        let auto_move = self.state.breakouts.options.auto_move_on_open;
+        let location = match planned {
+            Some(b) if auto_move && self.check_newcomer(role, Location::Breakout(b)).is_ok() => {
+                Location::Breakout(b)
+            }
+            _ => Location::Main,
+        };
+        self.check_newcomer(role, location)?;
+
+        let id = PeerId::new(self.issue_id());
+        self.state.insert(Peer {
+            id,
+            user_id: request.user_id.clone(),
+            name,
+            metadata: request.metadata,
+            role,
+            acting: role,
+            location,
+            tracks: Default::default(),
+            hand_raised: false,
+            disconnected_at: None,
+            listening: None,
+            broadcasting: false,
+        });
+        if location.is_breakout() {
+            self.state.breakouts.touch();
+        }
+        self.routing.subscriber_changed(id);
+        if !self.started {
+            self.started = true;
+            self.lifecycle(LifecycleEvent::SessionStarted {});
+        }
+        self.announce_joined(now, id, false);
+        let info = self.peer_info(id).expect("invariant: just inserted");
+        let others: Vec<PeerId> = self
+            .observers(id, None)
+            .into_iter()
+            .filter(|p| *p != id)
+            .collect();
+        self.send(others, ServerEvent::PeerJoined { peer: info });
+        self.lifecycle(LifecycleEvent::PeerJoined {
+            peer_id: id,
+            user_id: request.user_id,
+            role: request.role,
+            location,
+        });
+        if let Some(b) = planned.filter(|_| location == Location::Main) {
+            self.invite(id, b);
+        }
+        Ok(Outcome::Joined {
+            peer: id,
+            resumed: false,
+        })
+    }
+
+    /// The room a newcomer of `user` is planned into, when rooms are open and it can enter.
+    fn planned_room(&self, user: &caucus_proto::UserId) -> Option<caucus_proto::BreakoutId> {
+        let set = &self.state.breakouts;
+        set.preassignments
+            .get(user)
+            .copied()
+            .filter(|b| set.is_enterable(*b))
+    }
+
+    /// Whether a peer not yet in the session fits at `location` with `role`.
+    fn check_newcomer(
+        &self,
+        role: crate::template::RoleIdx,
+        location: Location,
+    ) -> Result<(), Denial> {
+        if let Location::Breakout(b) = location {
+            self.check_enterable(b)?;
+            let capacity = self.state.breakouts.room(b).and_then(|r| r.capacity);
+            if capacity.is_some_and(|c| self.state.count_in(location) >= c as usize) {
+                return Err(Denial::new(
+                    ErrorCode::BreakoutFull,
+                    format!("breakout {b} is full"),
+                ));
+            }
+        }
+        let template = &self.state.template;
+        let acting = template.acting_role(role, location.is_breakout());
+        let max = template.role(acting).max_peers();
+        if max > 0 && self.state.count_acting(acting) >= max as usize {
+            return Err(Denial::new(
+                ErrorCode::RoleFull,
+                format!(
+                    "role {} is held by at most {max} peers",
+                    template.role(acting).name()
+                ),
+            ));
+        }
+        Ok(())
+    }
+
+    fn resume(&mut self, now: Time, id: PeerId) -> Result<Outcome, Denial> {
+        if let Some(peer) = self.state.peers.get_mut(&id) {
+            peer.disconnected_at = None;
+        }
+        self.routing.subscriber_changed(id);
+        self.announce_joined(now, id, true);
+        self.peer_updated(id);
+        Ok(Outcome::Joined {
+            peer: id,
+            resumed: true,
+        })
+    }
+
+    fn announce_joined(&mut self, now: Time, id: PeerId, resumed: bool) {
+        let Some(peer) = self.state.peers.get(&id) else {
+            return;
+        };
+        let template = &self.state.template;
+        let role = self.state.role_of(peer);
+        let sees_all = role.has(caucus_proto::Permission::SeePeerList);
+        let peers = self
+            .state
+            .peers
+            .values()
+            .filter(|p| p.id != id && (sees_all || p.location == peer.location))
+            .map(|p| p.info(template))
+            .collect();
+        let full = role.has(caucus_proto::Permission::ManageBreakouts);
+        let event = ServerEvent::Joined {
+            peer: peer.info(template),
+            is_breakout: peer.location.is_breakout(),
+            permissions: *role.permissions(),
+            resumed,
+            peers,
+            breakouts: self.view(now, full),
+            locked: self.config.locked,
+        };
+        self.send_one(id, event);
+    }
+
+    pub(super) fn leave(&mut self, actor: Actor, peer: PeerId) -> Result<Outcome, Denial> {
+        if actor != Actor::Server && actor != Actor::Peer(peer) {
+            return Err(Denial::new(
+                ErrorCode::NotPermitted,
+                "a peer can only leave by itself",
+            ));
+        }
+        self.known_peer(peer)?;
+        self.drop_peer(peer, LeaveReason::Left);
+        Ok(Outcome::Done)
+    }
+
+    pub(super) fn disconnect(&mut self, now: Time, id: PeerId) -> Result<Outcome, Denial> {
+        self.connected_peer(id)?;
+        self.routing.before_publisher_change(&self.state, id);
+        self.clear_tracks(id, caucus_proto::event::TrackEndReason::Disconnected);
+        self.state.set_broadcasting(id, false);
+        if let Some(peer) = self.state.peers.get_mut(&id) {
+            peer.disconnected_at = Some(now);
+        }
+        self.routing.subscriber_changed(id);
+        self.peer_updated(id);
+        self.schedule(now + self.config.reconnect_grace, Timer::ReconnectGrace(id));
+        Ok(Outcome::Done)
+    }
+
+    /// Remove a peer for good.
+    pub(super) fn drop_peer(&mut self, id: PeerId, reason: LeaveReason) {
+        let Some(peer) = self.state.peers.get(&id) else {
+            return;
+        };
+        let user_id = peer.user_id.clone();
+        let was_in_breakout = peer.location.is_breakout();
+        let observers: Vec<PeerId> = self
+            .observers(id, None)
+            .into_iter()
+            .filter(|p| *p != id)
+            .collect();
+        self.routing.before_publisher_change(&self.state, id);
+        let tracks: Vec<_> = peer.tracks.keys().copied().collect();
+        self.stop_track_effects(id, &tracks);
+        self.state.remove(id);
+        self.routing.subscriber_changed(id);
+
+        let set = &mut self.state.breakouts;
+        let had_plan = set.assignments.remove(&id).is_some();
+        let help_before = set.help.len();
+        set.help
+            .retain(|_, h| h.peer != id && h.claimed_by != Some(id));
+        if was_in_breakout || had_plan || set.help.len() != help_before {
+            set.touch();
+        }
+        let orphaned: Vec<_> = self
+            .requests
+            .values()
+            .filter(|r| r.target == id || r.from == Some(id))
+            .map(|r| r.id)
+            .collect();
+        for request in orphaned {
+            self.resolve_request(request, RequestOutcome::Cancelled);
+        }
+        self.send(
+            observers,
+            ServerEvent::PeerLeft {
+                peer_id: id,
+                reason,
+            },
+        );
+        self.lifecycle(LifecycleEvent::PeerLeft {
+            peer_id: id,
+            user_id,
+            reason,
+        });
+    }
+
+    pub(super) fn update_peer(
+        &mut self,
+        actor: Actor,
+        id: PeerId,
+        name: Option<String>,
+        metadata: Option<serde_json::Value>,
+    ) -> Result<Outcome, Denial> {
+        if actor != Actor::Server && actor != Actor::Peer(id) {
+            return Err(Denial::new(
+                ErrorCode::NotPermitted,
+                "a peer can only change its own name and metadata",
+            ));
+        }
+        self.known_peer(id)?;
+        let name = match name {
+            Some(n) => Some(clean_name(&n)?.ok_or_else(|| {
+                Denial::new(ErrorCode::InvalidName, "a name may not be empty").with_field("name")
+            })?),
+            None => None,
+        };
+        check_metadata(metadata.as_ref())?;
+        if let Some(peer) = self.state.peers.get_mut(&id) {
+            if let Some(name) = name {
+                peer.name = name;
+            }
+            if metadata.is_some() {
+                peer.metadata = metadata;
+            }
+        }
+        self.peer_updated(id);
+        Ok(Outcome::Done)
+    }
+
+    pub(super) fn set_hand(
+        &mut self,
+        actor: Actor,
+        id: PeerId,
+        raised: bool,
+    ) -> Result<Outcome, Denial> {
+        if actor != Actor::Peer(id) {
+            if raised {
+                return Err(Denial::new(
+                    ErrorCode::NotPermitted,
+                    "only a peer itself can raise its hand",
+                ));
+            }
+            self.require(actor, Action::MutePeer)?;
+        }
+        let peer = self.connected_peer(id)?;
+        if peer.hand_raised != raised {
+            if let Some(peer) = self.state.peers.get_mut(&id) {
+                peer.hand_raised = raised;
+            }
+            self.peer_updated(id);
+        }
+        Ok(Outcome::Done)
+    }
+
+    /// Tell observers that something about `id` changed.
+    pub(super) fn peer_updated(&mut self, id: PeerId) {
+        if let Some(info) = self.peer_info(id) {
+            let to = self.observers(id, None);
+            self.send(to, ServerEvent::PeerUpdated { peer: info });
+        }
+    }
+}
+
+fn clean_name(raw: &str) -> Result<Option<String>, Denial> {
+    let name = raw.trim();
+    if name.is_empty() {
+        return Ok(None);
+    }
+    if name.chars().count() > MAX_NAME_CHARS || name.chars().any(char::is_control) {
+        return Err(Denial::new(
+            ErrorCode::InvalidName,
+            format!("a display name is at most {MAX_NAME_CHARS} printable characters"),
+        )
+        .with_field("name"));
+    }
+    Ok(Some(name.to_owned()))
+}
+
+fn check_metadata(metadata: Option<&serde_json::Value>) -> Result<(), Denial> {
+    let Some(value) = metadata else { return Ok(()) };
+    let size = serde_json::to_vec(value)
+        .map(|v| v.len())
+        .unwrap_or(usize::MAX);
+    if size > MAX_METADATA_BYTES {
+        return Err(Denial::new(
+            ErrorCode::InvalidValue,
+            format!("metadata is at most {MAX_METADATA_BYTES} bytes of JSON"),
+        )
+        .with_field("metadata"));
+    }
+    Ok(())
+}
+
+fn password_matches(expected: &str, given: Option<&str>) -> bool {
+    let Some(given) = given else { return false };
+    expected.len() == given.len()
+        && expected
+            .bytes()
+            .zip(given.bytes())
+            .fold(0u8, |acc, (a, b)| acc | (a ^ b))
+            == 0
+}

@@ -1,0 +1,365 @@
+//! What peers are told (`ServerEvent`) and what the outside world is told (`LifecycleEvent`,
+//! delivered as webhooks).
+//!
+//! Times inside events are relative (`*_in_ms`), measured when the event was produced: a peer's
+//! clock and the server's monotonic clock never need to agree.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use crate::ids::{BreakoutId, HelpId, PeerId, RequestId, RoleName, TrackId, UserId};
+use crate::model::{BreakoutOptions, ChatTarget, Location, Phase, Source, Visibility};
+use crate::template::Permissions;
+
+/// A peer as other peers see it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PeerInfo {
+    pub id: PeerId,
+    pub user_id: UserId,
+    pub name: String,
+    /// The role the peer was given (by its token or a role change).
+    pub role: RoleName,
+    /// The role it acts as where it stands now (differs in a breakout when the role names a
+    /// `breakout_role`).
+    pub acting_role: RoleName,
+    pub location: Location,
+    pub tracks: Vec<TrackInfo>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub metadata: Option<serde_json::Value>,
+    pub hand_raised: bool,
+    pub connected: bool,
+    pub broadcasting: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub listening_to: Option<BreakoutId>,
+}
+
+/// One published track as peers see it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TrackInfo {
+    pub id: TrackId,
+    pub source: Source,
+    pub muted: bool,
+}
+
+/// Why a peer is no longer in the session.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LeaveReason {
+    Left,
+    Removed,
+    ReconnectTimeout,
+    SessionEnded,
+}
+
+/// Why a track stopped.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TrackEndReason {
+    Unpublished,
+    /// The peer's role (or acting role) may no longer publish this source.
+    RoleRevoked,
+    Disconnected,
+}
+
+/// What a pending request asks of its target.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case", tag = "kind")]
+pub enum RequestKind {
+    ChangeRole { role: RoleName },
+    Move { to: Location },
+    Unmute { source: Source },
+}
+
+/// A request as its target sees it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RequestInfo {
+    pub id: RequestId,
+    /// `None` when the server API asked.
+    pub from: Option<PeerId>,
+    pub target: PeerId,
+    #[serde(flatten)]
+    pub kind: RequestKind,
+    pub expires_in_ms: u64,
+}
+
+/// How a request ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RequestOutcome {
+    Accepted,
+    Rejected,
+    Expired,
+    /// The target left, or the request could no longer be carried out when accepted.
+    Cancelled,
+}
+
+/// One room of the breakout set.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct BreakoutRoomView {
+    pub id: BreakoutId,
+    pub name: String,
+    /// `None` = unlimited.
+    pub capacity: Option<u32>,
+    pub has_password: bool,
+    pub visibility: Visibility,
+    pub state: RoomState,
+    /// Peers standing in the room now.
+    pub peers: Vec<PeerId>,
+    /// Peers assigned to it (they may still be in main when invited).
+    pub assigned: Vec<PeerId>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub closes_in_ms: Option<u64>,
+}
+
+/// Whether one breakout room can be entered.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RoomState {
+    Open,
+    Closing,
+    Closed,
+}
+
+/// An entry of the help queue.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HelpInfo {
+    pub id: HelpId,
+    pub peer_id: PeerId,
+    pub breakout_id: Option<BreakoutId>,
+    pub claimed_by: Option<PeerId>,
+}
+
+/// The whole breakout set, as `GET /v1/rooms/{room}/breakouts` and the `breakouts` event show it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct BreakoutsView {
+    pub phase: Phase,
+    pub version: u64,
+    pub options: BreakoutOptions,
+    pub rooms: Vec<BreakoutRoomView>,
+    /// The help queue; empty in the view sent to peers that do not manage breakouts.
+    pub help: Vec<HelpInfo>,
+    /// Pre-assignments by user id; empty in the view sent to peers that do not manage breakouts.
+    pub preassignments: BTreeMap<UserId, BreakoutId>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ends_in_ms: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub closes_in_ms: Option<u64>,
+}
+
+/// One peer's move between locations.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Move {
+    pub peer_id: PeerId,
+    pub from: Location,
+    pub to: Location,
+}
+
+/// Everything a connected peer can be told by the session.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum ServerEvent {
+    /// Sent to a peer once it is in (or back in) the session.
+    Joined {
+        peer: PeerInfo,
+        is_breakout: bool,
+        permissions: Permissions,
+        resumed: bool,
+        peers: Vec<PeerInfo>,
+        breakouts: BreakoutsView,
+        locked: bool,
+    },
+    PeerJoined {
+        peer: PeerInfo,
+    },
+    PeerLeft {
+        peer_id: PeerId,
+        reason: LeaveReason,
+    },
+    /// Name, metadata, hand, role or connection state changed.
+    PeerUpdated {
+        peer: PeerInfo,
+    },
+    /// The receiving peer's own role (or acting role) changed: what it may do now.
+    RoleChanged {
+        peer_id: PeerId,
+        role: RoleName,
+        acting_role: RoleName,
+        permissions: Permissions,
+        may_publish: Vec<Source>,
+    },
+    PeersMoved {
+        moves: Vec<Move>,
+    },
+    TrackPublished {
+        peer_id: PeerId,
+        track: TrackInfo,
+    },
+    TrackUnpublished {
+        peer_id: PeerId,
+        track_id: TrackId,
+        reason: TrackEndReason,
+    },
+    TrackMuted {
+        peer_id: PeerId,
+        track_id: TrackId,
+        muted: bool,
+        /// Who muted it, when it was not the owner.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        by: Option<PeerId>,
+    },
+    RequestReceived {
+        request: RequestInfo,
+    },
+    RequestResolved {
+        request_id: RequestId,
+        outcome: RequestOutcome,
+    },
+    Breakouts {
+        state: BreakoutsView,
+    },
+    /// Rooms opened without auto-move: this peer is invited to its assigned room.
+    BreakoutInvite {
+        breakout_id: BreakoutId,
+        name: String,
+    },
+    BreakoutsClosing {
+        /// `None` = every room.
+        breakout_id: Option<BreakoutId>,
+        countdown_ms: u64,
+    },
+    TimerWarning {
+        remaining_ms: u64,
+    },
+    /// A text sent to every location.
+    Broadcast {
+        from: Option<PeerId>,
+        text: String,
+    },
+    Chat {
+        from: Option<PeerId>,
+        from_name: String,
+        to: ChatTarget,
+        text: String,
+    },
+    HelpRequested {
+        help: HelpInfo,
+    },
+    ListeningTo {
+        breakout_id: Option<BreakoutId>,
+    },
+    RoomLocked {
+        locked: bool,
+    },
+    Removed {
+        reason: String,
+    },
+    SessionEnded {
+        reason: String,
+    },
+}
+
+/// Lifecycle events for webhooks. Serialized with `event` = the dotted name.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "event")]
+pub enum LifecycleEvent {
+    #[serde(rename = "session.started")]
+    SessionStarted {},
+    #[serde(rename = "session.ended")]
+    SessionEnded { reason: String },
+    #[serde(rename = "peer.joined")]
+    PeerJoined {
+        peer_id: PeerId,
+        user_id: UserId,
+        role: RoleName,
+        location: Location,
+    },
+    #[serde(rename = "peer.left")]
+    PeerLeft {
+        peer_id: PeerId,
+        user_id: UserId,
+        reason: LeaveReason,
+    },
+    #[serde(rename = "role.changed")]
+    RoleChanged {
+        peer_id: PeerId,
+        user_id: UserId,
+        from: RoleName,
+        to: RoleName,
+    },
+    #[serde(rename = "peer.moved")]
+    PeerMoved {
+        peer_id: PeerId,
+        user_id: UserId,
+        from: Location,
+        to: Location,
+    },
+    #[serde(rename = "breakouts.opened")]
+    BreakoutsOpened {
+        rooms: Vec<BreakoutId>,
+        ends_in_s: Option<u32>,
+    },
+    #[serde(rename = "breakouts.closing")]
+    BreakoutsClosing {
+        breakout_id: Option<BreakoutId>,
+        countdown_s: u32,
+    },
+    #[serde(rename = "breakouts.closed")]
+    BreakoutsClosed { breakout_id: Option<BreakoutId> },
+    #[serde(rename = "breakouts.timer_warning")]
+    BreakoutsTimerWarning { remaining_s: u32 },
+    #[serde(rename = "help.requested")]
+    HelpRequested {
+        help_id: HelpId,
+        peer_id: PeerId,
+        breakout_id: Option<BreakoutId>,
+    },
+}
+
+impl LifecycleEvent {
+    /// The dotted event name, e.g. `peer.joined`.
+    pub const fn name(&self) -> &'static str {
+        match self {
+            LifecycleEvent::SessionStarted {} => "session.started",
+            LifecycleEvent::SessionEnded { .. } => "session.ended",
+            LifecycleEvent::PeerJoined { .. } => "peer.joined",
+            LifecycleEvent::PeerLeft { .. } => "peer.left",
+            LifecycleEvent::RoleChanged { .. } => "role.changed",
+            LifecycleEvent::PeerMoved { .. } => "peer.moved",
+            LifecycleEvent::BreakoutsOpened { .. } => "breakouts.opened",
+            LifecycleEvent::BreakoutsClosing { .. } => "breakouts.closing",
+            LifecycleEvent::BreakoutsClosed { .. } => "breakouts.closed",
+            LifecycleEvent::BreakoutsTimerWarning { .. } => "breakouts.timer_warning",
+            LifecycleEvent::HelpRequested { .. } => "help.requested",
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lifecycle_events_carry_their_dotted_name() {
+        let event = LifecycleEvent::PeerMoved {
+            peer_id: PeerId::new(1),
+            user_id: UserId::from("ana"),
+            from: Location::Main,
+            to: Location::Breakout(BreakoutId::new(2)),
+        };
+        let value = serde_json::to_value(&event).unwrap();
+        assert_eq!(value["event"], event.name());
+        assert_eq!(value["to"], "b2");
+        let back: LifecycleEvent = serde_json::from_value(value).unwrap();
+        assert_eq!(back, event);
+    }
+
+    #[test]
+    fn server_events_are_tagged_by_type() {
+        let event = ServerEvent::TimerWarning {
+            remaining_ms: 60_000,
+        };
+        let value = serde_json::to_value(&event).unwrap();
+        assert_eq!(value["type"], "timer_warning");
+    }
+}
