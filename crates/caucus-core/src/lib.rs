@@ -38,6 +38,7 @@ pub mod effect;
 pub mod policy;
 mod routing;
 pub mod session;
+pub mod sim;
 mod state;
 pub mod template;
 pub mod time;
