@@ -1,5 +1,6 @@
 //! The seed example: a main stage of host and co-host, a moderator back stage, guests who
 //! watch, and guests split into breakout rooms where they talk and keep watching the stage.
+#![allow(clippy::unwrap_used)]
 
 use caucus_core::sim::Sim;
 use caucus_core::{Actor, BreakoutOp, Command, RoomUpdate};

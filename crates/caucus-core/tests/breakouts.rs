@@ -1,0 +1,1026 @@
+//! Stories of the breakout set: every behaviour PRODUCT.md lists, with simulated time.
+#![allow(clippy::unwrap_used)]
+
+use std::time::Duration;
+
+use caucus_core::sim::Sim;
+use caucus_core::{Actor, Assignee, BreakoutOp, BreakoutRef, Command, Outcome, RoomUpdate};
+use caucus_proto::event::RoomState;
+use caucus_proto::{
+    BreakoutId, BreakoutOptions, ErrorCode, Location, PeerId, Phase, ServerEvent, Source,
+    Visibility,
+};
+
+const SERVER: Actor = Actor::Server;
+
+fn create(sim: &mut Sim, count: u32) -> Vec<BreakoutId> {
+    match sim
+        .breakouts(
+            SERVER,
+            BreakoutOp::Create {
+                count,
+                names: vec![],
+                capacity: None,
+            },
+        )
+        .unwrap()
+    {
+        Outcome::BreakoutsCreated { rooms } => rooms,
+        other => panic!("{other:?}"),
+    }
+}
+
+fn assign(sim: &mut Sim, pairs: &[(PeerId, BreakoutId)]) {
+    let assignments = pairs
+        .iter()
+        .map(|(p, b)| (Assignee::Peer(*p), Location::Breakout(*b)))
+        .collect();
+    sim.breakouts(SERVER, BreakoutOp::Assign { assignments })
+        .unwrap();
+}
+
+fn options(sim: &mut Sim, f: impl FnOnce(&mut BreakoutOptions)) {
+    let mut o = sim.session.breakouts().options().clone();
+    f(&mut o);
+    sim.breakouts(SERVER, BreakoutOp::SetOptions(o)).unwrap();
+}
+
+fn open(sim: &mut Sim) {
+    sim.breakouts(SERVER, BreakoutOp::Open { duration_s: None })
+        .unwrap();
+}
+
+fn loc(sim: &Sim, p: PeerId) -> Location {
+    sim.peer(p).unwrap().location()
+}
+
+fn talk(sim: &mut Sim, p: PeerId) {
+    sim.by(
+        p,
+        Command::Publish {
+            source: Source::Audio,
+            muted: false,
+        },
+    )
+    .unwrap();
+}
+
+fn guests(sim: &mut Sim, n: usize) -> Vec<PeerId> {
+    (0..n)
+        .map(|i| sim.join(&format!("guest{i}"), "guest"))
+        .collect()
+}
+
+#[test]
+fn create_by_count_and_by_name_rename_remove_and_capacity() {
+    let mut sim = Sim::new();
+    let rooms = create(&mut sim, 3);
+    let names: Vec<_> = sim
+        .session
+        .breakouts()
+        .rooms()
+        .map(|r| r.name().to_owned())
+        .collect();
+    assert_eq!(names, ["Room 1", "Room 2", "Room 3"]);
+
+    let named = sim
+        .breakouts(
+            SERVER,
+            BreakoutOp::Create {
+                count: 1,
+                names: vec!["Design".into()],
+                capacity: Some(4),
+            },
+        )
+        .unwrap();
+    let Outcome::BreakoutsCreated { rooms: more } = named else {
+        panic!()
+    };
+    assert_eq!(more.len(), 2, "one named room and one counted room");
+    assert_eq!(
+        sim.session.breakouts().room(more[0]).unwrap().name(),
+        "Design"
+    );
+    assert_eq!(
+        sim.session.breakouts().room(more[1]).unwrap().name(),
+        "Room 4"
+    );
+    assert_eq!(
+        sim.session.breakouts().room(more[0]).unwrap().capacity(),
+        Some(4)
+    );
+
+    let dup = sim
+        .breakouts(
+            SERVER,
+            BreakoutOp::Create {
+                count: 0,
+                names: vec!["design".into()],
+                capacity: None,
+            },
+        )
+        .unwrap_err();
+    assert_eq!(dup.code, ErrorCode::DuplicateName);
+
+    let rename = RoomUpdate {
+        name: Some("Ideas".into()),
+        capacity: Some(Some(2)),
+        ..RoomUpdate::default()
+    };
+    sim.breakouts(
+        SERVER,
+        BreakoutOp::Update {
+            breakout: rooms[0],
+            update: rename,
+        },
+    )
+    .unwrap();
+    let r = sim.session.breakouts().room(rooms[0]).unwrap();
+    assert_eq!((r.name(), r.capacity()), ("Ideas", Some(2)));
+
+    let clash = RoomUpdate {
+        name: Some("IDEAS".into()),
+        ..RoomUpdate::default()
+    };
+    let err = sim
+        .breakouts(
+            SERVER,
+            BreakoutOp::Update {
+                breakout: rooms[1],
+                update: clash,
+            },
+        )
+        .unwrap_err();
+    assert_eq!(
+        (err.code, err.field.as_deref()),
+        (ErrorCode::DuplicateName, Some("name"))
+    );
+
+    sim.breakouts(SERVER, BreakoutOp::Remove { breakout: rooms[2] })
+        .unwrap();
+    assert!(sim.session.breakouts().room(rooms[2]).is_none());
+    let gone = sim
+        .breakouts(SERVER, BreakoutOp::Remove { breakout: rooms[2] })
+        .unwrap_err();
+    assert_eq!(gone.code, ErrorCode::UnknownBreakout);
+
+    let zero = sim.breakouts(
+        SERVER,
+        BreakoutOp::Create {
+            count: 1,
+            names: vec![],
+            capacity: Some(0),
+        },
+    );
+    assert_eq!(zero.unwrap_err().code, ErrorCode::InvalidValue);
+}
+
+#[test]
+fn manual_assignment_plans_then_open_moves_everyone() {
+    let mut sim = Sim::new();
+    let g = guests(&mut sim, 4);
+    let rooms = create(&mut sim, 2);
+    assign(
+        &mut sim,
+        &[(g[0], rooms[0]), (g[1], rooms[0]), (g[2], rooms[1])],
+    );
+    assert!(
+        g.iter().all(|p| loc(&sim, *p) == Location::Main),
+        "draft: nobody moves yet"
+    );
+    let view = sim.session.breakouts_view(sim.now);
+    assert_eq!(view.phase, Phase::Draft);
+    assert_eq!(view.rooms[0].assigned, vec![g[0], g[1]]);
+    assert!(view.rooms.iter().all(|r| r.state == RoomState::Closed));
+
+    open(&mut sim);
+    assert_eq!(loc(&sim, g[0]), Location::Breakout(rooms[0]));
+    assert_eq!(loc(&sim, g[1]), Location::Breakout(rooms[0]));
+    assert_eq!(loc(&sim, g[2]), Location::Breakout(rooms[1]));
+    assert_eq!(
+        loc(&sim, g[3]),
+        Location::Main,
+        "unassigned peers stay in main"
+    );
+    assert!(sim.was_told(
+        g[3],
+        |e| matches!(e, ServerEvent::PeersMoved { moves } if moves.len() == 3)
+    ));
+    assert_eq!(sim.lifecycle_named("breakouts.opened").len(), 1);
+    assert_eq!(sim.lifecycle_named("peer.moved").len(), 3);
+    let view = sim.session.breakouts_view(sim.now);
+    assert_eq!(view.rooms[0].peers, vec![g[0], g[1]]);
+    assert!(view.rooms.iter().all(|r| r.state == RoomState::Open));
+
+    // Assigning while open with auto-move moves at once.
+    assign(&mut sim, &[(g[3], rooms[1])]);
+    assert_eq!(loc(&sim, g[3]), Location::Breakout(rooms[1]));
+}
+
+#[test]
+fn auto_assign_is_even_seeded_and_leaves_managers_out() {
+    let mut sim = Sim::new();
+    let host = sim.join("hana", "host");
+    let moderator = sim.join("mo", "moderator");
+    let g = guests(&mut sim, 10);
+    let rooms = create(&mut sim, 3);
+    let auto = |seed| BreakoutOp::AutoAssign {
+        exclude_roles: None,
+        seed,
+        keep_previous: false,
+    };
+    sim.breakouts(SERVER, auto(42)).unwrap();
+    let plan = |sim: &Sim| {
+        sim.session
+            .breakouts_view(sim.now)
+            .rooms
+            .iter()
+            .map(|r| r.assigned.clone())
+            .collect::<Vec<_>>()
+    };
+    let first = plan(&sim);
+    let mut sizes: Vec<usize> = first.iter().map(Vec::len).collect();
+    sizes.sort_unstable();
+    assert_eq!(sizes, [3, 3, 4], "even split of ten guests");
+    let everyone: Vec<PeerId> = first.iter().flatten().copied().collect();
+    assert!(
+        !everyone.contains(&host) && !everyone.contains(&moderator),
+        "managers are excluded by default"
+    );
+    assert_eq!(everyone.len(), g.len());
+
+    sim.breakouts(SERVER, auto(42)).unwrap();
+    assert_eq!(plan(&sim), first, "same seed, same grouping");
+    sim.breakouts(SERVER, auto(43)).unwrap();
+    assert_ne!(plan(&sim), first, "another seed, another grouping");
+
+    // Excluding guests explicitly and including managers.
+    sim.breakouts(
+        SERVER,
+        BreakoutOp::AutoAssign {
+            exclude_roles: Some(vec!["guest".into()]),
+            seed: 1,
+            keep_previous: false,
+        },
+    )
+    .unwrap();
+    let assigned: Vec<PeerId> = plan(&sim).into_iter().flatten().collect();
+    assert!(assigned.contains(&host) && assigned.contains(&moderator));
+
+    // Unknown roles are refused with the field at fault.
+    let err = sim
+        .breakouts(
+            SERVER,
+            BreakoutOp::AutoAssign {
+                exclude_roles: Some(vec!["ghost".into()]),
+                seed: 1,
+                keep_previous: false,
+            },
+        )
+        .unwrap_err();
+    assert_eq!(
+        (err.code, err.field.as_deref()),
+        (ErrorCode::UnknownRole, Some("exclude_roles[0]"))
+    );
+    let _ = rooms;
+}
+
+#[test]
+fn auto_assign_can_keep_the_previous_grouping() {
+    let mut sim = Sim::new();
+    let g = guests(&mut sim, 6);
+    let rooms = create(&mut sim, 2);
+    sim.breakouts(
+        SERVER,
+        BreakoutOp::AutoAssign {
+            exclude_roles: None,
+            seed: 9,
+            keep_previous: false,
+        },
+    )
+    .unwrap();
+    let before = sim.session.breakouts_view(sim.now).rooms;
+    open(&mut sim);
+    sim.breakouts(
+        SERVER,
+        BreakoutOp::Close {
+            countdown_s: Some(0),
+            breakout: None,
+        },
+    )
+    .unwrap();
+    // Two newcomers; keep the groups and place only them.
+    let late1 = sim.join("late1", "guest");
+    let late2 = sim.join("late2", "guest");
+    sim.breakouts(
+        SERVER,
+        BreakoutOp::AutoAssign {
+            exclude_roles: None,
+            seed: 5,
+            keep_previous: true,
+        },
+    )
+    .unwrap();
+    let after = sim.session.breakouts_view(sim.now).rooms;
+    for (b, a) in before.iter().zip(&after) {
+        for p in &b.assigned {
+            assert!(a.assigned.contains(p), "{p} kept its room");
+        }
+    }
+    let sizes: Vec<usize> = after.iter().map(|r| r.assigned.len()).collect();
+    assert_eq!(sizes, [4, 4], "newcomers fill the rooms evenly");
+    assert!(after.iter().any(|r| r.assigned.contains(&late1)));
+    assert!(after.iter().any(|r| r.assigned.contains(&late2)));
+    let _ = (g, rooms);
+}
+
+#[test]
+fn capacity_is_enforced_for_assignment_and_auto_assign() {
+    let mut sim = Sim::new();
+    let g = guests(&mut sim, 5);
+    let rooms = match sim
+        .breakouts(
+            SERVER,
+            BreakoutOp::Create {
+                count: 2,
+                names: vec![],
+                capacity: Some(2),
+            },
+        )
+        .unwrap()
+    {
+        Outcome::BreakoutsCreated { rooms } => rooms,
+        _ => unreachable!(),
+    };
+    let err = sim
+        .breakouts(
+            SERVER,
+            BreakoutOp::Assign {
+                assignments: g[..3]
+                    .iter()
+                    .map(|p| (Assignee::Peer(*p), Location::Breakout(rooms[0])))
+                    .collect(),
+            },
+        )
+        .unwrap_err();
+    assert_eq!(err.code, ErrorCode::BreakoutFull);
+    assert!(
+        sim.session.breakouts_view(sim.now).rooms[0]
+            .assigned
+            .is_empty(),
+        "a refusal changes nothing"
+    );
+    let err = sim
+        .breakouts(
+            SERVER,
+            BreakoutOp::AutoAssign {
+                exclude_roles: None,
+                seed: 1,
+                keep_previous: false,
+            },
+        )
+        .unwrap_err();
+    assert_eq!(
+        err.code,
+        ErrorCode::CapacityExceeded,
+        "five guests do not fit in 2 × 2"
+    );
+}
+
+#[test]
+fn self_select_respects_options_capacity_and_passwords() {
+    let mut sim = Sim::new();
+    let g = guests(&mut sim, 3);
+    let rooms = match sim
+        .breakouts(
+            SERVER,
+            BreakoutOp::Create {
+                count: 2,
+                names: vec![],
+                capacity: Some(1),
+            },
+        )
+        .unwrap()
+    {
+        Outcome::BreakoutsCreated { rooms } => rooms,
+        _ => unreachable!(),
+    };
+    let pw = RoomUpdate {
+        password: Some(Some("s3cret".into())),
+        ..RoomUpdate::default()
+    };
+    sim.breakouts(
+        SERVER,
+        BreakoutOp::Update {
+            breakout: rooms[1],
+            update: pw,
+        },
+    )
+    .unwrap();
+    let choose = |b, password: Option<&str>| Command::JoinBreakout {
+        breakout: b,
+        password: password.map(Into::into),
+    };
+
+    let err = sim.by(g[0], choose(rooms[0], None)).unwrap_err();
+    assert_eq!(err.code, ErrorCode::SelfSelectDisabled);
+    options(&mut sim, |o| o.allow_self_select = true);
+    let err = sim.by(g[0], choose(rooms[0], None)).unwrap_err();
+    assert_eq!(
+        err.code,
+        ErrorCode::BreakoutsNotOpen,
+        "rooms must be open to enter"
+    );
+    options(&mut sim, |o| o.auto_move_on_open = false);
+    open(&mut sim);
+    sim.by(g[0], choose(rooms[0], None)).unwrap();
+    assert_eq!(loc(&sim, g[0]), Location::Breakout(rooms[0]));
+    let err = sim.by(g[1], choose(rooms[0], None)).unwrap_err();
+    assert_eq!(err.code, ErrorCode::BreakoutFull);
+    let err = sim.by(g[1], choose(rooms[1], Some("wrong"))).unwrap_err();
+    assert_eq!(err.code, ErrorCode::WrongPassword);
+    let err = sim.by(g[1], choose(rooms[1], None)).unwrap_err();
+    assert_eq!(err.code, ErrorCode::WrongPassword);
+    sim.by(g[1], choose(rooms[1], Some("s3cret"))).unwrap();
+    assert_eq!(loc(&sim, g[1]), Location::Breakout(rooms[1]));
+
+    // A moved peer never needs a password.
+    sim.by(g[1], Command::ReturnToMain).unwrap();
+    sim.run(
+        SERVER,
+        Command::MovePeer {
+            peer: g[2],
+            to: Location::Breakout(rooms[1]),
+            force: true,
+        },
+    )
+    .unwrap();
+    assert_eq!(loc(&sim, g[2]), Location::Breakout(rooms[1]));
+}
+
+#[test]
+fn invite_mode_lets_people_click_and_return_to_main_when_allowed() {
+    let mut sim = Sim::new();
+    let g = guests(&mut sim, 2);
+    let rooms = create(&mut sim, 1);
+    assign(&mut sim, &[(g[0], rooms[0]), (g[1], rooms[0])]);
+    options(&mut sim, |o| {
+        o.auto_move_on_open = false;
+        o.allow_return_to_main = false;
+    });
+    open(&mut sim);
+    assert_eq!(loc(&sim, g[0]), Location::Main, "invited, not moved");
+    assert!(sim.was_told(
+        g[0],
+        |e| matches!(e, ServerEvent::BreakoutInvite { breakout_id, .. } if *breakout_id == rooms[0])
+    ));
+    // Entering one's assigned room needs neither self-select nor a password.
+    sim.by(
+        g[0],
+        Command::JoinBreakout {
+            breakout: rooms[0],
+            password: None,
+        },
+    )
+    .unwrap();
+    assert_eq!(loc(&sim, g[0]), Location::Breakout(rooms[0]));
+    let err = sim.by(g[0], Command::ReturnToMain).unwrap_err();
+    assert_eq!(err.code, ErrorCode::ReturnToMainDisabled);
+    options(&mut sim, |o| o.allow_return_to_main = true);
+    sim.by(g[0], Command::ReturnToMain).unwrap();
+    assert_eq!(loc(&sim, g[0]), Location::Main);
+    let err = sim.by(g[0], Command::ReturnToMain).unwrap_err();
+    assert_eq!(err.code, ErrorCode::AlreadyThere);
+}
+
+#[test]
+fn preassignment_by_user_id_works_before_anyone_joins() {
+    let mut sim = Sim::new();
+    let rooms = create(&mut sim, 2);
+    sim.breakouts(
+        SERVER,
+        BreakoutOp::SetPreassignments {
+            by_user_id: [
+                ("ana".into(), BreakoutRef::Name("room 2".into())),
+                ("ben".into(), BreakoutRef::Id(rooms[0])),
+            ]
+            .into(),
+        },
+    )
+    .unwrap();
+    let err = sim
+        .breakouts(
+            SERVER,
+            BreakoutOp::SetPreassignments {
+                by_user_id: [("cy".into(), BreakoutRef::Name("Nowhere".into()))].into(),
+            },
+        )
+        .unwrap_err();
+    assert_eq!(
+        (err.code, err.field.as_deref()),
+        (ErrorCode::UnknownBreakout, Some("by_user_id.cy"))
+    );
+
+    let ben = sim.join("ben", "guest");
+    open(&mut sim);
+    assert_eq!(loc(&sim, ben), Location::Breakout(rooms[0]));
+    // Ana arrives after the rooms opened: she lands straight in her room.
+    let ana = sim.join("ana", "guest");
+    assert_eq!(loc(&sim, ana), Location::Breakout(rooms[1]));
+    assert!(sim.was_told(ana, |e| matches!(
+        e,
+        ServerEvent::Joined {
+            is_breakout: true,
+            ..
+        }
+    )));
+    // Assigning a user id that has not joined yet is a pre-assignment too.
+    sim.breakouts(
+        SERVER,
+        BreakoutOp::Assign {
+            assignments: vec![(Assignee::User("dee".into()), Location::Breakout(rooms[1]))],
+        },
+    )
+    .unwrap();
+    let dee = sim.join("dee", "guest");
+    assert_eq!(loc(&sim, dee), Location::Breakout(rooms[1]));
+}
+
+#[test]
+fn move_anyone_from_anywhere_to_anywhere() {
+    let mut sim = Sim::new();
+    let moderator = sim.join("mo", "moderator");
+    let g = guests(&mut sim, 1)[0];
+    let rooms = create(&mut sim, 2);
+    let mv = |to| Command::MovePeer {
+        peer: g,
+        to,
+        force: true,
+    };
+    let err = sim
+        .by(moderator, mv(Location::Breakout(rooms[0])))
+        .unwrap_err();
+    assert_eq!(err.code, ErrorCode::BreakoutsNotOpen);
+    open(&mut sim);
+    sim.by(moderator, mv(Location::Breakout(rooms[0]))).unwrap();
+    sim.by(moderator, mv(Location::Breakout(rooms[1]))).unwrap();
+    assert_eq!(loc(&sim, g), Location::Breakout(rooms[1]));
+    sim.by(moderator, mv(Location::Main)).unwrap();
+    assert_eq!(loc(&sim, g), Location::Main);
+    let err = sim
+        .by(
+            g,
+            Command::MovePeer {
+                peer: moderator,
+                to: Location::Breakout(rooms[0]),
+                force: true,
+            },
+        )
+        .unwrap_err();
+    assert_eq!(
+        err.code,
+        ErrorCode::NotPermitted,
+        "guests do not move people"
+    );
+
+    // A move as a request the guest accepts.
+    let Outcome::RequestSent { request } = sim
+        .by(
+            moderator,
+            Command::MovePeer {
+                peer: g,
+                to: Location::Breakout(rooms[0]),
+                force: false,
+            },
+        )
+        .unwrap()
+    else {
+        panic!()
+    };
+    assert_eq!(
+        loc(&sim, g),
+        Location::Main,
+        "a request moves nobody by itself"
+    );
+    sim.by(
+        g,
+        Command::RespondRequest {
+            request,
+            accept: true,
+        },
+    )
+    .unwrap();
+    assert_eq!(loc(&sim, g), Location::Breakout(rooms[0]));
+}
+
+#[test]
+fn close_one_room_with_a_countdown_everybody_sees() {
+    let mut sim = Sim::new();
+    let host = sim.join("hana", "host");
+    let g = guests(&mut sim, 4);
+    let rooms = create(&mut sim, 2);
+    assign(
+        &mut sim,
+        &[
+            (g[0], rooms[0]),
+            (g[1], rooms[0]),
+            (g[2], rooms[1]),
+            (g[3], rooms[1]),
+        ],
+    );
+    open(&mut sim);
+    sim.breakouts(
+        SERVER,
+        BreakoutOp::Close {
+            countdown_s: Some(20),
+            breakout: Some(rooms[0]),
+        },
+    )
+    .unwrap();
+    let countdown = |e: &ServerEvent| {
+        matches!(
+            e,
+            ServerEvent::BreakoutsClosing {
+                breakout_id: Some(_),
+                countdown_ms: 20_000
+            }
+        )
+    };
+    assert!(sim.was_told(g[0], countdown) && sim.was_told(host, countdown));
+    assert!(
+        !sim.was_told(g[2], countdown),
+        "the other room is not closing"
+    );
+    let err = sim.run(
+        SERVER,
+        Command::MovePeer {
+            peer: g[2],
+            to: Location::Breakout(rooms[0]),
+            force: true,
+        },
+    );
+    assert_eq!(err.unwrap_err().code, ErrorCode::BreakoutsClosing);
+    sim.advance(Duration::from_secs(19));
+    assert_eq!(loc(&sim, g[0]), Location::Breakout(rooms[0]));
+    sim.advance(Duration::from_secs(1));
+    assert_eq!(loc(&sim, g[0]), Location::Main);
+    assert_eq!(loc(&sim, g[2]), Location::Breakout(rooms[1]));
+    let view = sim.session.breakouts_view(sim.now);
+    assert_eq!(
+        (view.phase, view.rooms[0].state, view.rooms[1].state),
+        (Phase::Open, RoomState::Closed, RoomState::Open)
+    );
+    // Closing the last open room closes the set.
+    sim.breakouts(
+        SERVER,
+        BreakoutOp::Close {
+            countdown_s: Some(0),
+            breakout: Some(rooms[1]),
+        },
+    )
+    .unwrap();
+    assert_eq!(sim.session.breakouts().phase(), Phase::Closed);
+    assert!(g.iter().all(|p| loc(&sim, *p) == Location::Main));
+    assert_eq!(
+        sim.lifecycle_named("breakouts.closed").len(),
+        3,
+        "two rooms, then the set"
+    );
+}
+
+#[test]
+fn timer_warns_extends_and_closes_with_the_countdown() {
+    let mut sim = Sim::new();
+    let g = guests(&mut sim, 2);
+    let rooms = create(&mut sim, 1);
+    assign(&mut sim, &[(g[0], rooms[0]), (g[1], rooms[0])]);
+    options(&mut sim, |o| {
+        o.warning_s = 60;
+        o.countdown_s = 15;
+    });
+    let err = sim
+        .breakouts(SERVER, BreakoutOp::Extend { seconds: 60 })
+        .unwrap_err();
+    assert_eq!(err.code, ErrorCode::BreakoutsNotOpen);
+    sim.breakouts(
+        SERVER,
+        BreakoutOp::Open {
+            duration_s: Some(600),
+        },
+    )
+    .unwrap();
+    assert_eq!(
+        sim.session.breakouts_view(sim.now).ends_in_ms,
+        Some(600_000)
+    );
+    sim.advance(Duration::from_secs(539));
+    assert!(!sim.was_told(g[0], |e| matches!(e, ServerEvent::TimerWarning { .. })));
+    sim.advance(Duration::from_secs(1));
+    assert!(sim.was_told(g[0], |e| matches!(
+        e,
+        ServerEvent::TimerWarning {
+            remaining_ms: 60_000
+        }
+    )));
+    assert_eq!(sim.lifecycle_named("breakouts.timer_warning").len(), 1);
+
+    // Extend by five minutes while running: no close at the old end; a new warning later.
+    sim.breakouts(SERVER, BreakoutOp::Extend { seconds: 300 })
+        .unwrap();
+    sim.advance(Duration::from_secs(60));
+    assert_eq!(
+        sim.session.breakouts().phase(),
+        Phase::Open,
+        "extended: still open at the old end"
+    );
+    sim.advance(Duration::from_secs(239));
+    assert_eq!(sim.lifecycle_named("breakouts.timer_warning").len(), 1);
+    sim.advance(Duration::from_secs(1));
+    assert_eq!(
+        sim.lifecycle_named("breakouts.timer_warning").len(),
+        2,
+        "a new warning before the new end"
+    );
+    sim.advance(Duration::from_secs(60));
+    assert_eq!(
+        sim.session.breakouts().phase(),
+        Phase::Closing,
+        "the timer ran out: countdown starts"
+    );
+    assert!(sim.was_told(g[1], |e| matches!(
+        e,
+        ServerEvent::BreakoutsClosing {
+            breakout_id: None,
+            countdown_ms: 15_000
+        }
+    )));
+    sim.advance(Duration::from_secs(15));
+    assert_eq!(sim.session.breakouts().phase(), Phase::Closed);
+    assert!(g.iter().all(|p| loc(&sim, *p) == Location::Main));
+
+    // Without a timer there is nothing to extend.
+    open(&mut sim);
+    let err = sim
+        .breakouts(SERVER, BreakoutOp::Extend { seconds: 60 })
+        .unwrap_err();
+    assert_eq!(err.code, ErrorCode::NoTimer);
+}
+
+#[test]
+fn broadcast_text_reaches_every_room() {
+    let mut sim = Sim::new();
+    let host = sim.join("hana", "host");
+    let g = guests(&mut sim, 2);
+    let rooms = create(&mut sim, 2);
+    assign(&mut sim, &[(g[0], rooms[0]), (g[1], rooms[1])]);
+    open(&mut sim);
+    sim.breakouts(
+        Actor::Peer(host),
+        BreakoutOp::Broadcast {
+            text: "Five minutes left".into(),
+        },
+    )
+    .unwrap();
+    for p in [host, g[0], g[1]] {
+        assert!(sim.was_told(p, |e| matches!(e, ServerEvent::Broadcast { text, from: Some(f) } if text == "Five minutes left" && *f == host)));
+    }
+    let err = sim
+        .breakouts(
+            Actor::Peer(g[0]),
+            BreakoutOp::Broadcast { text: "hi".into() },
+        )
+        .unwrap_err();
+    assert_eq!(err.code, ErrorCode::NotPermitted);
+    let err = sim
+        .breakouts(SERVER, BreakoutOp::Broadcast { text: "  ".into() })
+        .unwrap_err();
+    assert_eq!(err.code, ErrorCode::InvalidValue);
+}
+
+#[test]
+fn help_queue_raise_claim_dismiss() {
+    let mut sim = Sim::new();
+    let host = sim.join("hana", "host");
+    let moderator = sim.join("mo", "moderator");
+    let g = guests(&mut sim, 1)[0];
+    let rooms = create(&mut sim, 1);
+    assign(&mut sim, &[(g, rooms[0])]);
+    open(&mut sim);
+    let Outcome::HelpRequested { help } = sim.by(g, Command::RequestHelp).unwrap() else {
+        panic!()
+    };
+    assert_eq!(
+        sim.by(g, Command::RequestHelp).unwrap(),
+        Outcome::HelpRequested { help },
+        "asking twice keeps one ticket"
+    );
+    for m in [host, moderator] {
+        assert!(sim.was_told(m, |e| matches!(e, ServerEvent::HelpRequested { help: h } if h.breakout_id == Some(rooms[0]))));
+    }
+    assert_eq!(sim.lifecycle_named("help.requested").len(), 1);
+    let view = sim.session.breakouts_view(sim.now);
+    assert_eq!(view.help.len(), 1);
+    sim.breakouts(Actor::Peer(moderator), BreakoutOp::ClaimHelp { help })
+        .unwrap();
+    assert_eq!(
+        sim.session.breakouts_view(sim.now).help[0].claimed_by,
+        Some(moderator)
+    );
+    // The guest sees no help queue in its view; managers do.
+    let public = sim.inbox[&g].iter().rev().find_map(|e| match &**e {
+        ServerEvent::Breakouts { state } => Some(state.clone()),
+        _ => None,
+    });
+    assert!(public.unwrap().help.is_empty());
+    sim.breakouts(Actor::Peer(host), BreakoutOp::DismissHelp { help })
+        .unwrap();
+    assert!(sim.session.breakouts_view(sim.now).help.is_empty());
+    let err = sim
+        .breakouts(Actor::Peer(host), BreakoutOp::DismissHelp { help })
+        .unwrap_err();
+    assert_eq!(err.code, ErrorCode::UnknownHelp);
+}
+
+#[test]
+fn listen_in_receives_a_room_without_moving() {
+    let mut sim = Sim::new();
+    let moderator = sim.join("mo", "moderator");
+    let g = guests(&mut sim, 3);
+    let rooms = create(&mut sim, 2);
+    assign(
+        &mut sim,
+        &[(g[0], rooms[0]), (g[1], rooms[0]), (g[2], rooms[1])],
+    );
+    open(&mut sim);
+    for p in &g {
+        talk(&mut sim, *p);
+    }
+    assert!(sim.hears(moderator).is_empty());
+    sim.by(
+        moderator,
+        Command::ListenIn {
+            breakout: Some(rooms[0]),
+        },
+    )
+    .unwrap();
+    assert_eq!(
+        loc(&sim, moderator),
+        Location::Main,
+        "listening is not moving"
+    );
+    assert_eq!(sim.hears(moderator), vec![g[0], g[1]]);
+    assert!(
+        !sim.hears(g[0]).contains(&moderator),
+        "the room does not hear the listener"
+    );
+    sim.by(
+        moderator,
+        Command::ListenIn {
+            breakout: Some(rooms[1]),
+        },
+    )
+    .unwrap();
+    assert_eq!(sim.hears(moderator), vec![g[2]]);
+    sim.by(moderator, Command::ListenIn { breakout: None })
+        .unwrap();
+    assert!(sim.hears(moderator).is_empty());
+    let err = sim
+        .by(
+            g[0],
+            Command::ListenIn {
+                breakout: Some(rooms[1]),
+            },
+        )
+        .unwrap_err();
+    assert_eq!(err.code, ErrorCode::NotPermitted);
+    // Closing the room ends the listen-in.
+    sim.by(
+        moderator,
+        Command::ListenIn {
+            breakout: Some(rooms[1]),
+        },
+    )
+    .unwrap();
+    sim.breakouts(
+        SERVER,
+        BreakoutOp::Close {
+            countdown_s: Some(0),
+            breakout: Some(rooms[1]),
+        },
+    )
+    .unwrap();
+    assert_eq!(sim.peer(moderator).unwrap().listening(), None);
+}
+
+#[test]
+fn main_stage_visibility_lets_a_room_watch_chosen_roles() {
+    let mut sim = Sim::new();
+    let host = sim.join("hana", "host");
+    let cohost = sim.join("cole", "co-host");
+    let g = guests(&mut sim, 2);
+    talk(&mut sim, host);
+    talk(&mut sim, cohost);
+    let rooms = create(&mut sim, 1);
+    assign(&mut sim, &[(g[0], rooms[0]), (g[1], rooms[0])]);
+    open(&mut sim);
+    assert_eq!(sim.hears(g[0]), Vec::<PeerId>::new(), "isolated by default");
+    let watch = |roles: &[&str]| BreakoutOp::Update {
+        breakout: rooms[0],
+        update: RoomUpdate {
+            visibility: Some(Visibility::MainStage {
+                roles: roles.iter().map(|r| (*r).into()).collect(),
+            }),
+            ..RoomUpdate::default()
+        },
+    };
+    sim.breakouts(SERVER, watch(&["host"])).unwrap();
+    assert_eq!(sim.hears(g[0]), vec![host]);
+    sim.breakouts(SERVER, watch(&["host", "co-host"])).unwrap();
+    assert_eq!(sim.hears(g[1]), vec![host, cohost]);
+    let err = sim.breakouts(SERVER, watch(&["nobody"])).unwrap_err();
+    assert_eq!(err.code, ErrorCode::UnknownRole);
+}
+
+#[test]
+fn a_stale_version_is_refused_so_managers_never_overwrite_each_other() {
+    let mut sim = Sim::new();
+    let host = sim.join("hana", "host");
+    let moderator = sim.join("mo", "moderator");
+    let rooms = create(&mut sim, 1);
+    let seen = sim.session.breakouts().version();
+    let rename = |name: &str| BreakoutOp::Update {
+        breakout: rooms[0],
+        update: RoomUpdate {
+            name: Some(name.into()),
+            ..RoomUpdate::default()
+        },
+    };
+    sim.by(
+        host,
+        Command::Breakouts {
+            version: Some(seen),
+            op: rename("Host's name"),
+        },
+    )
+    .unwrap();
+    let err = sim
+        .by(
+            moderator,
+            Command::Breakouts {
+                version: Some(seen),
+                op: rename("Mod's name"),
+            },
+        )
+        .unwrap_err();
+    assert_eq!(
+        (err.code, err.field.as_deref()),
+        (ErrorCode::StaleVersion, Some("version"))
+    );
+    assert_eq!(
+        sim.session.breakouts().room(rooms[0]).unwrap().name(),
+        "Host's name"
+    );
+    assert!(sim.session.breakouts().version() > seen);
+    let now = sim.session.breakouts().version();
+    sim.by(
+        moderator,
+        Command::Breakouts {
+            version: Some(now),
+            op: rename("Agreed"),
+        },
+    )
+    .unwrap();
+}
+
+#[test]
+fn moves_keep_the_connection_and_only_change_routing() {
+    let mut sim = Sim::new();
+    let g = guests(&mut sim, 3);
+    let rooms = create(&mut sim, 2);
+    assign(
+        &mut sim,
+        &[(g[0], rooms[0]), (g[1], rooms[0]), (g[2], rooms[1])],
+    );
+    open(&mut sim);
+    for p in &g {
+        talk(&mut sim, *p);
+    }
+    let track_of = |sim: &Sim, p: PeerId| sim.peer(p).unwrap().tracks().next().unwrap().0;
+    let before = track_of(&sim, g[2]);
+    sim.run(
+        SERVER,
+        Command::MovePeer {
+            peer: g[2],
+            to: Location::Breakout(rooms[0]),
+            force: true,
+        },
+    )
+    .unwrap();
+    assert_eq!(
+        track_of(&sim, g[2]),
+        before,
+        "same peer, same track: no reconnect"
+    );
+    assert_eq!(sim.hears(g[0]), vec![g[1], g[2]]);
+    assert!(sim.disconnected.is_empty());
+}

@@ -1,0 +1,921 @@
+//! The SFU engine: many str0m `Rtc`s behind one socket, and the forwarding between them.
+
+use std::collections::{HashMap, VecDeque};
+use std::net::SocketAddr;
+use std::time::Instant;
+
+use str0m::change::{SdpAnswer, SdpOffer};
+use str0m::format::PayloadParams;
+use str0m::media::{Direction, KeyframeRequest, KeyframeRequestKind, Mid};
+use str0m::net::{DatagramRecv, Protocol, Receive};
+use str0m::rtp::{ExtensionValues, RtpPacket, RtpWrite};
+use str0m::{Candidate, Event, IceConnectionState, Input, Output, RtcConfig};
+use tracing::{debug, trace, warn};
+
+use crate::config::EngineConfig;
+use crate::counters::Counters;
+use crate::demux::{Demux, Route};
+use crate::error::MediaError;
+use crate::ids::{MediaKind, PeerKey, TrackKey};
+use crate::output::{DisconnectReason, EngineEvent, EngineOutput, Transmit};
+use crate::peer::Peer;
+use crate::slot::Slot;
+use crate::timers::Timers;
+use crate::track::Track;
+
+/// The sans-IO SFU. See the crate docs for how to drive it.
+#[derive(Debug)]
+pub struct Engine {
+    config: EngineConfig,
+    peers: HashMap<PeerKey, Peer>,
+    tracks: HashMap<TrackKey, Track>,
+    next_track: u64,
+    demux: Demux,
+    timers: Timers,
+    next_stats: Option<Instant>,
+    /// str0m events not yet acted on. Draining an `Rtc` only queues here; acting may
+    /// mutate other `Rtc`s, each drained right after, so nothing recurses.
+    work: VecDeque<Work>,
+    outputs: VecDeque<EngineOutput>,
+    counters: Counters,
+}
+
+// Not boxed: almost every item is an RTP packet event, and boxing would allocate per packet.
+#[allow(clippy::large_enum_variant)]
+#[derive(Debug)]
+enum Work {
+    Event(PeerKey, Event),
+    Gone(PeerKey, DisconnectReason),
+}
+
+impl Engine {
+    /// An engine with no peers.
+    pub fn new(config: EngineConfig) -> Self {
+        Engine {
+            config,
+            peers: HashMap::new(),
+            tracks: HashMap::new(),
+            next_track: 1,
+            demux: Demux::default(),
+            timers: Timers::default(),
+            next_stats: None,
+            work: VecDeque::new(),
+            outputs: VecDeque::new(),
+            counters: Counters::default(),
+        }
+    }
+
+    /// Accepts a client's offer and returns the SDP answer.
+    ///
+    /// The peer gets its own ICE-lite, RTP-mode `Rtc` whose only candidate is the advertised
+    /// address. `sendonly`/`sendrecv` m-lines in the offer become published tracks
+    /// ([`EngineEvent::TrackPublished`] follows); `recvonly` (and `sendrecv`) ones become
+    /// free receive slots.
+    pub fn add_peer(
+        &mut self,
+        now: Instant,
+        peer: PeerKey,
+        offer_sdp: &str,
+    ) -> Result<String, MediaError> {
+        if self.peers.contains_key(&peer) {
+            return Err(MediaError::PeerExists(peer));
+        }
+        let offer = SdpOffer::from_sdp_string(offer_sdp)
+            .map_err(|e| MediaError::InvalidSdp(e.to_string()))?;
+
+        let mut rtc = RtcConfig::new()
+            .set_ice_lite(true)
+            .set_rtp_mode(true)
+            .build(now);
+        let candidate = Candidate::host(self.config.advertised, "udp")
+            .map_err(|e| MediaError::Negotiation(format!("advertised address: {e}")))?;
+        rtc.add_local_candidate(candidate);
+        let answer = rtc
+            .sdp_api()
+            .accept_offer(offer)
+            .map_err(|e| MediaError::Negotiation(e.to_string()))?;
+
+        let ufrag = rtc.direct_api().local_ice_credentials().ufrag;
+        self.demux.insert_ufrag(ufrag, peer);
+        self.peers.insert(peer, Peer::new(rtc));
+        self.drain(peer);
+        self.run(now);
+        debug!(%peer, "peer added");
+        Ok(answer.to_sdp_string())
+    }
+
+    /// Forgets a peer: ends its tracks, frees the slots showing them, and sends a DTLS
+    /// close to the client. Unknown keys are ignored.
+    pub fn remove_peer(&mut self, now: Instant, peer: PeerKey) {
+        if let Some(p) = self.peers.get_mut(&peer) {
+            if p.rtc.close().is_ok() {
+                self.drain(peer);
+            }
+        }
+        self.forget_peer(peer);
+        self.run(now);
+    }
+
+    /// A client-initiated renegotiation (for example it starts a screen share). Returns the
+    /// answer. An engine offer still waiting for its answer is abandoned (glare: the client
+    /// wins) and redone afterwards, which may emit a new [`EngineEvent::NeedsOffer`].
+    pub fn handle_offer(
+        &mut self,
+        now: Instant,
+        peer: PeerKey,
+        offer_sdp: &str,
+    ) -> Result<String, MediaError> {
+        let offer = SdpOffer::from_sdp_string(offer_sdp)
+            .map_err(|e| MediaError::InvalidSdp(e.to_string()))?;
+        let p = self
+            .peers
+            .get_mut(&peer)
+            .ok_or(MediaError::UnknownPeer(peer))?;
+        if p.pending_offer.take().is_some() {
+            self.abandon_unnegotiated_slots(peer);
+        }
+        let Some(p) = self.peers.get_mut(&peer) else {
+            return Err(MediaError::UnknownPeer(peer));
+        };
+        let result = p.rtc.sdp_api().accept_offer(offer);
+        self.drain(peer);
+        self.run(now);
+        let answer = result.map_err(|e| MediaError::Negotiation(e.to_string()))?;
+        self.place_and_negotiate(now, peer);
+        self.run(now);
+        Ok(answer.to_sdp_string())
+    }
+
+    /// Applies the client's answer to the engine's last [`EngineEvent::NeedsOffer`].
+    pub fn handle_answer(
+        &mut self,
+        now: Instant,
+        peer: PeerKey,
+        answer_sdp: &str,
+    ) -> Result<(), MediaError> {
+        let p = self
+            .peers
+            .get_mut(&peer)
+            .ok_or(MediaError::UnknownPeer(peer))?;
+        let answer = SdpAnswer::from_sdp_string(answer_sdp)
+            .map_err(|e| MediaError::InvalidSdp(e.to_string()))?;
+        let pending = p
+            .pending_offer
+            .take()
+            .ok_or(MediaError::NoPendingOffer(peer))?;
+        let result = p.rtc.sdp_api().accept_answer(pending, answer);
+        self.drain(peer);
+        match &result {
+            Ok(()) => self.complete_negotiation(now, peer),
+            Err(_) => self.abandon_unnegotiated_slots(peer),
+        }
+        self.place_and_negotiate(now, peer);
+        self.run(now);
+        result.map_err(|e| MediaError::Negotiation(e.to_string()))
+    }
+
+    /// Sets the complete set of tracks `subscriber` should receive (default deny: nothing
+    /// else is ever forwarded to it).
+    ///
+    /// Tracks leaving the set stop at once, before any signaling. Tracks joining it take a
+    /// free slot of their kind if there is one (no SDP needed; [`EngineEvent::SlotAssigned`]
+    /// tells the client) or else a new m-line, announced by [`EngineEvent::NeedsOffer`].
+    /// Unknown tracks and the subscriber's own tracks are ignored.
+    pub fn set_subscriptions(
+        &mut self,
+        now: Instant,
+        subscriber: PeerKey,
+        tracks: &[TrackKey],
+    ) -> Result<(), MediaError> {
+        let mut desired: Vec<TrackKey> = tracks
+            .iter()
+            .copied()
+            .filter(|t| {
+                self.tracks
+                    .get(t)
+                    .is_some_and(|track| track.publisher != subscriber)
+            })
+            .collect();
+        desired.sort_unstable();
+        desired.dedup();
+
+        let p = self
+            .peers
+            .get_mut(&subscriber)
+            .ok_or(MediaError::UnknownPeer(subscriber))?;
+        let stale: Vec<TrackKey> = p
+            .slots
+            .iter()
+            .filter_map(|s| s.track)
+            .chain(p.unplaced.iter().copied())
+            .filter(|t| desired.binary_search(t).is_err())
+            .collect();
+        p.desired = desired;
+        for track in stale {
+            self.unsubscribe(subscriber, track);
+        }
+
+        let p = self
+            .peers
+            .get_mut(&subscriber)
+            .ok_or(MediaError::UnknownPeer(subscriber))?;
+        let missing: Vec<TrackKey> = p
+            .desired
+            .iter()
+            .copied()
+            .filter(|t| p.slots.iter().all(|s| s.track != Some(*t)) && !p.unplaced.contains(t))
+            .collect();
+        p.unplaced.extend(missing);
+        self.place_and_negotiate(now, subscriber);
+        self.run(now);
+        Ok(())
+    }
+
+    /// Pauses or resumes a published track (the publisher muted it). A paused track's
+    /// packets are dropped on arrival, before any fan-out work.
+    pub fn set_track_paused(&mut self, track: TrackKey, paused: bool) {
+        if let Some(t) = self.tracks.get_mut(&track) {
+            t.paused = paused;
+        }
+    }
+
+    /// One UDP datagram from the media socket. Never fails: datagrams that are garbage,
+    /// come from nobody we know, or are refused by the peer's `Rtc` are dropped and
+    /// counted, and no other peer is affected.
+    pub fn handle_receive(
+        &mut self,
+        now: Instant,
+        source: SocketAddr,
+        destination: SocketAddr,
+        datagram: &[u8],
+    ) {
+        self.counters.datagrams_in += 1;
+        self.counters.bytes_in += datagram.len() as u64;
+
+        let Ok(contents) = DatagramRecv::try_from(datagram) else {
+            self.counters.dropped_garbage += 1;
+            trace!(%source, len = datagram.len(), "garbage datagram");
+            return;
+        };
+        let Route::Peer(key) = self.demux.route(source, datagram) else {
+            self.counters.dropped_unknown_source += 1;
+            trace!(%source, "datagram from unknown source");
+            return;
+        };
+        let Some(peer) = self.peers.get_mut(&key) else {
+            self.counters.dropped_unknown_source += 1;
+            return;
+        };
+        let input = Input::Receive(
+            now,
+            Receive {
+                proto: Protocol::Udp,
+                source,
+                destination,
+                contents,
+            },
+        );
+        if !peer.rtc.accepts(&input) {
+            self.counters.dropped_unknown_source += 1;
+            return;
+        }
+        if let Err(e) = peer.rtc.handle_input(input) {
+            // A bad datagram (spoofed DTLS, say) must not kill the connection it claims to
+            // belong to; only a dead `Rtc` ends the peer, which `drain` notices.
+            self.counters.dropped_rejected += 1;
+            debug!(peer = %key, error = %e, "datagram rejected");
+        }
+        self.drain(key);
+        self.run(now);
+    }
+
+    /// Advances time: fires every peer timer that is due (and only those).
+    pub fn handle_timeout(&mut self, now: Instant) {
+        while let Some(key) = self.timers.pop_due(now) {
+            let Some(peer) = self.peers.get_mut(&key) else {
+                continue;
+            };
+            if let Err(e) = peer.rtc.handle_input(Input::Timeout(now)) {
+                self.work
+                    .push_back(Work::Gone(key, DisconnectReason::Failed(e.to_string())));
+            }
+            self.drain(key);
+            self.run(now);
+        }
+        match self.config.stats_interval {
+            Some(interval) => {
+                let due = *self.next_stats.get_or_insert(now + interval);
+                if due <= now {
+                    self.outputs
+                        .push_back(EngineOutput::Event(EngineEvent::Stats(self.counters)));
+                    self.next_stats = Some(now + interval);
+                }
+            }
+            None => self.next_stats = None,
+        }
+    }
+
+    /// When [`Engine::handle_timeout`] should be called next.
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        match (self.timers.next(), self.next_stats) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
+    }
+
+    /// The next thing to send or report. Call until `None` after every `handle_*`/`set_*`.
+    pub fn poll_output(&mut self) -> Option<EngineOutput> {
+        self.outputs.pop_front()
+    }
+
+    /// Totals since start.
+    pub fn counters(&self) -> Counters {
+        self.counters
+    }
+
+    /// Whether `peer` is known (added and not yet gone).
+    pub fn has_peer(&self, peer: PeerKey) -> bool {
+        self.peers.contains_key(&peer)
+    }
+
+    /// The engine config.
+    pub fn config(&self) -> &EngineConfig {
+        &self.config
+    }
+}
+
+// --- driving str0m -------------------------------------------------------------------
+
+impl Engine {
+    /// Polls one `Rtc` until it yields its next timeout (str0m's rule: every mutation is
+    /// followed by a full drain). Events are only queued, never acted on here.
+    fn drain(&mut self, key: PeerKey) {
+        loop {
+            let Some(peer) = self.peers.get_mut(&key) else {
+                return;
+            };
+            match peer.rtc.poll_output() {
+                Ok(Output::Timeout(at)) => {
+                    if peer.rtc.is_alive() {
+                        self.timers.set(key, at);
+                    } else {
+                        self.timers.remove(key);
+                        self.work
+                            .push_back(Work::Gone(key, DisconnectReason::Closed));
+                    }
+                    return;
+                }
+                Ok(Output::Transmit(t)) => {
+                    self.demux.learn_addr(t.destination, key);
+                    self.counters.datagrams_out += 1;
+                    self.counters.bytes_out += t.contents.len() as u64;
+                    self.outputs.push_back(EngineOutput::Transmit(Transmit {
+                        source: t.source,
+                        destination: t.destination,
+                        contents: t.contents.into(),
+                    }));
+                }
+                Ok(Output::Event(e)) => self.work.push_back(Work::Event(key, e)),
+                Err(e) => {
+                    self.timers.remove(key);
+                    self.work
+                        .push_back(Work::Gone(key, DisconnectReason::Failed(e.to_string())));
+                    return;
+                }
+            }
+        }
+    }
+
+    /// After a mutation that queues RTP/RTCP (a write, a keyframe request): drain, then
+    /// give str0m `now` so it sends at once instead of at its next timer.
+    fn flush(&mut self, now: Instant, key: PeerKey) {
+        self.drain(key);
+        let Some(peer) = self.peers.get_mut(&key) else {
+            return;
+        };
+        if let Err(e) = peer.rtc.handle_input(Input::Timeout(now)) {
+            self.work
+                .push_back(Work::Gone(key, DisconnectReason::Failed(e.to_string())));
+        }
+        self.drain(key);
+    }
+
+    /// Acts on queued events until none are left.
+    fn run(&mut self, now: Instant) {
+        while let Some(work) = self.work.pop_front() {
+            match work {
+                Work::Event(key, event) => self.on_event(now, key, event),
+                Work::Gone(key, reason) => {
+                    if self.peers.contains_key(&key) {
+                        if matches!(reason, DisconnectReason::Failed(_)) {
+                            self.counters.peers_failed += 1;
+                            warn!(peer = %key, ?reason, "peer failed");
+                        }
+                        self.forget_peer(key);
+                        self.emit(EngineEvent::PeerDisconnected { peer: key, reason });
+                    }
+                }
+            }
+        }
+    }
+
+    fn on_event(&mut self, now: Instant, key: PeerKey, event: Event) {
+        match event {
+            Event::RtpPacket(packet) => self.forward(now, key, packet),
+            Event::KeyframeRequest(req) => self.on_keyframe_request(now, key, req),
+            Event::Connected => {
+                if let Some(peer) = self.peers.get_mut(&key) {
+                    if !peer.connected {
+                        peer.connected = true;
+                        self.emit(EngineEvent::PeerConnected { peer: key });
+                    }
+                }
+            }
+            Event::IceConnectionStateChange(IceConnectionState::Disconnected) => self
+                .work
+                .push_back(Work::Gone(key, DisconnectReason::IceDisconnected)),
+            Event::Closed => self
+                .work
+                .push_back(Work::Gone(key, DisconnectReason::Closed)),
+            Event::MediaAdded(added) => {
+                let kind = MediaKind::from_str0m(added.kind);
+                if added.simulcast.is_some() {
+                    debug!(peer = %key, mid = %added.mid, "simulcast offered; one layer per track is forwarded");
+                }
+                self.on_media(now, key, added.mid, kind, added.direction);
+            }
+            Event::MediaChanged(changed) => {
+                let kind = self
+                    .peers
+                    .get(&key)
+                    .and_then(|p| p.rtc.media(changed.mid))
+                    .map(|m| MediaKind::from_str0m(m.kind()));
+                if let Some(kind) = kind {
+                    self.on_media(now, key, changed.mid, kind, changed.direction);
+                }
+            }
+            other => trace!(peer = %key, event = ?other, "ignored str0m event"),
+        }
+    }
+
+    /// An m-line appeared or changed direction (server's point of view).
+    fn on_media(&mut self, now: Instant, key: PeerKey, mid: Mid, kind: MediaKind, dir: Direction) {
+        let Some(peer) = self.peers.get_mut(&key) else {
+            return;
+        };
+        let published = peer.published.get(&mid).copied();
+        match (dir.is_receiving(), published) {
+            (true, None) => {
+                let track = TrackKey(self.next_track);
+                self.next_track += 1;
+                peer.published.insert(mid, track);
+                self.tracks.insert(
+                    track,
+                    Track {
+                        publisher: key,
+                        mid,
+                        kind,
+                        subscribers: Vec::new(),
+                        paused: false,
+                        layer: None,
+                        last_keyframe_request: None,
+                    },
+                );
+                self.emit(EngineEvent::TrackPublished {
+                    peer: key,
+                    track,
+                    mid: mid.to_string(),
+                    kind,
+                });
+            }
+            (false, Some(track)) => self.end_track(track),
+            _ => {}
+        }
+
+        let Some(peer) = self.peers.get_mut(&key) else {
+            return;
+        };
+        let has_slot = peer.slots.iter().any(|s| s.mid == mid);
+        if dir.is_sending() && !has_slot {
+            // A recvonly m-line offered by the client: a ready-made receive slot.
+            peer.slots.push(Slot::new(mid, kind, true));
+            self.place_and_negotiate(now, key);
+        } else if !dir.is_sending() && has_slot {
+            // The client turned one of our send m-lines off; whatever it showed goes back
+            // to waiting for a slot.
+            if let Some(pos) = peer.slots.iter().position(|s| s.mid == mid) {
+                let slot = peer.slots.remove(pos);
+                if let Some(track) = slot.track {
+                    peer.unplaced.push(track);
+                    if let Some(t) = self.tracks.get_mut(&track) {
+                        t.subscribers.retain(|s| *s != key);
+                    }
+                }
+            }
+        }
+    }
+}
+
+// --- forwarding ------------------------------------------------------------------------
+
+impl Engine {
+    fn forward(&mut self, now: Instant, publisher: PeerKey, packet: RtpPacket) {
+        self.counters.rtp_in += 1;
+        let Some(peer) = self.peers.get_mut(&publisher) else {
+            return;
+        };
+        let ssrc = packet.header.ssrc;
+        let midrid = match peer.ssrc_mid.get(&ssrc) {
+            Some(midrid) => Some(*midrid),
+            None => {
+                let midrid = peer
+                    .rtc
+                    .direct_api()
+                    .stream_rx(&ssrc)
+                    .map(|s| (s.mid(), s.rid()));
+                if let Some(midrid) = midrid {
+                    peer.ssrc_mid.insert(ssrc, midrid);
+                }
+                midrid
+            }
+        };
+        let Some((mid, rid)) = midrid else {
+            self.counters.rtp_unrouted += 1;
+            return;
+        };
+        let Some(track_key) = peer.published.get(&mid).copied() else {
+            self.counters.rtp_unrouted += 1;
+            return;
+        };
+        let pt = packet.header.payload_type;
+        let params = peer.rtc.codec_config().find(|p| p.pt() == pt).copied();
+        let Some(track) = self.tracks.get_mut(&track_key) else {
+            self.counters.rtp_unrouted += 1;
+            return;
+        };
+        // Simulcast stop-gap: forward exactly one layer per track (the first rid seen), so
+        // layers never interleave in one slot. Layer choice is the next increment.
+        let layer = *track.layer.get_or_insert(rid);
+        if track.paused || track.subscribers.is_empty() || layer != rid {
+            self.counters.rtp_unrouted += 1;
+            return;
+        }
+        let Some(params) = params else {
+            self.counters.forwarding_errors += 1;
+            return;
+        };
+        let kind = track.kind;
+        // Taken out for the loop so the subscribers can be borrowed mutably; nothing in
+        // the loop changes subscriptions (events are only queued).
+        let subscribers = std::mem::take(&mut track.subscribers);
+        let mut switched = false;
+        for sub in &subscribers {
+            switched |= self.write_to_subscriber(now, *sub, track_key, kind, &packet, params);
+        }
+        if let Some(track) = self.tracks.get_mut(&track_key) {
+            track.subscribers = subscribers;
+        }
+        if switched && kind == MediaKind::Video {
+            // A subscriber just started showing this track mid-stream: it needs a keyframe.
+            self.request_keyframe(now, track_key, KeyframeRequestKind::Pli);
+        }
+    }
+
+    /// Returns whether this packet switched the subscriber's slot to this track.
+    fn write_to_subscriber(
+        &mut self,
+        now: Instant,
+        sub: PeerKey,
+        track: TrackKey,
+        kind: MediaKind,
+        packet: &RtpPacket,
+        params: PayloadParams,
+    ) -> bool {
+        let Some(peer) = self.peers.get_mut(&sub) else {
+            return false;
+        };
+        let Peer { rtc, slots, .. } = peer;
+        let Some(slot) = slots.iter_mut().find(|s| s.track == Some(track)) else {
+            return false;
+        };
+        if !slot.negotiated {
+            return false;
+        }
+        let in_pt = packet.header.payload_type;
+        let out_pt = match slot.pt_map.iter().find(|(i, _)| *i == in_pt) {
+            Some((_, out)) => *out,
+            None => {
+                let out = rtc.codec_config().match_params(params).map(|p| p.pt());
+                slot.pt_map.push((in_pt, out));
+                out
+            }
+        };
+        let Some(out_pt) = out_pt else {
+            self.counters.forwarding_errors += 1;
+            return false;
+        };
+        let Some(rewritten) = slot.rewriter.rewrite(
+            (track, packet.header.ssrc),
+            *packet.seq_no,
+            packet.header.timestamp,
+            now,
+            kind.clock_rate(),
+        ) else {
+            return false;
+        };
+        let mid = slot.mid;
+        let mut api = rtc.direct_api();
+        let Some(stream) = api.stream_tx_by_mid(mid, None) else {
+            self.counters.forwarding_errors += 1;
+            return false;
+        };
+        let ext = &packet.header.ext_vals;
+        let ext_vals = ExtensionValues {
+            audio_level: ext.audio_level,
+            voice_activity: ext.voice_activity,
+            video_orientation: ext.video_orientation,
+            ..Default::default()
+        };
+        stream.write_rtp(
+            RtpWrite::new(
+                out_pt,
+                rewritten.seq.into(),
+                rewritten.ts,
+                packet.timestamp,
+                packet.payload.clone(),
+            )
+            .marker(packet.header.marker)
+            .ext_vals(ext_vals)
+            .nackable(kind == MediaKind::Video),
+        );
+        self.counters.rtp_forwarded += 1;
+        self.flush(now, sub);
+        rewritten.switched
+    }
+
+    fn on_keyframe_request(&mut self, now: Instant, sub: PeerKey, req: KeyframeRequest) {
+        let track = self
+            .peers
+            .get_mut(&sub)
+            .and_then(|p| p.slot_by_mid(req.mid))
+            .and_then(|s| s.track);
+        if let Some(track) = track {
+            self.request_keyframe(now, track, req.kind);
+        }
+    }
+
+    /// Asks the publisher of `track` for a keyframe, at most once per
+    /// `keyframe_request_interval`.
+    fn request_keyframe(&mut self, now: Instant, track: TrackKey, kind: KeyframeRequestKind) {
+        let interval = self.config.keyframe_request_interval;
+        let Some(t) = self.tracks.get_mut(&track) else {
+            return;
+        };
+        if t.kind != MediaKind::Video {
+            return;
+        }
+        if t.last_keyframe_request
+            .is_some_and(|last| now.saturating_duration_since(last) < interval)
+        {
+            self.counters.keyframe_requests_throttled += 1;
+            return;
+        }
+        t.last_keyframe_request = Some(now);
+        let (publisher, mid, rid) = (t.publisher, t.mid, t.layer.flatten());
+        let Some(peer) = self.peers.get_mut(&publisher) else {
+            return;
+        };
+        match peer.rtc.direct_api().stream_rx_by_mid(mid, rid) {
+            Some(stream) => {
+                stream.request_keyframe(kind);
+                self.counters.keyframe_requests_sent += 1;
+                self.flush(now, publisher);
+            }
+            None => debug!(%track, "no receive stream yet for keyframe request"),
+        }
+    }
+}
+
+// --- subscriptions and slots -------------------------------------------------------------
+
+impl Engine {
+    /// Stops forwarding `track` to `sub` and frees its slot (or its place in the queue).
+    fn unsubscribe(&mut self, sub: PeerKey, track: TrackKey) {
+        if let Some(t) = self.tracks.get_mut(&track) {
+            t.subscribers.retain(|s| *s != sub);
+        }
+        let Some(peer) = self.peers.get_mut(&sub) else {
+            return;
+        };
+        peer.unplaced.retain(|t| *t != track);
+        let mut freed = None;
+        if let Some(slot) = peer.slot_showing(track) {
+            slot.assign(None);
+            if slot.negotiated {
+                freed = Some(slot.mid);
+            }
+        }
+        if let Some(mid) = freed {
+            self.emit(EngineEvent::SlotAssigned {
+                subscriber: sub,
+                mid: mid.to_string(),
+                track: None,
+            });
+        }
+    }
+
+    /// Gives waiting tracks free slots; if some still wait and no offer is outstanding,
+    /// adds m-lines and emits `NeedsOffer`.
+    fn place_and_negotiate(&mut self, now: Instant, sub: PeerKey) {
+        let Some(peer) = self.peers.get_mut(&sub) else {
+            return;
+        };
+        let waiting = std::mem::take(&mut peer.unplaced);
+        let mut still_waiting = Vec::new();
+        let mut assigned = Vec::new();
+        for track_key in waiting {
+            let Some(track) = self.tracks.get_mut(&track_key) else {
+                continue;
+            };
+            // Prefer negotiated slots (media flows now), then ones being negotiated.
+            let free = peer
+                .slots
+                .iter_mut()
+                .filter(|s| s.is_free() && s.kind == track.kind)
+                .min_by_key(|s| !s.negotiated);
+            match free {
+                Some(slot) => {
+                    slot.assign(Some(track_key));
+                    track.subscribers.push(sub);
+                    if slot.negotiated {
+                        assigned.push((slot.mid, track_key, track.kind));
+                    }
+                }
+                None => still_waiting.push(track_key),
+            }
+        }
+
+        if !still_waiting.is_empty() && peer.pending_offer.is_none() {
+            let mut api = peer.rtc.sdp_api();
+            let mut added = Vec::new();
+            for track_key in &still_waiting {
+                let Some(track) = self.tracks.get_mut(track_key) else {
+                    continue;
+                };
+                let mid =
+                    api.add_media(track.kind.to_str0m(), Direction::SendOnly, None, None, None);
+                let mut slot = Slot::new(mid, track.kind, false);
+                slot.assign(Some(*track_key));
+                track.subscribers.push(sub);
+                added.push(slot);
+            }
+            if let Some((offer, pending)) = api.apply() {
+                peer.slots.extend(added);
+                peer.pending_offer = Some(pending);
+                still_waiting.clear();
+                self.emit(EngineEvent::NeedsOffer {
+                    peer: sub,
+                    sdp: offer.to_sdp_string(),
+                });
+            } else {
+                // Nothing to negotiate after all: undo the reservations.
+                for slot in added {
+                    if let Some(t) = slot.track.and_then(|t| self.tracks.get_mut(&t)) {
+                        t.subscribers.retain(|s| *s != sub);
+                    }
+                }
+            }
+        }
+        if let Some(peer) = self.peers.get_mut(&sub) {
+            peer.unplaced = still_waiting;
+        }
+        self.drain(sub);
+
+        for (mid, track, kind) in assigned {
+            self.emit(EngineEvent::SlotAssigned {
+                subscriber: sub,
+                mid: mid.to_string(),
+                track: Some(track),
+            });
+            if kind == MediaKind::Video {
+                self.request_keyframe(now, track, KeyframeRequestKind::Pli);
+            }
+        }
+    }
+
+    /// The answer arrived: slots with a send stream are live; the rest were refused.
+    fn complete_negotiation(&mut self, now: Instant, sub: PeerKey) {
+        let Some(peer) = self.peers.get_mut(&sub) else {
+            return;
+        };
+        let Peer { rtc, slots, .. } = peer;
+        let mut live = Vec::new();
+        let mut refused = Vec::new();
+        for slot in slots.iter_mut().filter(|s| !s.negotiated) {
+            let usable = rtc.media(slot.mid).is_some_and(|m| !m.disabled())
+                && rtc.direct_api().stream_tx_by_mid(slot.mid, None).is_some();
+            if usable {
+                slot.negotiated = true;
+                if let Some(track) = slot.track {
+                    live.push((slot.mid, track));
+                }
+            } else {
+                refused.push(slot.mid);
+            }
+        }
+        for mid in &refused {
+            if let Some(pos) = slots.iter().position(|s| s.mid == *mid) {
+                let slot = slots.remove(pos);
+                // Not re-queued: a client that refuses an m-line would refuse it again.
+                if let Some(track) = slot.track {
+                    warn!(peer = %sub, %track, "client refused a send m-line");
+                    self.counters.forwarding_errors += 1;
+                    if let Some(t) = self.tracks.get_mut(&track) {
+                        t.subscribers.retain(|s| *s != sub);
+                    }
+                }
+            }
+        }
+        for (mid, track) in live {
+            self.emit(EngineEvent::SlotAssigned {
+                subscriber: sub,
+                mid: mid.to_string(),
+                track: Some(track),
+            });
+            self.request_keyframe(now, track, KeyframeRequestKind::Pli);
+        }
+    }
+
+    /// The outstanding offer is void (refused, or overtaken by a client offer): its new
+    /// m-lines never existed, and the tracks they were meant for wait again.
+    fn abandon_unnegotiated_slots(&mut self, sub: PeerKey) {
+        let Some(peer) = self.peers.get_mut(&sub) else {
+            return;
+        };
+        let mut requeue = Vec::new();
+        peer.slots.retain(|s| {
+            if s.negotiated {
+                return true;
+            }
+            requeue.extend(s.track);
+            false
+        });
+        for track in &requeue {
+            if let Some(t) = self.tracks.get_mut(track) {
+                t.subscribers.retain(|s| *s != sub);
+            }
+        }
+        peer.unplaced.extend(requeue);
+    }
+
+    /// A published track is gone: free every slot showing it, tell everyone.
+    fn end_track(&mut self, track: TrackKey) {
+        let Some(t) = self.tracks.remove(&track) else {
+            return;
+        };
+        for sub in &t.subscribers {
+            self.unsubscribe(*sub, track);
+            if let Some(p) = self.peers.get_mut(sub) {
+                p.desired.retain(|d| *d != track);
+            }
+        }
+        if let Some(p) = self.peers.get_mut(&t.publisher) {
+            p.published.remove(&t.mid);
+        }
+        self.emit(EngineEvent::TrackEnded {
+            peer: t.publisher,
+            track,
+        });
+    }
+
+    /// Removes every trace of a peer. Its queued events are left to fall on the floor
+    /// (they name a peer that no longer exists).
+    fn forget_peer(&mut self, key: PeerKey) {
+        let Some(peer) = self.peers.get(&key) else {
+            return;
+        };
+        let published: Vec<TrackKey> = peer.published.values().copied().collect();
+        let showing: Vec<TrackKey> = peer
+            .slots
+            .iter()
+            .filter_map(|s| s.track)
+            .chain(peer.unplaced.iter().copied())
+            .collect();
+        for track in showing {
+            if let Some(t) = self.tracks.get_mut(&track) {
+                t.subscribers.retain(|s| *s != key);
+            }
+        }
+        for track in published {
+            self.end_track(track);
+        }
+        self.peers.remove(&key);
+        self.demux.remove_peer(key);
+        self.timers.remove(key);
+        debug!(peer = %key, "peer forgotten");
+    }
+
+    fn emit(&mut self, event: EngineEvent) {
+        self.outputs.push_back(EngineOutput::Event(event));
+    }
+}

@@ -1,0 +1,134 @@
+//! # caucus-media — the SFU engine, sans IO
+//!
+//! **What it is.** A deterministic state machine that terminates WebRTC for many peers on
+//! one UDP socket and forwards RTP between them: one [str0m] `Rtc` per peer (ICE-lite,
+//! DTLS-SRTP, RTP mode — packets are forwarded without depacketizing), a demux table, a
+//! timer queue, per-track fan-out lists and per-slot SSRC/sequence/timestamp rewriting.
+//!
+//! **What it is not.** It does no socket IO, spawns no threads, has no async runtime and
+//! never reads the clock (`now: Instant` is always an argument; `clippy.toml` forbids
+//! `Instant::now`, `SystemTime::now`, `thread::spawn`, `UdpSocket::bind`). It does not
+//! decide *who* may receive *what*: the core computes each peer's desired subscriptions
+//! and the shell hands them over with [`Engine::set_subscriptions`]. It does not speak the
+//! signaling protocol: SDP goes in and out as strings.
+//!
+//! ## Driving it
+//!
+//! ```text
+//! shell loop                                   engine
+//! ──────────                                   ──────
+//! HTTP/WS: client offer ──────────────────────▶ add_peer(now, key, offer)  → answer SDP
+//! core: desired set changed ─────────────────▶ set_subscriptions(now, key, tracks)
+//! WS: client answer ──────────────────────────▶ handle_answer(now, key, answer)
+//! WS: client re-offer ────────────────────────▶ handle_offer(now, key, offer) → answer
+//! socket.recv_from ───────────────────────────▶ handle_receive(now, src, dst, bytes)
+//! timer fired ────────────────────────────────▶ handle_timeout(now)
+//! after every call: while let Some(o) = poll_output() {
+//!     Transmit  → socket.send_to(contents, destination)
+//!     Event     → NeedsOffer → send offer to client; TrackPublished/Ended → core; …
+//! }
+//! sleep until poll_timeout() or the next datagram/command
+//! ```
+//!
+//! Every call is cheap to reason about: it touches the addressed peer, plus the peers a
+//! forwarded packet or keyframe request reaches, and nothing else.
+//!
+//! ## Design notes
+//!
+//! **Demux (no linear scan).** str0m's `examples/chat.rs` asks every `Rtc` whether it
+//! `accepts()` a datagram. Here a datagram is routed by source address (a `HashMap`),
+//! falling back to the local ICE ufrag parsed from a STUN `USERNAME`
+//! (`<server ufrag>:<client ufrag>`). Addresses are learned when a peer's `Rtc`
+//! *transmits* to them: an ICE-lite str0m only answers binding requests whose
+//! `MESSAGE-INTEGRITY` checked out, so that is proof of ownership; a spoofed STUN with a
+//! guessed ufrag teaches the table nothing. The routed peer's `accepts()` is still asked
+//! (O(1)) as a guard. Unparseable datagrams, unknown sources and datagrams the peer's
+//! `Rtc` rejects are dropped and counted ([`Counters`]); a rejected datagram never ends
+//! the peer (that would let a spoofer kill a connection) — only a dead `Rtc` does.
+//!
+//! **Timers (no sweep).** Each peer's next str0m timeout sits in a `BTreeSet<(Instant,
+//! PeerKey)>`; `handle_timeout` pops only the due ones. A packet never causes a sweep
+//! over all peers.
+//!
+//! **str0m's single-mutation rule.** Every mutation of an `Rtc` is followed by a full
+//! drain of `poll_output`. Draining only *queues* str0m events; a work loop then acts on
+//! them (write to subscribers, request keyframes, …), each action again followed by a
+//! drain of the peer it mutated. Nothing recurses, and one peer's failure is a queued
+//! `Gone` item, not a panic or an early return for everyone.
+//!
+//! **Subscriptions: default deny, slots, recycling.** A subscriber holds *slots*: send
+//! m-lines on its connection. Forwarding follows only the fan-out list of each track,
+//! which contains exactly the subscribers whose current desired set includes it. On
+//! `set_subscriptions`:
+//! 1. tracks that left the set are removed from the fan-out **immediately** (the next
+//!    packet is not forwarded) and their slots become free (`SlotAssigned { track: None }`);
+//! 2. tracks that joined take a free slot of their kind — no SDP at all, the client learns
+//!    the new mapping from `SlotAssigned { mid, track }` — or, if none is free, a new
+//!    `sendonly` m-line is added and one server offer is emitted (`NeedsOffer`); at most one
+//!    offer is outstanding per peer, further changes are batched into the next one.
+//!
+//! Freed slots are *reused*, never stopped: str0m's `SdpApi` cannot recycle stopped
+//! m-lines into new ones, and a silent `sendonly` m-line costs nothing on the wire. This
+//! is the **receive-slot pool** from PRODUCT.md: a client may offer `recvonly` m-lines
+//! up front (say 3 audio + 6 video) and the engine fills them by rewriting, so most moves
+//! between breakout rooms need no SDP round trip, and m-lines per connection stay bounded
+//! by the largest set ever shown. Trade-off: a slot's `msid` cannot name the publisher,
+//! so lip-sync grouping of a publisher's audio and video is lost; the client relies on
+//! `SlotAssigned` to label tiles. (Future: a bound on idle slots, set `inactive` in the
+//! next renegotiation that happens anyway.)
+//!
+//! **Rewriting.** Each slot owns one outgoing str0m `StreamTx` (its own SSRC). Incoming
+//! packets are mapped onto it with a per-slot offset for the extended sequence number and
+//! one for the timestamp; on a source switch the sequence continues at the next number
+//! and the timestamp advances by the wall time since the last packet, so the receiver's
+//! jitter buffer and SRTP context carry on. Packets of the new source older than its
+//! first forwarded one are dropped (they would collide). Payload types are mapped by
+//! codec (`CodecConfig::match_params`), cached per slot. The audio-level,
+//! voice-activity and video-orientation header extensions are passed through.
+//!
+//! **Keyframes.** A PLI/FIR from a subscriber's slot is routed to the publisher of the
+//! track the slot shows, at most one per `keyframe_request_interval` (500 ms) per
+//! publisher track; the rest are counted as throttled. A slot switching to a video track
+//! asks for a keyframe too (same throttle). NACK/RTX are str0m's: video is written
+//! `nackable`, so str0m answers subscriber NACKs from its RTX cache, and str0m NACKs the
+//! publisher for packets lost upstream.
+//!
+//! **Muted tracks cost nothing.** A muted publisher sends (almost) nothing; on top of
+//! that [`Engine::set_track_paused`] drops a track's packets on arrival, before fan-out.
+//!
+//! **Simulcast and bandwidth (not done yet).** Today a simulcast offer is accepted and all
+//! layers are received, but exactly one layer per track is forwarded: the first `rid`
+//! that arrives is latched (so layers never interleave in a slot) and keyframe requests go
+//! to that layer. This is a stop-gap, untested with real simulcast. The planned
+//! increment: track the rids
+//! of each video track, give each slot a `max_layer` (a hint API
+//! `set_max_layer(subscriber, track, layer)`, later capped by str0m's
+//! `EgressBitrateEstimate` for that subscriber), forward one layer per slot, and switch
+//! layers at a keyframe (request one, keep forwarding the old layer until the new one's
+//! keyframe arrives) — the rewriter already makes the switch seamless for the receiver.
+//!
+//! **Errors.** Commands return [`MediaError`]; network input never errors. str0m panics
+//! only on its own bugs (its policy); the engine has no `unwrap` outside tests.
+//!
+//! [str0m]: https://docs.rs/str0m/0.25
+
+mod config;
+mod counters;
+mod demux;
+mod engine;
+mod error;
+mod ids;
+mod output;
+mod peer;
+mod rewrite;
+mod slot;
+mod stun_username;
+mod timers;
+mod track;
+
+pub use config::EngineConfig;
+pub use counters::Counters;
+pub use engine::Engine;
+pub use error::MediaError;
+pub use ids::{MediaKind, PeerKey, TrackKey};
+pub use output::{DisconnectReason, EngineEvent, EngineOutput, Transmit};

@@ -1,0 +1,24 @@
+//! A published track and who receives it.
+
+use std::time::Instant;
+
+use str0m::media::{Mid, Rid};
+
+use crate::ids::{MediaKind, PeerKey};
+
+/// One publisher m-line. The subscriber list is the fan-out table: an incoming packet
+/// touches exactly these peers, never a scan of all peers.
+#[derive(Debug)]
+pub(crate) struct Track {
+    pub(crate) publisher: PeerKey,
+    pub(crate) mid: Mid,
+    pub(crate) kind: MediaKind,
+    /// Subscribers with a slot reserved for this track (negotiated or not).
+    pub(crate) subscribers: Vec<PeerKey>,
+    /// Set by `set_track_paused`: packets are dropped at ingress, before any fan-out.
+    pub(crate) paused: bool,
+    /// The simulcast layer forwarded: `None` until the first packet, then `Some(rid)`
+    /// (`Some(None)` for a track without simulcast).
+    pub(crate) layer: Option<Option<Rid>>,
+    pub(crate) last_keyframe_request: Option<Instant>,
+}

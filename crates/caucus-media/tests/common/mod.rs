@@ -1,0 +1,548 @@
+//! Test harness: an [`Engine`] and plain str0m client `Rtc`s on a simulated, lossless,
+//! zero-latency network, with simulated time.
+//!
+//! Clients live on `1.1.1.x:5000`, the engine on [`SERVER`]. Every datagram either side
+//! emits goes into one in-flight queue; [`Net::tick`] advances time by [`TICK`], delivers
+//! everything in flight (and what that produces) and fires due timers. Server offers
+//! ([`EngineEvent::NeedsOffer`]) are answered by the client automatically unless
+//! `auto_answer` is off.
+//!
+//! Synthetic payloads are `"<client name>/<audio|video>/<n>"`, so a receiver can tell
+//! what it got from whom.
+#![allow(dead_code)]
+
+use std::collections::{HashMap, VecDeque};
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+
+use caucus_media::{Engine, EngineConfig, EngineEvent, EngineOutput, MediaKind, PeerKey, TrackKey};
+use str0m::change::{SdpAnswer, SdpOffer};
+use str0m::format::Codec;
+use str0m::media::{Direction, KeyframeRequestKind, Mid};
+use str0m::net::{Protocol, Receive};
+use str0m::rtp::{ExtensionValues, RtpWrite};
+use str0m::{Candidate, Event, Input, Output, Rtc};
+
+pub const TICK: Duration = Duration::from_millis(5);
+
+pub fn server_addr() -> SocketAddr {
+    "10.0.0.1:7882".parse().expect("valid address")
+}
+
+/// What a client offers when it joins.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Spec {
+    pub audio: bool,
+    pub video: bool,
+    /// `recvonly` m-lines offered up front: a receive-slot pool.
+    pub recv_audio: usize,
+    pub recv_video: usize,
+}
+
+impl Spec {
+    pub fn publisher() -> Spec {
+        Spec {
+            audio: true,
+            video: true,
+            ..Spec::default()
+        }
+    }
+
+    /// Publishes audio only: subscribing to anything needs a server offer.
+    pub fn audio_only() -> Spec {
+        Spec {
+            audio: true,
+            ..Spec::default()
+        }
+    }
+}
+
+/// One RTP packet a client received.
+#[derive(Debug, Clone)]
+pub struct Received {
+    pub at: Instant,
+    pub mid: Option<Mid>,
+    pub ssrc: u32,
+    pub seq: u64,
+    pub ts: u32,
+    pub payload: String,
+    pub audio_level: Option<i8>,
+}
+
+impl Received {
+    /// The client name in the payload.
+    pub fn from(&self) -> &str {
+        self.payload.split('/').next().unwrap_or("")
+    }
+    pub fn kind(&self) -> &str {
+        self.payload.split('/').nth(1).unwrap_or("")
+    }
+}
+
+#[derive(Debug)]
+pub struct Client {
+    pub name: String,
+    pub key: PeerKey,
+    pub addr: SocketAddr,
+    pub rtc: Rtc,
+    pub timeout: Instant,
+    pub audio_mid: Option<Mid>,
+    pub video_mid: Option<Mid>,
+    pub sent: HashMap<&'static str, u64>,
+    pub received: Vec<Received>,
+    pub keyframe_requests: Vec<(Instant, Mid, KeyframeRequestKind)>,
+    pub connected: bool,
+}
+
+#[derive(Debug)]
+pub struct Net {
+    pub start: Instant,
+    pub now: Instant,
+    pub engine: Engine,
+    pub clients: Vec<Client>,
+    pub events: Vec<(Instant, EngineEvent)>,
+    pub in_flight: VecDeque<(SocketAddr, SocketAddr, Vec<u8>)>,
+    pub auto_answer: bool,
+    pub offers: usize,
+}
+
+impl Net {
+    pub fn new() -> Net {
+        // The only clock read: everything after is simulated time.
+        #[allow(clippy::disallowed_methods)]
+        let now = Instant::now();
+        Net {
+            start: now,
+            now,
+            engine: Engine::new(EngineConfig::new(server_addr())),
+            clients: Vec::new(),
+            events: Vec::new(),
+            in_flight: VecDeque::new(),
+            auto_answer: true,
+            offers: 0,
+        }
+    }
+
+    /// Adds a client, negotiates, and runs until both sides report connected.
+    pub fn join(&mut self, name: &str, spec: Spec) -> usize {
+        let idx = self.clients.len();
+        let addr: SocketAddr = format!("1.1.{}.{}:5000", idx / 200, idx % 200 + 1)
+            .parse()
+            .expect("valid address");
+        let mut rtc = Rtc::builder().set_rtp_mode(true).build(self.now);
+        rtc.add_local_candidate(Candidate::host(addr, "udp").expect("host candidate"));
+        let mut api = rtc.sdp_api();
+        let audio_mid = spec.audio.then(|| {
+            api.add_media(
+                str0m::media::MediaKind::Audio,
+                Direction::SendOnly,
+                None,
+                None,
+                None,
+            )
+        });
+        let video_mid = spec.video.then(|| {
+            api.add_media(
+                str0m::media::MediaKind::Video,
+                Direction::SendOnly,
+                None,
+                None,
+                None,
+            )
+        });
+        for _ in 0..spec.recv_audio {
+            api.add_media(
+                str0m::media::MediaKind::Audio,
+                Direction::RecvOnly,
+                None,
+                None,
+                None,
+            );
+        }
+        for _ in 0..spec.recv_video {
+            api.add_media(
+                str0m::media::MediaKind::Video,
+                Direction::RecvOnly,
+                None,
+                None,
+                None,
+            );
+        }
+        let (offer, pending) = api.apply().expect("an offer");
+        let key = PeerKey(1000 + idx as u64);
+        let answer = self
+            .engine
+            .add_peer(self.now, key, &offer.to_sdp_string())
+            .expect("engine accepts the offer");
+        rtc.sdp_api()
+            .accept_answer(
+                pending,
+                SdpAnswer::from_sdp_string(&answer).expect("engine answer parses"),
+            )
+            .expect("client accepts the answer");
+        self.clients.push(Client {
+            name: name.to_string(),
+            key,
+            addr,
+            rtc,
+            timeout: self.now,
+            audio_mid,
+            video_mid,
+            sent: HashMap::new(),
+            received: Vec::new(),
+            keyframe_requests: Vec::new(),
+            connected: false,
+        });
+        self.drain_client(idx);
+        self.pump();
+        let deadline = self.now + Duration::from_secs(5);
+        while !(self.clients[idx].connected && self.engine_says_connected(key)) {
+            assert!(self.now < deadline, "{name} did not connect within 5 s");
+            self.tick();
+        }
+        idx
+    }
+
+    fn engine_says_connected(&self, key: PeerKey) -> bool {
+        self.events
+            .iter()
+            .any(|(_, e)| *e == EngineEvent::PeerConnected { peer: key })
+    }
+
+    pub fn client(&self, name: &str) -> &Client {
+        self.clients
+            .iter()
+            .find(|c| c.name == name)
+            .expect("client")
+    }
+
+    pub fn client_mut(&mut self, name: &str) -> &mut Client {
+        self.clients
+            .iter_mut()
+            .find(|c| c.name == name)
+            .expect("client")
+    }
+
+    pub fn key(&self, name: &str) -> PeerKey {
+        self.client(name).key
+    }
+
+    fn index(&self, name: &str) -> usize {
+        self.clients
+            .iter()
+            .position(|c| c.name == name)
+            .expect("client")
+    }
+
+    /// The engine's track key for `name`'s audio or video.
+    pub fn track(&self, name: &str, kind: MediaKind) -> TrackKey {
+        let key = self.key(name);
+        self.events
+            .iter()
+            .find_map(|(_, e)| match e {
+                EngineEvent::TrackPublished {
+                    peer,
+                    track,
+                    kind: k,
+                    ..
+                } if *peer == key && *k == kind => Some(*track),
+                _ => None,
+            })
+            .unwrap_or_else(|| panic!("{name} published no {kind:?}"))
+    }
+
+    pub fn tracks_of(&self, name: &str) -> Vec<TrackKey> {
+        vec![
+            self.track(name, MediaKind::Audio),
+            self.track(name, MediaKind::Video),
+        ]
+    }
+
+    pub fn subscribe(&mut self, name: &str, tracks: &[TrackKey]) {
+        let key = self.key(name);
+        self.engine
+            .set_subscriptions(self.now, key, tracks)
+            .expect("set_subscriptions");
+        self.pump();
+    }
+
+    /// `name` sends one RTP packet of `kind` (payload `"name/kind/n"`).
+    pub fn send(&mut self, name: &str, kind: MediaKind) {
+        let idx = self.index(name);
+        let now = self.now;
+        let c = &mut self.clients[idx];
+        let (mid, codec, label, clock) = match kind {
+            MediaKind::Audio => (c.audio_mid, Codec::Opus, "audio", 48_000u64),
+            MediaKind::Video => (c.video_mid, Codec::Vp8, "video", 90_000u64),
+        };
+        let mid = mid.unwrap_or_else(|| panic!("{name} does not publish {label}"));
+        let pt = c
+            .rtc
+            .codec_config()
+            .find(|p| p.spec().codec == codec)
+            .expect("codec")
+            .pt();
+        let n = c.sent.entry(label).or_insert(0);
+        let seq = 20_000 + *n;
+        let ts = (*n * clock / 50) as u32;
+        let payload = format!("{}/{label}/{n}", c.name).into_bytes();
+        *n += 1;
+        let ext = ExtensionValues {
+            audio_level: (kind == MediaKind::Audio).then_some(-30),
+            voice_activity: (kind == MediaKind::Audio).then_some(true),
+            ..Default::default()
+        };
+        let mut api = c.rtc.direct_api();
+        let stream = api.stream_tx_by_mid(mid, None).expect("send stream");
+        stream.write_rtp(
+            RtpWrite::new(pt, seq.into(), ts, now, payload)
+                .marker(true)
+                .ext_vals(ext)
+                .nackable(true),
+        );
+        self.drain_client(idx);
+        self.clients[idx]
+            .rtc
+            .handle_input(Input::Timeout(now))
+            .expect("client timeout");
+        self.drain_client(idx);
+    }
+
+    /// `name` asks the engine for a keyframe on its receive m-line `mid` (what a browser
+    /// does on packet loss or a new decoder).
+    pub fn request_keyframe(&mut self, name: &str, mid: Mid, kind: KeyframeRequestKind) {
+        let idx = self.index(name);
+        let now = self.now;
+        let c = &mut self.clients[idx];
+        c.rtc
+            .direct_api()
+            .stream_rx_by_mid(mid, None)
+            .expect("receive stream")
+            .request_keyframe(kind);
+        self.drain_client(idx);
+        self.clients[idx]
+            .rtc
+            .handle_input(Input::Timeout(now))
+            .expect("client timeout");
+        self.drain_client(idx);
+        self.settle();
+    }
+
+    /// Every publisher in `names` sends one audio and one video packet, then a tick passes.
+    pub fn send_round(&mut self, names: &[&str]) {
+        for name in names {
+            self.send(name, MediaKind::Audio);
+            self.send(name, MediaKind::Video);
+        }
+        self.tick();
+    }
+
+    /// Advances simulated time by one tick and settles the network.
+    pub fn tick(&mut self) {
+        self.now += TICK;
+        self.settle();
+        // Timers.
+        loop {
+            let mut fired = false;
+            if self.engine.poll_timeout().is_some_and(|t| t <= self.now) {
+                self.engine.handle_timeout(self.now);
+                fired = true;
+            }
+            for idx in 0..self.clients.len() {
+                if self.clients[idx].timeout <= self.now {
+                    let now = self.now;
+                    self.clients[idx]
+                        .rtc
+                        .handle_input(Input::Timeout(now))
+                        .expect("client timeout");
+                    self.drain_client(idx);
+                    fired = true;
+                }
+            }
+            self.settle();
+            if !fired {
+                break;
+            }
+        }
+    }
+
+    pub fn run_for(&mut self, d: Duration) {
+        let until = self.now + d;
+        while self.now < until {
+            self.tick();
+        }
+    }
+
+    /// Delivers everything in flight until nothing is.
+    pub fn settle(&mut self) {
+        self.pump();
+        let mut guard = 0;
+        while let Some((src, dst, bytes)) = self.in_flight.pop_front() {
+            guard += 1;
+            assert!(guard < 1_000_000, "network does not settle");
+            if dst == server_addr() {
+                self.engine.handle_receive(self.now, src, dst, &bytes);
+                self.pump();
+            } else if let Some(idx) = self.clients.iter().position(|c| c.addr == dst) {
+                let now = self.now;
+                let input = Input::Receive(
+                    now,
+                    Receive {
+                        proto: Protocol::Udp,
+                        source: src,
+                        destination: dst,
+                        contents: bytes
+                            .as_slice()
+                            .try_into()
+                            .expect("engine sends parseable datagrams"),
+                    },
+                );
+                if self.clients[idx].rtc.accepts(&input) {
+                    self.clients[idx]
+                        .rtc
+                        .handle_input(input)
+                        .expect("client handles engine datagram");
+                    self.drain_client(idx);
+                }
+            }
+        }
+    }
+
+    /// Moves engine output onto the network and into `events`; answers server offers.
+    pub fn pump(&mut self) {
+        while let Some(out) = self.engine.poll_output() {
+            match out {
+                EngineOutput::Transmit(t) => {
+                    self.in_flight
+                        .push_back((server_addr(), t.destination, t.contents))
+                }
+                EngineOutput::Event(e) => {
+                    if let EngineEvent::NeedsOffer { peer, sdp } = &e {
+                        self.offers += 1;
+                        if self.auto_answer {
+                            self.answer_offer(*peer, sdp);
+                        }
+                    }
+                    self.events.push((self.now, e));
+                }
+            }
+        }
+    }
+
+    /// `name` starts publishing video later: a client-initiated offer via
+    /// `Engine::handle_offer`.
+    pub fn client_adds_video(&mut self, name: &str) {
+        let idx = self.index(name);
+        let mut api = self.clients[idx].rtc.sdp_api();
+        let mid = api.add_media(
+            str0m::media::MediaKind::Video,
+            Direction::SendOnly,
+            None,
+            None,
+            None,
+        );
+        let (offer, pending) = api.apply().expect("an offer");
+        self.drain_client(idx);
+        let key = self.clients[idx].key;
+        let answer = self
+            .engine
+            .handle_offer(self.now, key, &offer.to_sdp_string())
+            .expect("engine accepts the re-offer");
+        self.clients[idx]
+            .rtc
+            .sdp_api()
+            .accept_answer(
+                pending,
+                SdpAnswer::from_sdp_string(&answer).expect("answer parses"),
+            )
+            .expect("client accepts the answer");
+        self.clients[idx].video_mid = Some(mid);
+        self.drain_client(idx);
+        self.pump();
+    }
+
+    pub fn answer_offer(&mut self, peer: PeerKey, sdp: &str) {
+        let idx = self
+            .clients
+            .iter()
+            .position(|c| c.key == peer)
+            .expect("offer for a known client");
+        let answer = self.clients[idx]
+            .rtc
+            .sdp_api()
+            .accept_offer(SdpOffer::from_sdp_string(sdp).expect("engine offer parses"))
+            .expect("client accepts the server offer");
+        self.drain_client(idx);
+        self.engine
+            .handle_answer(self.now, peer, &answer.to_sdp_string())
+            .expect("engine accepts the answer");
+    }
+
+    fn drain_client(&mut self, idx: usize) {
+        let now = self.now;
+        let c = &mut self.clients[idx];
+        loop {
+            match c.rtc.poll_output().expect("client poll_output") {
+                Output::Timeout(t) => {
+                    c.timeout = t;
+                    break;
+                }
+                Output::Transmit(t) => {
+                    self.in_flight
+                        .push_back((t.source, t.destination, t.contents.into()))
+                }
+                Output::Event(Event::Connected) => c.connected = true,
+                Output::Event(Event::RtpPacket(p)) => {
+                    let mid = c
+                        .rtc
+                        .direct_api()
+                        .stream_rx(&p.header.ssrc)
+                        .map(|s| s.mid());
+                    c.received.push(Received {
+                        at: now,
+                        mid,
+                        ssrc: *p.header.ssrc,
+                        seq: *p.seq_no,
+                        ts: p.header.timestamp,
+                        payload: String::from_utf8_lossy(&p.payload).into_owned(),
+                        audio_level: p.header.ext_vals.audio_level,
+                    });
+                }
+                Output::Event(Event::KeyframeRequest(r)) => {
+                    c.keyframe_requests.push((now, r.mid, r.kind))
+                }
+                Output::Event(_) => {}
+            }
+        }
+    }
+
+    /// Events of one kind since `since`.
+    pub fn events_since(&self, since: Instant) -> impl Iterator<Item = &EngineEvent> {
+        self.events
+            .iter()
+            .filter(move |(at, _)| *at >= since)
+            .map(|(_, e)| e)
+    }
+}
+
+impl Client {
+    /// Received packets whose payload came from `from` with `kind` ("audio"/"video").
+    pub fn got(&self, from: &str, kind: &str) -> Vec<&Received> {
+        self.received
+            .iter()
+            .filter(|r| r.from() == from && r.kind() == kind)
+            .collect()
+    }
+
+    /// Names of everyone this client received anything from, sorted, with kind.
+    pub fn sources(&self) -> Vec<String> {
+        let mut v: Vec<String> = self
+            .received
+            .iter()
+            .map(|r| format!("{}/{}", r.from(), r.kind()))
+            .collect();
+        v.sort();
+        v.dedup();
+        v
+    }
+}
