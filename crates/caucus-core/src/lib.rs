@@ -42,6 +42,7 @@ pub mod sim;
 mod state;
 pub mod template;
 pub mod time;
+mod wire;
 
 pub use breakout_set::{BreakoutRoom, BreakoutSet};
 pub use command::{

@@ -259,13 +259,9 @@ impl State {
             .sum()
     }
 
-    /// How many peers act as `role`, wherever they stand.
-    pub(crate) fn count_acting(&self, role: RoleIdx) -> usize {
-        self.index
-            .iter()
-            .filter(|((_, r), _)| *r == role)
-            .map(|(_, set)| set.len())
-            .sum()
+    /// How many peers hold `role` (were given it), wherever they stand.
+    pub(crate) fn count_holding(&self, role: RoleIdx) -> usize {
+        self.peers.values().filter(|p| p.role == role).count()
     }
 
     pub(crate) fn connected(&self) -> impl Iterator<Item = &Peer> + '_ {

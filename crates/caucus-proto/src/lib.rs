@@ -12,6 +12,7 @@ pub mod error;
 pub mod event;
 pub mod ids;
 pub mod model;
+pub mod signal;
 pub mod template;
 
 pub use error::{ErrorBody, ErrorCode, ErrorEnvelope};

@@ -184,15 +184,26 @@ impl Session {
             .get(&id)
             .map(|p| p.tracks.keys().copied().collect())
             .unwrap_or_default();
-        self.end_tracks(id, &tracks, reason);
+        self.end_tracks(id, &tracks, reason, &[]);
     }
 
-    /// Remove the given tracks (the caller has told routing already).
-    pub(super) fn end_tracks(&mut self, id: PeerId, tracks: &[TrackId], reason: TrackEndReason) {
+    /// Remove the given tracks (the caller has told routing already) and tell the observers
+    /// and `told_too` (those who received them before a change of place or role).
+    pub(super) fn end_tracks(
+        &mut self,
+        id: PeerId,
+        tracks: &[TrackId],
+        reason: TrackEndReason,
+        told_too: &[PeerId],
+    ) {
         if tracks.is_empty() {
             return;
         }
-        let to = self.observers(id, None);
+        let mut to = self.observers(id, None);
+        let connected = |p: &&PeerId| self.state.peers.get(*p).is_some_and(|p| p.is_connected());
+        to.extend(told_too.iter().filter(connected));
+        to.sort_unstable();
+        to.dedup();
         if let Some(peer) = self.state.peers.get_mut(&id) {
             for track in tracks {
                 peer.tracks.remove(track);

@@ -481,7 +481,8 @@ impl Session {
     }
 
     /// Check that placing each peer with its role at its location keeps every breakout within
-    /// capacity and every role within `max_peers`.
+    /// capacity and every role within `max_peers` (counted over the peers *holding* a role,
+    /// wherever they stand, so that moving never runs into a role limit).
     fn check_placements(&self, moves: &[(PeerId, RoleIdx, Location)]) -> Result<(), Denial> {
         let template = &self.state.template;
         let mut location_delta: BTreeMap<Location, i64> = BTreeMap::new();
@@ -493,11 +494,10 @@ impl Session {
                     self.check_enterable(b)?;
                 }
             }
-            let acting = template.acting_role(role, to.is_breakout());
             *location_delta.entry(peer.location).or_default() -= 1;
             *location_delta.entry(to).or_default() += 1;
-            *role_delta.entry(peer.acting).or_default() -= 1;
-            *role_delta.entry(acting).or_default() += 1;
+            *role_delta.entry(peer.role).or_default() -= 1;
+            *role_delta.entry(role).or_default() += 1;
         }
         for (location, delta) in location_delta {
             let Location::Breakout(b) = location else {
@@ -515,7 +515,9 @@ impl Session {
         }
         for (role, delta) in role_delta {
             let max = template.role(role).max_peers();
-            if max > 0 && delta > 0 && self.state.count_acting(role) as i64 + delta > i64::from(max)
+            if max > 0
+                && delta > 0
+                && self.state.count_holding(role) as i64 + delta > i64::from(max)
             {
                 return Err(Denial::new(
                     ErrorCode::RoleFull,

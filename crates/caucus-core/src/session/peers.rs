@@ -121,14 +121,13 @@ impl Session {
             }
         }
         let template = &self.state.template;
-        let acting = template.acting_role(role, location.is_breakout());
-        let max = template.role(acting).max_peers();
-        if max > 0 && self.state.count_acting(acting) >= max as usize {
+        let max = template.role(role).max_peers();
+        if max > 0 && self.state.count_holding(role) >= max as usize {
             return Err(Denial::new(
                 ErrorCode::RoleFull,
                 format!(
                     "role {} is held by at most {max} peers",
-                    template.role(acting).name()
+                    template.role(role).name()
                 ),
             ));
         }
