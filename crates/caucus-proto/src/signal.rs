@@ -55,6 +55,9 @@ pub enum ClientBody {
 }
 
 /// A message from the server.
+// An `Event` is much larger than the other variants; messages are built, serialized once and
+// dropped, never stored in bulk, so boxing would only add an allocation.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum ServerMessage {

@@ -223,8 +223,15 @@ impl Session {
         self.room(id)?;
         self.empty_room(id);
         self.state.breakouts.forget_room(id);
-        let set = &mut self.state.breakouts;
-        if set.rooms.is_empty() && matches!(set.phase, Phase::Open | Phase::Closing) {
+        // With nothing left open the set is closed, as when its last room closes; a running
+        // countdown to close everything goes on unless no room is left at all.
+        let set = &self.state.breakouts;
+        let finished = match set.phase {
+            Phase::Open => set.rooms.values().all(|r| r.closed),
+            Phase::Closing => set.rooms.is_empty(),
+            Phase::Draft | Phase::Closed => false,
+        };
+        if finished {
             self.finish_closing_all();
         }
         self.state.breakouts.touch();
@@ -633,12 +640,10 @@ impl Session {
         });
     }
 
+    /// The running timer ran out: close every room with the options' countdown.
     pub(super) fn breakout_timer_end(&mut self, now: Time) {
-        let set = &self.state.breakouts;
-        if set.phase == Phase::Open && set.ends_at.is_some_and(|at| at <= now) {
-            let countdown = set.options.countdown_s;
-            self.begin_closing_all(now, countdown);
-        }
+        let countdown = self.state.breakouts.options.countdown_s;
+        self.begin_closing_all(now, countdown);
     }
 
     fn close(
@@ -696,7 +701,7 @@ impl Session {
         set.ends_at = None;
         set.touch();
         if countdown_s == 0 {
-            self.close_all_now(now);
+            self.close_all_now();
             return;
         }
         let at = now + Duration::from_secs(u64::from(countdown_s));
@@ -720,7 +725,7 @@ impl Session {
         });
         self.state.breakouts.touch();
         if countdown_s == 0 {
-            self.close_room_now(now, b);
+            self.close_room_now(b);
             return;
         }
         let at = now + Duration::from_secs(u64::from(countdown_s));
@@ -744,17 +749,8 @@ impl Session {
         );
     }
 
-    /// Everyone back to main; the plan (rooms, assignments) is kept for next time.
-    pub(super) fn close_all_now(&mut self, now: Time) {
-        let set = &self.state.breakouts;
-        let due = match set.phase {
-            Phase::Closing => set.closing_at.is_none_or(|at| at <= now),
-            Phase::Open => true,
-            _ => false,
-        };
-        if !due {
-            return;
-        }
+    /// Everyone back to main now; the plan (rooms, assignments) is kept for next time.
+    pub(super) fn close_all_now(&mut self) {
         let inside: Vec<PeerId> = self
             .state
             .peers
@@ -794,16 +790,8 @@ impl Session {
         self.lifecycle(LifecycleEvent::BreakoutsClosed { breakout_id: None });
     }
 
-    pub(super) fn close_room_now(&mut self, now: Time, b: BreakoutId) {
-        let due = self.state.breakouts.phase == Phase::Open
-            && self
-                .state
-                .breakouts
-                .room(b)
-                .is_some_and(|r| !r.closed && r.closing_at.is_none_or(|at| at <= now));
-        if !due {
-            return;
-        }
+    /// Close one room now: its peers go back to main.
+    pub(super) fn close_room_now(&mut self, b: BreakoutId) {
         self.empty_room(b);
         let set = &mut self.state.breakouts;
         if let Some(room) = set.rooms.get_mut(&b) {

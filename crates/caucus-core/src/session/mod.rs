@@ -21,8 +21,8 @@ use std::time::Duration;
 
 use caucus_proto::event::{BreakoutsView, PeerInfo, RequestKind};
 use caucus_proto::{
-    BreakoutId, ErrorCode, LifecycleEvent, Location, PeerId, Permission, RequestId, ServerEvent,
-    TrackId, TrackKey,
+    BreakoutId, ErrorCode, LifecycleEvent, Location, PeerId, Permission, Phase, RequestId,
+    ServerEvent, TrackId, TrackKey,
 };
 
 use crate::command::{Actor, Command, Outcome};
@@ -146,7 +146,7 @@ impl Session {
                 break;
             }
             self.timers.pop_first();
-            self.fire(now, timer);
+            self.fire(now, at, timer);
             self.finish(now);
         }
     }
@@ -277,7 +277,10 @@ impl Session {
         }
     }
 
-    fn fire(&mut self, now: Time, timer: Timer) {
+    /// A timer scheduled for `at` fell due. Each kind acts only if the state still expects it
+    /// at that very moment: a countdown replaced by a newer one, or one cancelled when the rooms
+    /// closed and reopened, must do nothing.
+    fn fire(&mut self, now: Time, at: Time, timer: Timer) {
         match timer {
             Timer::ReconnectGrace(peer) => {
                 let expired = self
@@ -292,9 +295,28 @@ impl Session {
             }
             Timer::RequestExpiry(id) => self.expire_request(now, id),
             Timer::BreakoutWarning => self.breakout_warning(now),
-            Timer::BreakoutEnd => self.breakout_timer_end(now),
-            Timer::CloseAll => self.close_all_now(now),
-            Timer::CloseRoom(b) => self.close_room_now(now, b),
+            Timer::BreakoutEnd => {
+                let set = &self.state.breakouts;
+                if set.phase == Phase::Open && set.ends_at == Some(at) {
+                    self.breakout_timer_end(now);
+                }
+            }
+            Timer::CloseAll => {
+                let set = &self.state.breakouts;
+                if set.phase == Phase::Closing && set.closing_at == Some(at) {
+                    self.close_all_now();
+                }
+            }
+            Timer::CloseRoom(b) => {
+                let set = &self.state.breakouts;
+                let due = set.phase == Phase::Open
+                    && set
+                        .room(b)
+                        .is_some_and(|r| !r.closed && r.closing_at == Some(at));
+                if due {
+                    self.close_room_now(b);
+                }
+            }
             Timer::Empty => {
                 let empty_long_enough = self
                     .empty_since
@@ -311,12 +333,12 @@ impl Session {
     fn finish(&mut self, now: Time) {
         if std::mem::take(&mut self.state.breakouts.changed) {
             self.state.breakouts.version += 1;
-            let full = Arc::new(ServerEvent::Breakouts {
-                state: self.view(now, true),
-            });
-            let public = Arc::new(ServerEvent::Breakouts {
-                state: self.view(now, false),
-            });
+            let full_view = self.view(now, true);
+            let mut public_view = full_view.clone();
+            public_view.help.clear();
+            public_view.preassignments.clear();
+            let full = Arc::new(ServerEvent::Breakouts { state: full_view });
+            let public = Arc::new(ServerEvent::Breakouts { state: public_view });
             let (managers, others): (Vec<&Peer>, Vec<&Peer>) = self
                 .state
                 .connected()
