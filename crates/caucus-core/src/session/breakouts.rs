@@ -673,19 +673,7 @@ impl Session {
         match breakout {
             None => self.begin_closing_all(now, countdown),
             Some(b) => {
-                let room = self.room(b)?;
-                if room.closed {
-                    return Err(Denial::new(
-                        ErrorCode::BreakoutClosed,
-                        format!("breakout {b} is closed"),
-                    ));
-                }
-                if room.closing_at.is_some() {
-                    return Err(Denial::new(
-                        ErrorCode::BreakoutsClosing,
-                        format!("breakout {b} is closing"),
-                    ));
-                }
+                super::check_room_not_closing(self.room(b)?)?;
                 self.begin_closing_room(now, b, countdown);
             }
         }
@@ -758,21 +746,8 @@ impl Session {
             .filter(|p| p.location.is_breakout())
             .map(|p| p.id)
             .collect();
-        if inside.len() > BULK_MOVES {
-            self.routing.rebuild_all();
-        }
-        let moves: Vec<Move> = inside
-            .into_iter()
-            .filter_map(|id| {
-                let role = self.state.peers.get(&id)?.role;
-                self.relocate(id, role, Location::Main)
-            })
-            .collect();
         let listening: Vec<PeerId> = self.state.listeners.values().flatten().copied().collect();
-        for id in listening {
-            self.stop_listening(id);
-        }
-        self.announce_moves(&moves);
+        self.send_to_main(inside, listening);
         self.finish_closing_all();
     }
 
@@ -811,6 +786,19 @@ impl Session {
     /// Send everyone in a room back to main and end listen-ins to it.
     fn empty_room(&mut self, b: BreakoutId) {
         let inside: Vec<PeerId> = self.state.everyone_in(Location::Breakout(b)).collect();
+        let listening: Vec<PeerId> = self
+            .state
+            .listeners
+            .get(&b)
+            .into_iter()
+            .flatten()
+            .copied()
+            .collect();
+        self.send_to_main(inside, listening);
+    }
+
+    /// Move these peers back to main, end these listen-ins, and announce the moves.
+    fn send_to_main(&mut self, inside: Vec<PeerId>, listening: Vec<PeerId>) {
         if inside.len() > BULK_MOVES {
             self.routing.rebuild_all();
         }
@@ -820,14 +808,6 @@ impl Session {
                 let role = self.state.peers.get(&id)?.role;
                 self.relocate(id, role, Location::Main)
             })
-            .collect();
-        let listening: Vec<PeerId> = self
-            .state
-            .listeners
-            .get(&b)
-            .into_iter()
-            .flatten()
-            .copied()
             .collect();
         for id in listening {
             self.stop_listening(id);

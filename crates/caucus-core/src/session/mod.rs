@@ -506,7 +506,6 @@ impl Session {
     /// capacity and every role within `max_peers` (counted over the peers *holding* a role,
     /// wherever they stand, so that moving never runs into a role limit).
     fn check_placements(&self, moves: &[(PeerId, RoleIdx, Location)]) -> Result<(), Denial> {
-        let template = &self.state.template;
         let mut location_delta: BTreeMap<Location, i64> = BTreeMap::new();
         let mut role_delta: BTreeMap<RoleIdx, i64> = BTreeMap::new();
         for &(id, role, to) in moves {
@@ -536,18 +535,8 @@ impl Session {
             }
         }
         for (role, delta) in role_delta {
-            let max = template.role(role).max_peers();
-            if max > 0
-                && delta > 0
-                && self.state.count_holding(role) as i64 + delta > i64::from(max)
-            {
-                return Err(Denial::new(
-                    ErrorCode::RoleFull,
-                    format!(
-                        "role {} is held by at most {max} peers",
-                        template.role(role).name()
-                    ),
-                ));
+            if delta > 0 {
+                self.check_role_limit(role, delta.unsigned_abs() as usize)?;
             }
         }
         Ok(())
@@ -573,16 +562,20 @@ impl Session {
                 ));
             }
         }
-        if room.closed {
+        check_room_not_closing(room)
+    }
+
+    /// Whether `adding` more peers may hold `role` (its `max_peers`, counted over holders).
+    fn check_role_limit(&self, role: RoleIdx, adding: usize) -> Result<(), Denial> {
+        let template = &self.state.template;
+        let max = template.role(role).max_peers() as usize;
+        if max > 0 && self.state.count_holding(role) + adding > max {
             return Err(Denial::new(
-                ErrorCode::BreakoutClosed,
-                format!("breakout {b} is closed"),
-            ));
-        }
-        if room.closing_at.is_some() {
-            return Err(Denial::new(
-                ErrorCode::BreakoutsClosing,
-                format!("breakout {b} is closing"),
+                ErrorCode::RoleFull,
+                format!(
+                    "role {} is held by at most {max} peers",
+                    template.role(role).name()
+                ),
             ));
         }
         Ok(())
@@ -596,4 +589,22 @@ impl Session {
             });
         }
     }
+}
+
+/// A room closed or closing on its own accepts nobody and cannot be closed again.
+fn check_room_not_closing(room: &crate::breakout_set::BreakoutRoom) -> Result<(), Denial> {
+    let b = room.id;
+    if room.closed {
+        return Err(Denial::new(
+            ErrorCode::BreakoutClosed,
+            format!("breakout {b} is closed"),
+        ));
+    }
+    if room.closing_at.is_some() {
+        return Err(Denial::new(
+            ErrorCode::BreakoutsClosing,
+            format!("breakout {b} is closing"),
+        ));
+    }
+    Ok(())
 }

@@ -120,18 +120,7 @@ impl Session {
                 ));
             }
         }
-        let template = &self.state.template;
-        let max = template.role(role).max_peers();
-        if max > 0 && self.state.count_holding(role) >= max as usize {
-            return Err(Denial::new(
-                ErrorCode::RoleFull,
-                format!(
-                    "role {} is held by at most {max} peers",
-                    template.role(role).name()
-                ),
-            ));
-        }
-        Ok(())
+        self.check_role_limit(role, 1)
     }
 
     fn resume(&mut self, now: Time, id: PeerId) -> Result<Outcome, Denial> {
