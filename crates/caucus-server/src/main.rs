@@ -1,144 +1,196 @@
 //! The `caucus` binary.
 //!
-//! Until the network shell lands, running it plays a short workshop through the core with
-//! simulated time and prints who hears whom at each step — the same decisions the server will
-//! carry out over WebRTC.
+//! `caucus` (or `caucus serve`) starts the server with embedded defaults — HTTP on
+//! 127.0.0.1:7880, media on 127.0.0.1:7882, data in ./caucus-data — and prints one join link
+//! per role of the built-in template for the room `demo`. `caucus token` mints join and
+//! management tokens with the secret of a data directory.
 
+use std::net::{IpAddr, SocketAddr};
+use std::path::PathBuf;
+use std::process::ExitCode;
 use std::time::Duration;
 
-use caucus_core::sim::Sim;
-use caucus_core::{Actor, Assignee, BreakoutOp, Command, Outcome, RoomUpdate};
-use caucus_proto::{Location, PeerId, Source, Visibility};
+use caucus_core::builtin;
+use caucus_proto::RoomId;
+use caucus_server::{Config, JoinGrant, Overrides, Server, TokenIssuer};
+use clap::{Args, Parser, Subcommand};
+use tracing_subscriber::EnvFilter;
 
-fn main() {
-    let mut sim = Sim::new();
-    let host = sim.join("hana", "host");
-    let moderator = sim.join("mo", "moderator");
-    let guests: Vec<PeerId> = ["ana", "ben", "cy", "dee"]
-        .iter()
-        .map(|g| sim.join(g, "guest"))
-        .collect();
-    publish(&mut sim, host, &[Source::Audio, Source::Video]);
-    publish(&mut sim, moderator, &[Source::Audio]);
-    report(
-        &sim,
-        "Main stage: guests watch the host; the moderator stands back stage",
-    );
-
-    let rooms = match sim.breakouts(
-        Actor::Peer(host),
-        BreakoutOp::Create {
-            count: 2,
-            names: vec![],
-            capacity: Some(3),
-        },
-    ) {
-        Ok(Outcome::BreakoutsCreated { rooms }) => rooms,
-        other => return eprintln!("could not create rooms: {other:?}"),
-    };
-    let watch = RoomUpdate {
-        visibility: Some(Visibility::MainStage {
-            roles: vec!["host".into()],
-        }),
-        ..RoomUpdate::default()
-    };
-    let steps = [
-        BreakoutOp::Update {
-            breakout: rooms[0],
-            update: watch,
-        },
-        BreakoutOp::Assign {
-            assignments: guests
-                .iter()
-                .enumerate()
-                .map(|(i, g)| (Assignee::Peer(*g), Location::Breakout(rooms[i % 2])))
-                .collect(),
-        },
-        BreakoutOp::Open {
-            duration_s: Some(900),
-        },
-    ];
-    for op in steps {
-        if let Err(denial) = sim.breakouts(Actor::Peer(host), op) {
-            return eprintln!("refused: {denial}");
-        }
-    }
-    for g in &guests {
-        publish(&mut sim, *g, &[Source::Audio, Source::Video]);
-    }
-    report(
-        &sim,
-        "Split into two rooms; room 1 keeps watching the host, room 2 is isolated",
-    );
-
-    let _ = sim.by(
-        moderator,
-        Command::ListenIn {
-            breakout: Some(rooms[1]),
-        },
-    );
-    report(&sim, "The moderator listens in to room 2 without moving");
-
-    let _ = sim.breakouts(
-        Actor::Peer(host),
-        BreakoutOp::Close {
-            countdown_s: Some(30),
-            breakout: None,
-        },
-    );
-    sim.advance(Duration::from_secs(30));
-    report(
-        &sim,
-        "Rooms closed after a 30 s countdown: everyone is back in main",
-    );
-    println!(
-        "Webhooks fired: {}",
-        sim.lifecycle
-            .iter()
-            .map(|e| e.name())
-            .collect::<Vec<_>>()
-            .join(", ")
-    );
+/// Caucus: a video-conferencing server with server-owned breakout rooms.
+#[derive(Debug, Parser)]
+#[command(name = "caucus", version, args_conflicts_with_subcommands = true)]
+struct Cli {
+    #[command(subcommand)]
+    command: Option<Cmd>,
+    #[command(flatten)]
+    serve: ServeArgs,
 }
 
-fn publish(sim: &mut Sim, peer: PeerId, sources: &[Source]) {
-    for source in sources {
-        if let Err(denial) = sim.by(
-            peer,
-            Command::Publish {
-                source: *source,
-                muted: false,
-            },
-        ) {
-            eprintln!("{peer} may not publish {source}: {denial}");
-        }
+#[derive(Debug, Subcommand)]
+enum Cmd {
+    /// Run the server (the default).
+    Serve(ServeArgs),
+    /// Print a join token (or, with --management, a management token).
+    Token(TokenArgs),
+}
+
+#[derive(Debug, Args)]
+struct ServeArgs {
+    /// HTTP listen address (signaling, REST, web app).
+    #[arg(long, env = "CAUCUS_HTTP", value_name = "ADDR")]
+    http: Option<SocketAddr>,
+    /// Media UDP listen address.
+    #[arg(long, env = "CAUCUS_MEDIA", value_name = "ADDR")]
+    media: Option<SocketAddr>,
+    /// Data directory (secret, database, recordings).
+    #[arg(long, env = "CAUCUS_DATA", value_name = "DIR")]
+    data: Option<PathBuf>,
+    /// The media IP told to clients (behind NAT: the public one).
+    #[arg(long, env = "CAUCUS_ADVERTISE", value_name = "IP")]
+    advertise: Option<IpAddr>,
+    /// A TOML file for everything else (see `caucus_server::Config`).
+    #[arg(long, env = "CAUCUS_CONFIG", value_name = "FILE")]
+    config: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+struct TokenArgs {
+    /// Mint a management token instead of a join token.
+    #[arg(long, conflicts_with_all = ["room", "user", "role", "name"])]
+    management: bool,
+    /// The room to join.
+    #[arg(long, required_unless_present = "management")]
+    room: Option<String>,
+    /// The user id (stable across reconnects).
+    #[arg(long, required_unless_present = "management")]
+    user: Option<String>,
+    /// The role, e.g. host, co-host, moderator, guest, breakout.
+    #[arg(long, required_unless_present = "management")]
+    role: Option<String>,
+    /// Display name (default: the user id).
+    #[arg(long)]
+    name: Option<String>,
+    /// Seconds the token is valid.
+    #[arg(long, default_value_t = 3600)]
+    ttl: u64,
+    /// Data directory holding the secret.
+    #[arg(long, env = "CAUCUS_DATA", value_name = "DIR")]
+    data: Option<PathBuf>,
+    /// A TOML config file (its `secret` or `data` is used).
+    #[arg(long, env = "CAUCUS_CONFIG", value_name = "FILE")]
+    config: Option<PathBuf>,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match cli.command {
+        Some(Cmd::Token(args)) => token(args),
+        Some(Cmd::Serve(args)) => serve(args),
+        None => serve(cli.serve),
     }
 }
 
-fn report(sim: &Sim, title: &str) {
-    println!("\n== {title}");
-    for peer in sim.session.peers() {
-        let heard: Vec<String> = sim
-            .hears(peer.id())
-            .iter()
-            .filter_map(|p| sim.peer(*p).map(|p| p.name().to_owned()))
-            .collect();
-        let role = sim
-            .session
-            .template()
-            .role(peer.acting_role())
-            .name()
-            .clone();
+fn serve(args: ServeArgs) -> ExitCode {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            EnvFilter::try_from_env("CAUCUS_LOG").unwrap_or_else(|_| EnvFilter::new("info")),
+        )
+        .init();
+    let overrides = Overrides {
+        http: args.http,
+        media: args.media,
+        data: args.data,
+        advertise: args.advertise,
+    };
+    let config = match Config::load(args.config.as_deref(), &overrides) {
+        Ok(config) => config,
+        Err(e) => return fail(&format!("configuration: {e}")),
+    };
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(e) => return fail(&format!("cannot start the runtime: {e}")),
+    };
+    runtime.block_on(async move {
+        let demo_room = config.demo_room.clone();
+        let running = match Server::start(config).await {
+            Ok(running) => running,
+            Err(e) => return fail(&e.to_string()),
+        };
+        println!("Caucus is running: http://{}", running.http_addr());
+        println!("  signaling  {}", running.signaling_url());
         println!(
-            "  {:<5} {:<10} in {:<5} receives {}",
-            peer.name(),
-            role.as_str(),
-            peer.location().to_string(),
-            if heard.is_empty() {
-                "nobody".to_owned()
-            } else {
-                heard.join(", ")
-            }
+            "  media      udp {} (advertised {})",
+            running.media_addr(),
+            running.advertised_media_addr()
         );
+        if let Some(room) = demo_room {
+            println!("\nJoin links for room `{room}` (valid 24 h), one per role:");
+            let room = RoomId::from(room);
+            for role in builtin::breakout_template_spec().roles.keys() {
+                let grant = JoinGrant::new(room.clone(), format!("demo-{role}"), role.clone())
+                    .with_name(format!("Demo {role}"));
+                match running
+                    .tokens()
+                    .mint_join(&grant, Duration::from_secs(24 * 3600))
+                {
+                    Ok(token) => println!(
+                        "  {:<10} {}",
+                        role.as_str(),
+                        running.join_link(&room, &token)
+                    ),
+                    Err(e) => eprintln!("  {role}: {e}"),
+                }
+            }
+        }
+        println!("\nPress Ctrl-C to stop.");
+        if let Err(e) = tokio::signal::ctrl_c().await {
+            eprintln!("cannot wait for Ctrl-C: {e}");
+        }
+        running.shutdown().await;
+        ExitCode::SUCCESS
+    })
+}
+
+fn token(args: TokenArgs) -> ExitCode {
+    let overrides = Overrides {
+        data: args.data,
+        ..Overrides::default()
+    };
+    let config = match Config::load(args.config.as_deref(), &overrides) {
+        Ok(config) => config,
+        Err(e) => return fail(&format!("configuration: {e}")),
+    };
+    let secret = match config.secret {
+        Some(secret) => secret,
+        None => match caucus_server::secret::load_or_create(&config.data) {
+            Ok(secret) => secret,
+            Err(e) => return fail(&format!("secret in {}: {e}", config.data.display())),
+        },
+    };
+    let tokens = TokenIssuer::new(&secret);
+    let ttl = Duration::from_secs(args.ttl);
+    let minted = match (args.management, args.room, args.user, args.role) {
+        (true, ..) => tokens.mint_management(ttl),
+        (false, Some(room), Some(user), Some(role)) => {
+            let mut grant = JoinGrant::new(room, user, role);
+            grant.name = args.name;
+            tokens.mint_join(&grant, ttl)
+        }
+        _ => return fail("give --room, --user and --role, or --management"),
+    };
+    match minted {
+        Ok(token) => {
+            println!("{token}");
+            ExitCode::SUCCESS
+        }
+        Err(e) => fail(&e.to_string()),
     }
+}
+
+fn fail(message: &str) -> ExitCode {
+    eprintln!("caucus: {message}");
+    ExitCode::FAILURE
 }

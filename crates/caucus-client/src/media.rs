@@ -1,0 +1,744 @@
+//! The media peer: one str0m `Rtc` (RTP mode) on a real UDP socket, driven by its own task.
+//!
+//! The task is str0m's sans-IO loop made real: after every mutation of the `Rtc` (a datagram,
+//! a timeout, an RTP write, an SDP change) it drains `poll_output` — transmits go to the
+//! socket, events are acted on — and then sleeps until the next str0m timeout, the next
+//! synthetic packet, a datagram, a command or a message from signaling.
+//!
+//! It owns everything about media: the SDP state (offers to the server, answers to the
+//! server's offers, glare), which mid sends which source, the generators, the slot mapping of
+//! receive mids, and the counters, which it publishes through a `watch` channel so the client
+//! can read and await them without asking.
+
+use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::net::SocketAddr;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use caucus_proto::signal::{ClientBody, RemoteTrack, ReplyData};
+use caucus_proto::{PeerId, Source, TrackId};
+use str0m::change::{SdpAnswer, SdpOffer, SdpPendingOffer};
+use str0m::format::Codec;
+use str0m::media::{Direction, MediaKind, Mid, Pt};
+use str0m::net::{Protocol, Receive};
+use str0m::rtp::{ExtensionValues, RtpPacket, RtpWrite};
+use str0m::{Candidate, Event, IceConnectionState, Input, Output, Rtc, RtcConfig};
+use tokio::net::UdpSocket;
+use tokio::sync::{mpsc, oneshot, watch};
+use tracing::{debug, info, trace, warn};
+
+use crate::error::{ClientError, Result};
+use crate::event::ClientEvent;
+use crate::generator::{Generator, Packet, Seeds};
+use crate::options::ClientOptions;
+use crate::payload;
+use crate::signaling::{Signal, ToMedia};
+use crate::stats::{ReceiveReport, SentStats};
+
+/// Everything the media peer counts, as [`Client::media_report`](crate::Client::media_report)
+/// returns it. Survives reconnects.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct MediaReport {
+    pub received: ReceiveReport,
+    pub sent: BTreeMap<Source, SentStats>,
+    /// What this client publishes now.
+    pub published: BTreeMap<Source, PublishedTrack>,
+}
+
+/// One source this client publishes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PublishedTrack {
+    pub track_id: TrackId,
+    /// The sending m-line.
+    pub mid: String,
+    pub muted: bool,
+}
+
+/// A handle on the media task.
+#[derive(Debug)]
+pub(crate) struct Media {
+    tx: mpsc::UnboundedSender<Command>,
+    connected: watch::Receiver<bool>,
+    local_addr: SocketAddr,
+}
+
+#[derive(Debug)]
+enum Command {
+    /// Make sure each source has a sending m-line (renegotiating if needed; the first call also
+    /// offers the receive-slot pool). Replies with every sending mid.
+    Negotiate {
+        sources: Vec<Source>,
+        reply: oneshot::Sender<Result<BTreeMap<Source, Mid>>>,
+    },
+    /// Start generating `source` as `track`.
+    Start {
+        source: Source,
+        track: TrackId,
+        muted: bool,
+        reply: oneshot::Sender<Result<()>>,
+    },
+    SetPaused {
+        source: Source,
+        paused: bool,
+    },
+    /// Stop generating `source`; replies with the track it was.
+    Stop {
+        source: Source,
+        reply: oneshot::Sender<Option<TrackId>>,
+    },
+    Close,
+}
+
+impl Media {
+    /// Binds the socket, builds the `Rtc` and starts the task. Nothing is negotiated yet.
+    pub(crate) async fn spawn(
+        options: &ClientOptions,
+        me: PeerId,
+        signal: Signal,
+        from_signal: mpsc::UnboundedReceiver<ToMedia>,
+        events: mpsc::Sender<ClientEvent>,
+        report: watch::Sender<MediaReport>,
+    ) -> Result<Media> {
+        let socket = UdpSocket::bind(options.bind).await?;
+        let local_addr = socket.local_addr()?;
+        let mut rtc = RtcConfig::new().set_rtp_mode(true).build(Instant::now());
+        let candidate = Candidate::host(local_addr, "udp")
+            .map_err(|e| ClientError::Media(format!("local candidate {local_addr}: {e}")))?;
+        rtc.add_local_candidate(candidate);
+        let (tx, rx) = mpsc::unbounded_channel();
+        let (connected_tx, connected) = watch::channel(false);
+        report.send_modify(|r| r.published.clear());
+        let task = Task {
+            me,
+            rtc,
+            socket,
+            local_addr,
+            commands: rx,
+            from_signal,
+            signal_open: true,
+            signal,
+            events,
+            report,
+            report_dirty: false,
+            connected: connected_tx,
+            options: options.clone(),
+            rtc_timeout: Instant::now(),
+            sends: BTreeMap::new(),
+            slots: HashMap::new(),
+            generators: BTreeMap::new(),
+            negotiated: false,
+            negotiation: None,
+            waiting: VecDeque::new(),
+        };
+        info!(peer = %me, %local_addr, "media peer started");
+        tokio::spawn(task.run());
+        Ok(Media {
+            tx,
+            connected,
+            local_addr,
+        })
+    }
+
+    pub(crate) fn local_addr(&self) -> SocketAddr {
+        self.local_addr
+    }
+
+    /// Ensures a sending m-line for each of `sources`; returns every sending mid.
+    pub(crate) async fn negotiate(&self, sources: Vec<Source>) -> Result<BTreeMap<Source, Mid>> {
+        let (reply, rx) = oneshot::channel();
+        self.send(Command::Negotiate { sources, reply })?;
+        rx.await.map_err(|_| ClientError::NoMedia)?
+    }
+
+    pub(crate) async fn start(&self, source: Source, track: TrackId, muted: bool) -> Result<()> {
+        let (reply, rx) = oneshot::channel();
+        self.send(Command::Start {
+            source,
+            track,
+            muted,
+            reply,
+        })?;
+        rx.await.map_err(|_| ClientError::NoMedia)?
+    }
+
+    pub(crate) fn set_paused(&self, source: Source, paused: bool) -> Result<()> {
+        self.send(Command::SetPaused { source, paused })
+    }
+
+    pub(crate) async fn stop(&self, source: Source) -> Result<Option<TrackId>> {
+        let (reply, rx) = oneshot::channel();
+        self.send(Command::Stop { source, reply })?;
+        rx.await.map_err(|_| ClientError::NoMedia)
+    }
+
+    /// Waits until ICE and DTLS are up.
+    pub(crate) async fn wait_connected(&self, timeout: Duration) -> Result<()> {
+        let mut rx = self.connected.clone();
+        match tokio::time::timeout(timeout, rx.wait_for(|up| *up)).await {
+            Ok(Ok(_)) => Ok(()),
+            Ok(Err(_)) => Err(ClientError::NoMedia),
+            Err(_) => Err(ClientError::timeout("media to connect", timeout)),
+        }
+    }
+
+    pub(crate) fn close(&self) {
+        let _ = self.tx.send(Command::Close);
+    }
+
+    fn send(&self, command: Command) -> Result<()> {
+        self.tx.send(command).map_err(|_| ClientError::NoMedia)
+    }
+}
+
+/// A client offer waiting for the server's answer.
+struct Negotiation {
+    /// After this the offer is given up (the server never answered).
+    deadline: Instant,
+    pending: SdpPendingOffer,
+    added: Vec<(Source, Mid)>,
+    reply: oneshot::Sender<Result<BTreeMap<Source, Mid>>>,
+}
+
+struct Task {
+    me: PeerId,
+    rtc: Rtc,
+    socket: UdpSocket,
+    local_addr: SocketAddr,
+    commands: mpsc::UnboundedReceiver<Command>,
+    from_signal: mpsc::UnboundedReceiver<ToMedia>,
+    signal_open: bool,
+    signal: Signal,
+    events: mpsc::Sender<ClientEvent>,
+    report: watch::Sender<MediaReport>,
+    report_dirty: bool,
+    connected: watch::Sender<bool>,
+    options: ClientOptions,
+    rtc_timeout: Instant,
+    /// Sending m-lines, negotiated.
+    sends: BTreeMap<Source, Mid>,
+    /// What each receive mid carries, as the last `slot` message said.
+    slots: HashMap<Mid, RemoteTrack>,
+    generators: BTreeMap<Source, Generator>,
+    /// The first offer (with the receive-slot pool) has been answered.
+    negotiated: bool,
+    negotiation: Option<Negotiation>,
+    /// `Negotiate` commands that came while one was under way.
+    waiting: VecDeque<Command>,
+}
+
+impl Task {
+    async fn run(mut self) {
+        let mut buf = vec![0u8; 2048];
+        loop {
+            let now = Instant::now();
+            self.expire_negotiation(now);
+            self.run_generators(now);
+            self.drain(now);
+            self.publish_report();
+            if !self.rtc.is_alive() {
+                info!(peer = %self.me, "media peer closed");
+                break;
+            }
+            let wake = self
+                .generators
+                .values()
+                .filter_map(Generator::due)
+                .chain(self.negotiation.as_ref().map(|n| n.deadline))
+                .fold(self.rtc_timeout, Instant::min);
+            tokio::select! {
+                command = self.commands.recv() => match command {
+                    Some(Command::Close) | None => break,
+                    Some(command) => self.on_command(command),
+                },
+                message = self.from_signal.recv(), if self.signal_open => match message {
+                    Some(message) => self.on_signal(message),
+                    None => self.signal_open = false,
+                },
+                received = self.socket.recv_from(&mut buf) => match received {
+                    Ok((n, source)) => self.on_datagram(&buf[..n], source),
+                    Err(e) => debug!(error = %e, "socket receive error"),
+                },
+                _ = tokio::time::sleep_until(wake.into()) => {
+                    let now = Instant::now();
+                    if let Err(e) = self.rtc.handle_input(Input::Timeout(now)) {
+                        warn!(peer = %self.me, error = %e, "str0m timeout failed");
+                    }
+                }
+            }
+        }
+        let _ = self.connected.send(false);
+        if let Some(n) = self.negotiation.take() {
+            let _ = n.reply.send(Err(ClientError::NoMedia));
+        }
+        self.emit(ClientEvent::MediaDisconnected);
+    }
+
+    fn on_command(&mut self, command: Command) {
+        match command {
+            Command::Negotiate { sources, reply } => {
+                if self.negotiation.is_some() {
+                    self.waiting
+                        .push_back(Command::Negotiate { sources, reply });
+                } else {
+                    self.negotiate(sources, reply);
+                }
+            }
+            Command::Start {
+                source,
+                track,
+                muted,
+                reply,
+            } => {
+                let _ = reply.send(self.start(source, track, muted));
+            }
+            Command::SetPaused { source, paused } => {
+                if let Some(g) = self.generators.get_mut(&source) {
+                    g.set_paused(paused, Instant::now());
+                }
+                self.report.send_modify(|r| {
+                    if let Some(p) = r.published.get_mut(&source) {
+                        p.muted = paused;
+                    }
+                });
+            }
+            Command::Stop { source, reply } => {
+                self.generators.remove(&source);
+                let mut track = None;
+                self.report.send_modify(|r| {
+                    track = r.published.remove(&source).map(|p| p.track_id);
+                });
+                let _ = reply.send(track);
+            }
+            Command::Close => {}
+        }
+    }
+
+    fn negotiate(
+        &mut self,
+        sources: Vec<Source>,
+        reply: oneshot::Sender<Result<BTreeMap<Source, Mid>>>,
+    ) {
+        let mut missing: Vec<Source> = sources
+            .into_iter()
+            .filter(|s| !self.sends.contains_key(s))
+            .collect();
+        missing.dedup();
+        if missing.is_empty() && self.negotiated {
+            let _ = reply.send(Ok(self.sends.clone()));
+            return;
+        }
+        let mut api = self.rtc.sdp_api();
+        let mut added = Vec::new();
+        for source in missing {
+            let mid = api.add_media(kind_of(source), Direction::SendOnly, None, None, None);
+            added.push((source, mid));
+        }
+        if !self.negotiated {
+            for _ in 0..self.options.recv_audio {
+                api.add_media(MediaKind::Audio, Direction::RecvOnly, None, None, None);
+            }
+            for _ in 0..self.options.recv_video {
+                api.add_media(MediaKind::Video, Direction::RecvOnly, None, None, None);
+            }
+            if added.is_empty() && self.options.recv_audio + self.options.recv_video == 0 {
+                // Nothing to send and no slots: a data channel gives the offer an m-line, so
+                // the server gets a peer it can later offer receive m-lines to.
+                api.add_channel("caucus".to_owned());
+            }
+        }
+        let Some((offer, pending)) = api.apply() else {
+            // Only possible with nothing to send and no slots: nothing to negotiate.
+            self.negotiated = true;
+            let _ = reply.send(Ok(self.sends.clone()));
+            return;
+        };
+        let sdp = offer.to_sdp_string();
+        debug!(peer = %self.me, added = ?added, "offering");
+        if let Err(e) = self.signal.request_for_media(ClientBody::Offer { sdp }) {
+            let _ = reply.send(Err(e));
+            return;
+        }
+        self.negotiation = Some(Negotiation {
+            deadline: Instant::now() + self.options.request_timeout,
+            pending,
+            added,
+            reply,
+        });
+    }
+
+    fn expire_negotiation(&mut self, now: Instant) {
+        if self.negotiation.as_ref().is_some_and(|n| n.deadline <= now) {
+            if let Some(n) = self.negotiation.take() {
+                warn!(peer = %self.me, "the server did not answer our offer");
+                let timeout = self.options.request_timeout;
+                let _ = n.reply.send(Err(ClientError::timeout(
+                    "the answer to our offer",
+                    timeout,
+                )));
+            }
+            self.next_negotiation();
+        }
+    }
+
+    fn next_negotiation(&mut self) {
+        if let Some(Command::Negotiate { sources, reply }) = self.waiting.pop_front() {
+            self.negotiate(sources, reply);
+        }
+    }
+
+    fn on_offer_reply(&mut self, reply: Result<Option<ReplyData>>) {
+        let Some(n) = self.negotiation.take() else {
+            warn!(peer = %self.me, "offer reply without an offer");
+            return;
+        };
+        let result = reply.and_then(|data| match data {
+            Some(ReplyData::Answer { sdp }) => {
+                let answer = SdpAnswer::from_sdp_string(&sdp)
+                    .map_err(|e| ClientError::Media(format!("server answer: {e}")))?;
+                self.rtc
+                    .sdp_api()
+                    .accept_answer(n.pending, answer)
+                    .map_err(|e| ClientError::Media(format!("accept answer: {e}")))?;
+                self.negotiated = true;
+                self.sends.extend(n.added.iter().copied());
+                Ok(self.sends.clone())
+            }
+            other => Err(ClientError::Protocol(format!(
+                "an offer was answered with {other:?}"
+            ))),
+        });
+        if let Err(e) = &result {
+            warn!(peer = %self.me, error = %e, "negotiation failed");
+        }
+        let _ = n.reply.send(result);
+        self.drain(Instant::now());
+        self.next_negotiation();
+    }
+
+    fn on_server_offer(&mut self, sdp: String) {
+        if self.negotiation.is_some() {
+            // Glare: the server abandons its offer when ours arrives and offers again later.
+            debug!(peer = %self.me, "server offer during our own: ignored (client wins)");
+            return;
+        }
+        let answer = SdpOffer::from_sdp_string(&sdp)
+            .map_err(|e| ClientError::Media(format!("server offer: {e}")))
+            .and_then(|offer| {
+                self.rtc
+                    .sdp_api()
+                    .accept_offer(offer)
+                    .map_err(|e| ClientError::Media(format!("accept offer: {e}")))
+            });
+        match answer {
+            Ok(answer) => {
+                let sent = self.signal.request_detached(ClientBody::Answer {
+                    sdp: answer.to_sdp_string(),
+                });
+                if let Err(e) = sent {
+                    warn!(peer = %self.me, error = %e, "could not send the answer");
+                }
+                debug!(peer = %self.me, "answered a server offer");
+                self.emit(ClientEvent::Renegotiated);
+            }
+            Err(e) => warn!(peer = %self.me, error = %e, "server offer refused"),
+        }
+        self.drain(Instant::now());
+    }
+
+    fn on_signal(&mut self, message: ToMedia) {
+        match message {
+            ToMedia::Offer { sdp } => self.on_server_offer(sdp),
+            ToMedia::OfferReply(reply) => self.on_offer_reply(reply),
+            ToMedia::Slot { mid, track } => {
+                let mid = Mid::from(mid.as_str());
+                match track {
+                    Some(track) => self.slots.insert(mid, track),
+                    None => self.slots.remove(&mid),
+                };
+            }
+            ToMedia::OwnTrackMuted { track, muted } => {
+                if let Some(source) = self.source_of(track) {
+                    debug!(peer = %self.me, %source, muted, "own track muted by the server");
+                    self.on_command(Command::SetPaused {
+                        source,
+                        paused: muted,
+                    });
+                }
+            }
+            ToMedia::OwnTrackEnded { track } => {
+                if let Some(source) = self.source_of(track) {
+                    debug!(peer = %self.me, %source, "own track ended by the server");
+                    self.generators.remove(&source);
+                    self.report.send_modify(|r| {
+                        r.published.remove(&source);
+                    });
+                }
+            }
+        }
+    }
+
+    fn source_of(&self, track: TrackId) -> Option<Source> {
+        self.report
+            .borrow()
+            .published
+            .iter()
+            .find(|(_, p)| p.track_id == track)
+            .map(|(s, _)| *s)
+    }
+
+    fn start(&mut self, source: Source, track: TrackId, muted: bool) -> Result<()> {
+        let mid = *self
+            .sends
+            .get(&source)
+            .ok_or(ClientError::NotPublishing(source))?;
+        let now = Instant::now();
+        let seeds = Seeds::random();
+        let mut generator = match source {
+            Source::Audio | Source::ScreenAudio => {
+                Generator::audio(self.me, source, self.options.audio, now, seeds)
+            }
+            Source::Video => Generator::video(self.me, source, self.options.video, now, seeds),
+            Source::Screen => Generator::video(self.me, source, self.options.screen, now, seeds),
+        };
+        generator.set_paused(muted, now);
+        self.generators.insert(source, generator);
+        self.report.send_modify(|r| {
+            r.published.insert(
+                source,
+                PublishedTrack {
+                    track_id: track,
+                    mid: mid.to_string(),
+                    muted,
+                },
+            );
+        });
+        info!(peer = %self.me, %source, %track, %mid, muted, "sending");
+        Ok(())
+    }
+
+    fn run_generators(&mut self, now: Instant) {
+        let unix_us = unix_micros();
+        let due: Vec<Source> = self
+            .generators
+            .iter()
+            .filter(|(_, g)| g.due().is_some_and(|t| t <= now))
+            .map(|(s, _)| *s)
+            .collect();
+        for source in due {
+            let Some(g) = self.generators.get_mut(&source) else {
+                continue;
+            };
+            let packets = g.poll(now, unix_us);
+            let video = g.is_video();
+            self.write(now, source, video, packets);
+        }
+    }
+
+    fn write(&mut self, now: Instant, source: Source, video: bool, packets: Vec<Packet>) {
+        let Some(&mid) = self.sends.get(&source) else {
+            return;
+        };
+        let codec = if video { Codec::Vp8 } else { Codec::Opus };
+        let Some(pt) = self.payload_type(mid, codec) else {
+            warn!(peer = %self.me, %mid, ?codec, "no payload type negotiated");
+            return;
+        };
+        let ext = ExtensionValues {
+            audio_level: (!video).then_some(-30),
+            voice_activity: (!video).then_some(true),
+            video_content_type: (source == Source::Screen).then_some(1),
+            ..ExtensionValues::default()
+        };
+        let mut stats = SentStats::default();
+        for p in packets {
+            let mut api = self.rtc.direct_api();
+            let Some(stream) = api.stream_tx_by_mid(mid, None) else {
+                trace!(peer = %self.me, %mid, "no send stream yet");
+                return;
+            };
+            stats.packets += 1;
+            stats.bytes += p.payload.len() as u64;
+            if p.marker || !video {
+                stats.frames += 1;
+                stats.keyframes += u64::from(p.keyframe);
+            }
+            stream.write_rtp(
+                RtpWrite::new(pt, p.rtp_seq.into(), p.rtp_time, now, p.payload)
+                    .marker(p.marker)
+                    .ext_vals(ext.clone())
+                    .nackable(video),
+            );
+            self.drain(now);
+        }
+        self.report.send_if_modified(|r| {
+            let s = r.sent.entry(source).or_default();
+            s.packets += stats.packets;
+            s.bytes += stats.bytes;
+            s.frames += stats.frames;
+            s.keyframes += stats.keyframes;
+            false
+        });
+        self.report_dirty = true;
+    }
+
+    fn payload_type(&self, mid: Mid, codec: Codec) -> Option<Pt> {
+        let config = self.rtc.codec_config();
+        let negotiated = self.rtc.media(mid).map(|m| m.remote_pts().to_vec());
+        negotiated
+            .into_iter()
+            .flatten()
+            .find_map(|pt| config.find(|p| p.pt() == pt && p.spec().codec == codec))
+            .or_else(|| config.find(|p| p.spec().codec == codec))
+            .map(|p| p.pt())
+    }
+
+    fn on_datagram(&mut self, bytes: &[u8], source: SocketAddr) {
+        let now = Instant::now();
+        let Ok(contents) = bytes.try_into() else {
+            trace!(%source, "unparseable datagram");
+            return;
+        };
+        let input = Input::Receive(
+            now,
+            Receive {
+                proto: Protocol::Udp,
+                source,
+                destination: self.local_addr,
+                contents,
+            },
+        );
+        if !self.rtc.accepts(&input) {
+            trace!(%source, "datagram not for this peer");
+            return;
+        }
+        if let Err(e) = self.rtc.handle_input(input) {
+            warn!(peer = %self.me, error = %e, "str0m refused a datagram");
+        }
+        self.drain(now);
+    }
+
+    /// Drains `poll_output` until str0m asks for a timeout (str0m's single-mutation rule).
+    fn drain(&mut self, now: Instant) {
+        loop {
+            let output = match self.rtc.poll_output() {
+                Ok(output) => output,
+                Err(e) => {
+                    // Also how a DTLS close from the server surfaces: the end of this peer.
+                    info!(peer = %self.me, error = %e, "media peer ended");
+                    self.rtc.disconnect();
+                    return;
+                }
+            };
+            match output {
+                Output::Timeout(t) => {
+                    self.rtc_timeout = t;
+                    return;
+                }
+                Output::Transmit(t) => {
+                    if let Err(e) = self.socket.try_send_to(&t.contents, t.destination) {
+                        trace!(error = %e, "datagram not sent");
+                        self.report.send_if_modified(|r| {
+                            for s in r.sent.values_mut() {
+                                s.send_errors += 1;
+                            }
+                            false
+                        });
+                    }
+                }
+                Output::Event(event) => self.on_event(now, event),
+            }
+        }
+    }
+
+    fn on_event(&mut self, now: Instant, event: Event) {
+        match event {
+            Event::Connected => {
+                info!(peer = %self.me, "media connected");
+                let _ = self.connected.send(true);
+                self.emit(ClientEvent::MediaConnected);
+            }
+            Event::IceConnectionStateChange(IceConnectionState::Disconnected) => {
+                info!(peer = %self.me, "media disconnected");
+                let _ = self.connected.send(false);
+                self.emit(ClientEvent::MediaDisconnected);
+            }
+            Event::RtpPacket(packet) => self.on_rtp(now, packet),
+            Event::KeyframeRequest(request) => {
+                let source = self
+                    .sends
+                    .iter()
+                    .find(|(_, mid)| **mid == request.mid)
+                    .map(|(s, _)| *s);
+                if let Some(source) = source {
+                    trace!(peer = %self.me, %source, kind = ?request.kind, "keyframe requested");
+                    if let Some(g) = self.generators.get_mut(&source) {
+                        g.request_keyframe();
+                    }
+                    self.report.send_if_modified(|r| {
+                        r.sent.entry(source).or_default().keyframe_requests += 1;
+                        false
+                    });
+                    self.report_dirty = true;
+                }
+            }
+            Event::Closed => {
+                info!(peer = %self.me, "the server closed the media connection");
+            }
+            other => trace!(peer = %self.me, event = ?other, "str0m event"),
+        }
+    }
+
+    fn on_rtp(&mut self, now: Instant, packet: RtpPacket) {
+        let mid = self
+            .rtc
+            .direct_api()
+            .stream_rx(&packet.header.ssrc)
+            .map(|s| s.mid());
+        let Ok(stamp) = payload::decode(&packet.payload) else {
+            self.report.send_if_modified(|r| {
+                r.received.undecodable += 1;
+                false
+            });
+            return;
+        };
+        let slot = mid
+            .and_then(|m| self.slots.get(&m))
+            .map(|t| (t.peer_id, t.source, t.track_id));
+        let mid = mid.map(|m| m.to_string()).unwrap_or_default();
+        let gap = self.options.segment_gap;
+        let unix_us = unix_micros();
+        let bytes = packet.payload.len();
+        self.report.send_if_modified(|r| {
+            r.received
+                .record(&stamp, now, unix_us, bytes, &mid, slot, gap);
+            false
+        });
+        self.report_dirty = true;
+    }
+
+    /// Wakes whoever awaits the counters, once per loop turn rather than once per packet.
+    fn publish_report(&mut self) {
+        if std::mem::take(&mut self.report_dirty) {
+            self.report.send_modify(|_| {});
+        }
+    }
+
+    fn emit(&self, event: ClientEvent) {
+        if let Err(mpsc::error::TrySendError::Full(e)) = self.events.try_send(event) {
+            warn!(event = ?e, "event stream full: event dropped");
+        }
+    }
+}
+
+fn kind_of(source: Source) -> MediaKind {
+    match source {
+        Source::Audio | Source::ScreenAudio => MediaKind::Audio,
+        Source::Video | Source::Screen => MediaKind::Video,
+    }
+}
+
+/// Microseconds since the UNIX epoch: the clock send stamps and arrival times share.
+pub(crate) fn unix_micros() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| u64::try_from(d.as_micros()).unwrap_or(u64::MAX))
+}

@@ -1,0 +1,90 @@
+//! How a client connects, what it offers, and how its synthetic media behaves.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use caucus_proto::Source;
+
+use crate::generator::{AudioProfile, VideoProfile};
+
+/// Options of [`Client::connect`](crate::Client::connect). `Default` suits end-to-end tests.
+#[derive(Debug, Clone)]
+pub struct ClientOptions {
+    /// The room password, if the room has one.
+    pub password: Option<String>,
+    /// Open a media peer (`false`: signaling only, no SDP at all).
+    pub media: bool,
+    /// `sendonly` m-lines in the first offer. Publishing a source not listed renegotiates.
+    pub send: Vec<Source>,
+    /// `recvonly` audio m-lines offered up front: the receive-slot pool.
+    pub recv_audio: usize,
+    /// `recvonly` video m-lines offered up front.
+    pub recv_video: usize,
+    /// Where the media socket binds. Port 0 picks a free one.
+    pub bind: SocketAddr,
+    /// Wait in `connect` (and `reconnect`) until ICE and DTLS are up.
+    pub wait_media_connected: bool,
+    /// Deadline for opening the WebSocket, joining and getting media connected.
+    pub connect_timeout: Duration,
+    /// Deadline for each request's reply.
+    pub request_timeout: Duration,
+    /// Events that may wait unread; further ones are dropped (and logged).
+    pub event_capacity: usize,
+    /// A stream silent this long starts a new loss segment (see [`crate::stats`]); also the
+    /// quiet period of [`Client::wait_silent_from`](crate::Client::wait_silent_from).
+    pub segment_gap: Duration,
+    pub audio: AudioProfile,
+    pub video: VideoProfile,
+    pub screen: VideoProfile,
+}
+
+impl Default for ClientOptions {
+    fn default() -> Self {
+        ClientOptions {
+            password: None,
+            media: true,
+            send: vec![Source::Audio, Source::Video],
+            recv_audio: 3,
+            recv_video: 3,
+            bind: SocketAddr::from(([127, 0, 0, 1], 0)),
+            wait_media_connected: true,
+            connect_timeout: Duration::from_secs(10),
+            request_timeout: Duration::from_secs(5),
+            event_capacity: 4096,
+            segment_gap: Duration::from_millis(300),
+            audio: AudioProfile::default(),
+            video: VideoProfile::default(),
+            screen: VideoProfile {
+                fps: 5,
+                packets_per_frame: 4,
+                width: 1920,
+                height: 1080,
+                keyframe_interval: 10,
+                ..VideoProfile::default()
+            },
+        }
+    }
+}
+
+impl ClientOptions {
+    /// Signaling only: no media peer.
+    pub fn signaling_only() -> Self {
+        ClientOptions {
+            media: false,
+            ..ClientOptions::default()
+        }
+    }
+
+    /// A receive-slot pool of `audio` + `video` m-lines.
+    pub fn with_slots(mut self, audio: usize, video: usize) -> Self {
+        self.recv_audio = audio;
+        self.recv_video = video;
+        self
+    }
+
+    /// The sending m-lines of the first offer.
+    pub fn with_send(mut self, sources: &[Source]) -> Self {
+        self.send = sources.to_vec();
+        self
+    }
+}

@@ -1,0 +1,58 @@
+//! # caucus-server — the shell
+//!
+//! **What it is.** Everything in Caucus that *does*: the HTTP listener, the signaling
+//! WebSocket, the media UDP socket and thread, the clock, the secret on disk. It feeds the
+//! pure machines — [`caucus_core::Session`] (who may do what, who receives what) and
+//! [`caucus_media::Engine`] (packets) — and carries out what they ask.
+//!
+//! **What it is not.** A place for decisions: policy, routing and forwarding live in the
+//! pure crates; this crate translates ids between them and delivers.
+//!
+//! **The shape: one owner per piece of live state, reached by messages.**
+//!
+//! ```text
+//!  WebSocket ──▶ connection task ──RoomInput──▶ room task (owns the Session) ──MediaCommand──▶ media thread
+//!      ▲          (parse, token,                 (effects → events,                          (owns the Engine
+//!      └── Outbound ── rate limit)                subscriptions, pauses)  ◀──MediaReport────  and the UDP socket)
+//!                         │
+//!                         └──▶ registry task (RoomId → room task; creates rooms on first join)
+//! ```
+//!
+//! - [`registry`]: one task, `RoomId → RoomHandle`.
+//! - [`room`]: one task per live room; see its docs for the effect handling and [`room::MediaIds`]
+//!   for the core ↔ engine id translation.
+//! - [`connection`]: one task per WebSocket.
+//! - [`media_thread`]: the engine and the socket on their own OS thread.
+//!
+//! **How to drive it.** Tests and embedders start it in-process:
+//!
+//! ```no_run
+//! # async fn demo() -> Result<(), caucus_server::StartError> {
+//! use caucus_server::{Config, Server};
+//! let running = Server::start(Config::ephemeral()).await?;
+//! let token = running.join_token("demo", "ana", "host");
+//! let url = running.signaling_url(); // ws://127.0.0.1:PORT/v1/rtc; send {"id":1,"type":"join","token":…}
+//! # let _ = (token, url);
+//! running.shutdown().await;
+//! # Ok(()) }
+//! ```
+//!
+//! The protocol on the WebSocket is `docs/protocol.md`.
+
+pub mod client_frame;
+pub mod clock;
+pub mod config;
+pub mod connection;
+pub mod http;
+pub mod media_thread;
+pub mod outbound;
+pub mod rate_limit;
+pub mod registry;
+pub mod room;
+pub mod secret;
+pub mod server;
+pub mod token;
+
+pub use config::{Config, Overrides};
+pub use server::{Running, Server, StartError};
+pub use token::{JoinClaims, JoinGrant, ManagementClaims, TokenError, TokenIssuer};

@@ -1,0 +1,367 @@
+//! The media plane: the [`Engine`] and the one UDP socket, on their own OS thread.
+//!
+//! What it is: a loop that owns the engine and the socket and does nothing else — datagrams
+//! in, transmits out, timers, and control messages from room tasks. It runs a tokio
+//! *current-thread* runtime of its own. Why not a blocking std socket with
+//! `set_read_timeout`: a blocked `recv_from` cannot also wake for a control message, so
+//! subscription changes (a move into a breakout) would wait for the next datagram or a
+//! polling tick; with `select!` over the socket, the command channel and the engine's timer,
+//! each wakes the loop at once, and no other task's work ever delays a packet (the shell's
+//! multi-threaded runtime stays free for signaling).
+//!
+//! What it is not: a decision maker. Rooms tell it which tracks each peer receives; it only
+//! reports what the engine says, routed to the room that owns the engine peer
+//! ([`MediaReport`] on the channel given with [`MediaCommand::AddPeer`]).
+//!
+//! How to drive it: [`MediaThread::spawn`], then send [`MediaCommand`]s through the cloned
+//! [`MediaHandle`]; [`MediaThread::stop`] ends the loop and joins the thread.
+
+use std::collections::HashMap;
+use std::io;
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+
+use caucus_media::{
+    Engine, EngineConfig, EngineEvent, EngineOutput, MediaError, PeerKey, TrackKey,
+};
+use tokio::net::UdpSocket;
+use tokio::sync::{mpsc, oneshot};
+use tracing::{debug, error, info, trace, warn};
+
+/// Datagrams read per wakeup before the loop looks at commands and timers again.
+const RECEIVE_BATCH: usize = 64;
+/// Larger than any datagram str0m sends or a sane client sends (MTU-sized).
+const DATAGRAM_BYTES: usize = 2048;
+
+/// A room's inbox for what the engine says about its peers.
+pub type MediaReports = mpsc::UnboundedSender<MediaReport>;
+
+/// What a room asks of the media plane.
+#[derive(Debug)]
+pub enum MediaCommand {
+    /// A new engine peer from the client's first offer; the answer comes back as
+    /// [`MediaReport::Negotiated`] and later events for `key` go to `reports`.
+    AddPeer {
+        key: PeerKey,
+        offer: String,
+        request: u64,
+        reports: MediaReports,
+    },
+    /// A client re-offer; the answer comes back as [`MediaReport::Negotiated`].
+    Offer {
+        key: PeerKey,
+        sdp: String,
+        request: u64,
+        reports: MediaReports,
+    },
+    /// The client's answer to an engine offer; [`MediaReport::Negotiated`] with no SDP.
+    Answer {
+        key: PeerKey,
+        sdp: String,
+        request: u64,
+        reports: MediaReports,
+    },
+    SetSubscriptions {
+        key: PeerKey,
+        tracks: Vec<TrackKey>,
+    },
+    SetPaused {
+        track: TrackKey,
+        paused: bool,
+    },
+    RemovePeer {
+        key: PeerKey,
+    },
+}
+
+/// What the media plane tells a room.
+#[derive(Debug)]
+pub enum MediaReport {
+    /// The outcome of an offer or answer: the answer SDP for an offer, `None` for an answer.
+    Negotiated {
+        key: PeerKey,
+        request: u64,
+        result: Result<Option<String>, MediaError>,
+    },
+    Event(EngineEvent),
+}
+
+/// The way to reach the media thread. Cheap to clone; sending never blocks.
+#[derive(Debug, Clone)]
+pub struct MediaHandle(mpsc::UnboundedSender<MediaCommand>);
+
+impl MediaHandle {
+    /// Send a command; if the media thread is gone (shutting down) it is dropped.
+    pub fn send(&self, command: MediaCommand) {
+        if self.0.send(command).is_err() {
+            debug!("media thread gone; command dropped");
+        }
+    }
+}
+
+/// The running media thread.
+#[derive(Debug)]
+pub struct MediaThread {
+    handle: MediaHandle,
+    local: SocketAddr,
+    stop: oneshot::Sender<()>,
+    join: std::thread::JoinHandle<()>,
+}
+
+impl MediaThread {
+    /// Start the engine on `socket`, telling clients `advertised`.
+    pub fn spawn(socket: std::net::UdpSocket, advertised: SocketAddr) -> io::Result<MediaThread> {
+        socket.set_nonblocking(true)?;
+        let local = socket.local_addr()?;
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()?;
+        let (tx, commands) = mpsc::unbounded_channel();
+        let (stop, stopped) = oneshot::channel();
+        let join = std::thread::Builder::new()
+            .name("caucus-media".to_owned())
+            .spawn(move || {
+                runtime.block_on(async move {
+                    match UdpSocket::from_std(socket) {
+                        Ok(socket) => {
+                            let engine = Engine::new(EngineConfig::new(advertised));
+                            MediaLoop::new(engine, socket, advertised)
+                                .run(commands, stopped)
+                                .await;
+                        }
+                        Err(e) => error!(error = %e, "media socket unusable"),
+                    }
+                });
+            })?;
+        info!(%local, %advertised, "media plane started");
+        Ok(MediaThread {
+            handle: MediaHandle(tx),
+            local,
+            stop,
+            join,
+        })
+    }
+
+    pub fn handle(&self) -> MediaHandle {
+        self.handle.clone()
+    }
+
+    /// The bound UDP address.
+    pub fn local_addr(&self) -> SocketAddr {
+        self.local
+    }
+
+    /// End the loop (every engine peer is closed) and wait for the thread.
+    pub async fn stop(self) {
+        let _ = self.stop.send(());
+        let join = self.join;
+        match tokio::task::spawn_blocking(move || join.join()).await {
+            Ok(Ok(())) => info!("media plane stopped"),
+            Ok(Err(_)) => error!("media thread panicked"),
+            Err(e) => error!(error = %e, "could not join the media thread"),
+        }
+    }
+}
+
+struct MediaLoop {
+    engine: Engine,
+    socket: UdpSocket,
+    advertised: SocketAddr,
+    routes: HashMap<PeerKey, MediaReports>,
+}
+
+impl MediaLoop {
+    fn new(engine: Engine, socket: UdpSocket, advertised: SocketAddr) -> Self {
+        Self {
+            engine,
+            socket,
+            advertised,
+            routes: HashMap::new(),
+        }
+    }
+
+    async fn run(
+        mut self,
+        mut commands: mpsc::UnboundedReceiver<MediaCommand>,
+        mut stopped: oneshot::Receiver<()>,
+    ) {
+        let mut buf = vec![0u8; DATAGRAM_BYTES];
+        loop {
+            let deadline = self
+                .engine
+                .poll_timeout()
+                .map(tokio::time::Instant::from_std);
+            tokio::select! {
+                _ = &mut stopped => break,
+                command = commands.recv() => match command {
+                    Some(command) => self.command(command),
+                    None => break,
+                },
+                ready = self.socket.readable() => match ready {
+                    Ok(()) => self.receive(&mut buf),
+                    Err(e) => warn!(error = %e, "media socket not readable"),
+                },
+                () = sleep_until(deadline), if deadline.is_some() => {}
+            }
+            if self
+                .engine
+                .poll_timeout()
+                .is_some_and(|at| at <= Instant::now())
+            {
+                self.engine.handle_timeout(Instant::now());
+            }
+            self.flush().await;
+        }
+        let now = Instant::now();
+        for key in self.routes.keys().copied().collect::<Vec<_>>() {
+            self.engine.remove_peer(now, key);
+        }
+        self.flush().await;
+    }
+
+    fn command(&mut self, command: MediaCommand) {
+        let now = Instant::now();
+        match command {
+            MediaCommand::AddPeer {
+                key,
+                offer,
+                request,
+                reports,
+            } => {
+                let result = self.engine.add_peer(now, key, &offer).map(Some);
+                if result.is_ok() {
+                    self.routes.insert(key, reports.clone());
+                }
+                let _ = reports.send(MediaReport::Negotiated {
+                    key,
+                    request,
+                    result,
+                });
+            }
+            MediaCommand::Offer {
+                key,
+                sdp,
+                request,
+                reports,
+            } => {
+                let result = self.engine.handle_offer(now, key, &sdp).map(Some);
+                let _ = reports.send(MediaReport::Negotiated {
+                    key,
+                    request,
+                    result,
+                });
+            }
+            MediaCommand::Answer {
+                key,
+                sdp,
+                request,
+                reports,
+            } => {
+                let result = self.engine.handle_answer(now, key, &sdp).map(|()| None);
+                let _ = reports.send(MediaReport::Negotiated {
+                    key,
+                    request,
+                    result,
+                });
+            }
+            MediaCommand::SetSubscriptions { key, tracks } => {
+                if let Err(e) = self.engine.set_subscriptions(now, key, &tracks) {
+                    debug!(peer = %key, error = %e, "subscriptions not set");
+                }
+            }
+            MediaCommand::SetPaused { track, paused } => {
+                self.engine.set_track_paused(track, paused);
+            }
+            MediaCommand::RemovePeer { key } => {
+                self.engine.remove_peer(now, key);
+                // Events the removal produced (its tracks ended) still reach the room: the
+                // route goes after the flush.
+                self.flush_events();
+                self.routes.remove(&key);
+            }
+        }
+    }
+
+    fn receive(&mut self, buf: &mut [u8]) {
+        for _ in 0..RECEIVE_BATCH {
+            match self.socket.try_recv_from(buf) {
+                Ok((n, source)) => {
+                    let datagram = buf.get(..n).unwrap_or_default();
+                    self.engine
+                        .handle_receive(Instant::now(), source, self.advertised, datagram);
+                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+                Err(e) => {
+                    debug!(error = %e, "media receive failed");
+                    break;
+                }
+            }
+        }
+    }
+
+    /// Send every transmit and route every event.
+    async fn flush(&mut self) {
+        while let Some(output) = self.engine.poll_output() {
+            match output {
+                EngineOutput::Transmit(t) => {
+                    if let Err(e) = self.socket.send_to(&t.contents, t.destination).await {
+                        debug!(destination = %t.destination, error = %e, "media send failed");
+                    }
+                }
+                EngineOutput::Event(event) => self.route(event),
+            }
+        }
+    }
+
+    /// Route events only; transmits stay queued for the next `flush`.
+    fn flush_events(&mut self) {
+        let mut transmits = Vec::new();
+        while let Some(output) = self.engine.poll_output() {
+            match output {
+                EngineOutput::Transmit(t) => transmits.push(t),
+                EngineOutput::Event(event) => self.route(event),
+            }
+        }
+        for t in transmits {
+            if let Err(e) = self.socket.try_send_to(&t.contents, t.destination) {
+                trace!(destination = %t.destination, error = %e, "media send failed");
+            }
+        }
+    }
+
+    fn route(&mut self, event: EngineEvent) {
+        let key = match &event {
+            EngineEvent::PeerConnected { peer }
+            | EngineEvent::PeerDisconnected { peer, .. }
+            | EngineEvent::TrackPublished { peer, .. }
+            | EngineEvent::TrackEnded { peer, .. }
+            | EngineEvent::NeedsOffer { peer, .. } => *peer,
+            EngineEvent::SlotAssigned { subscriber, .. } => *subscriber,
+            EngineEvent::Stats(counters) => {
+                debug!(?counters, "media counters");
+                return;
+            }
+        };
+        let gone = matches!(event, EngineEvent::PeerDisconnected { .. });
+        match self.routes.get(&key) {
+            Some(reports) => {
+                if reports.send(MediaReport::Event(event)).is_err() {
+                    // The room is gone; nobody will ever remove this peer but us.
+                    self.routes.remove(&key);
+                    self.engine.remove_peer(Instant::now(), key);
+                }
+            }
+            None => trace!(peer = %key, "event for an unrouted peer"),
+        }
+        if gone {
+            self.routes.remove(&key);
+        }
+    }
+}
+
+async fn sleep_until(deadline: Option<tokio::time::Instant>) {
+    match deadline {
+        Some(at) => tokio::time::sleep_until(at).await,
+        None => tokio::time::sleep(Duration::from_secs(3600)).await,
+    }
+}

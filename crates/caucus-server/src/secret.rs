@@ -1,0 +1,85 @@
+//! The server's HMAC secret: from the configuration, or `<data>/secret`, generated on first
+//! start (32 random bytes as hex, file mode 0600).
+
+use std::fmt::Write as _;
+use std::io::{self, Write as _};
+use std::path::Path;
+
+use rand::RngCore;
+
+const FILE_NAME: &str = "secret";
+
+/// `n` random bytes as lowercase hex.
+pub fn random_hex(n: usize) -> String {
+    let mut bytes = vec![0u8; n];
+    rand::rng().fill_bytes(&mut bytes);
+    bytes.iter().fold(String::with_capacity(n * 2), |mut s, b| {
+        let _ = write!(s, "{b:02x}");
+        s
+    })
+}
+
+/// Read `<data>/secret`, creating the directory and the file on first use.
+pub fn load_or_create(data: &Path) -> io::Result<String> {
+    let path = data.join(FILE_NAME);
+    match std::fs::read_to_string(&path) {
+        Ok(text) => {
+            let secret = text.trim().to_owned();
+            if secret.is_empty() {
+                return Err(io::Error::new(
+                    io::ErrorKind::InvalidData,
+                    format!("{} is empty", path.display()),
+                ));
+            }
+            Ok(secret)
+        }
+        Err(e) if e.kind() == io::ErrorKind::NotFound => {
+            std::fs::create_dir_all(data)?;
+            let secret = random_hex(32);
+            let mut file = create_private(&path)?;
+            file.write_all(secret.as_bytes())?;
+            file.write_all(b"\n")?;
+            file.sync_all()?;
+            tracing::info!(path = %path.display(), "generated a new token secret");
+            Ok(secret)
+        }
+        Err(e) => Err(e),
+    }
+}
+
+/// Create the file owner-only (0600). `create_new` never overwrites: if two processes race to
+/// create the secret, one fails loudly instead of both silently using different secrets.
+fn create_private(path: &Path) -> io::Result<std::fs::File> {
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600);
+    }
+    options.open(path)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_secret_is_generated_once_and_kept() {
+        let dir = std::env::temp_dir().join(format!("caucus-secret-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let first = load_or_create(&dir).unwrap();
+        assert_eq!(first.len(), 64);
+        assert_eq!(load_or_create(&dir).unwrap(), first);
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = std::fs::metadata(dir.join(FILE_NAME))
+                .unwrap()
+                .permissions()
+                .mode();
+            assert_eq!(mode & 0o777, 0o600);
+        }
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+}

@@ -1,0 +1,199 @@
+//! Starting and stopping the whole server: [`Server::start`] → [`Running`].
+//!
+//! Start order: secret, media socket and thread, room registry, HTTP listener. Stop order
+//! ([`Running::shutdown`]): connections are told to close (1001), rooms stop and remove their
+//! engine peers, the HTTP server drains, the media thread ends.
+
+use std::future::IntoFuture;
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::sync::Arc;
+use std::sync::atomic::AtomicU64;
+use std::time::Duration;
+
+use caucus_proto::RoomId;
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+use tracing::{info, warn};
+
+use crate::clock::Clock;
+use crate::config::Config;
+use crate::connection::ConnectionContext;
+use crate::media_thread::MediaThread;
+use crate::registry::Registry;
+use crate::token::{JoinGrant, TokenIssuer};
+
+/// How long shutdown waits for the HTTP server to drain.
+const HTTP_DRAIN: Duration = Duration::from_secs(5);
+
+/// Why the server could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error("cannot read or create the token secret in {dir}: {source}")]
+    Secret { dir: String, source: std::io::Error },
+    #[error("cannot bind the {what} address {addr}: {source}")]
+    Bind {
+        what: &'static str,
+        addr: SocketAddr,
+        source: std::io::Error,
+    },
+    #[error("cannot start the media thread: {0}")]
+    Media(std::io::Error),
+}
+
+/// The Caucus server.
+#[derive(Debug)]
+pub struct Server;
+
+impl Server {
+    /// Bind, spawn every task and the media thread, and return at once.
+    pub async fn start(config: Config) -> Result<Running, StartError> {
+        let secret = match &config.secret {
+            Some(secret) => secret.clone(),
+            None => crate::secret::load_or_create(&config.data).map_err(|source| {
+                StartError::Secret {
+                    dir: config.data.display().to_string(),
+                    source,
+                }
+            })?,
+        };
+        let tokens = TokenIssuer::new(&secret);
+
+        let udp = std::net::UdpSocket::bind(config.media).map_err(|source| StartError::Bind {
+            what: "media",
+            addr: config.media,
+            source,
+        })?;
+        let media_local = udp.local_addr().map_err(StartError::Media)?;
+        let advertised_ip = config.advertise.unwrap_or_else(|| {
+            if media_local.ip().is_unspecified() {
+                warn!("media bound to an unspecified address and no --advertise: telling clients 127.0.0.1");
+                IpAddr::V4(Ipv4Addr::LOCALHOST)
+            } else {
+                media_local.ip()
+            }
+        });
+        let advertised = SocketAddr::new(advertised_ip, media_local.port());
+        let media = MediaThread::spawn(udp, advertised).map_err(StartError::Media)?;
+
+        let (registry, registry_task) =
+            Registry::spawn(Clock::start(), config.session(), media.handle());
+
+        let listener = tokio::net::TcpListener::bind(config.http)
+            .await
+            .map_err(|source| StartError::Bind {
+                what: "HTTP",
+                addr: config.http,
+                source,
+            })?;
+        let http_addr = listener.local_addr().map_err(|source| StartError::Bind {
+            what: "HTTP",
+            addr: config.http,
+            source,
+        })?;
+        let (shutdown, shutdown_rx) = watch::channel(false);
+        let ctx = Arc::new(ConnectionContext {
+            registry: registry.clone(),
+            tokens: tokens.clone(),
+            rate_per_s: config.rate_per_s,
+            rate_burst: config.rate_burst,
+            outbound_queue: config.outbound_queue,
+            next_conn: AtomicU64::new(1),
+            shutdown: shutdown_rx.clone(),
+        });
+        let mut stop = shutdown_rx;
+        let http = axum::serve(listener, crate::http::router(ctx))
+            .with_graceful_shutdown(async move {
+                let _ = stop.wait_for(|s| *s).await;
+            })
+            .into_future();
+        let http_task = tokio::spawn(async move {
+            if let Err(e) = http.await {
+                warn!(error = %e, "HTTP server failed");
+            }
+        });
+        info!(http = %http_addr, media = %media_local, %advertised, "caucus started");
+        Ok(Running {
+            http_addr,
+            media_addr: media_local,
+            advertised,
+            tokens,
+            shutdown,
+            http_task,
+            registry,
+            registry_task,
+            media,
+        })
+    }
+}
+
+/// A started server. Dropping it without [`Running::shutdown`] leaves the tasks running
+/// until the runtime ends.
+#[derive(Debug)]
+pub struct Running {
+    http_addr: SocketAddr,
+    media_addr: SocketAddr,
+    advertised: SocketAddr,
+    tokens: TokenIssuer,
+    shutdown: watch::Sender<bool>,
+    http_task: JoinHandle<()>,
+    registry: Registry,
+    registry_task: JoinHandle<()>,
+    media: MediaThread,
+}
+
+impl Running {
+    /// The bound HTTP address (the real port when configured with port 0).
+    pub fn http_addr(&self) -> SocketAddr {
+        self.http_addr
+    }
+
+    /// The bound media UDP address.
+    pub fn media_addr(&self) -> SocketAddr {
+        self.media_addr
+    }
+
+    /// The media address put in SDP answers (`--advertise` IP, bound port).
+    pub fn advertised_media_addr(&self) -> SocketAddr {
+        self.advertised
+    }
+
+    /// `ws://HOST:PORT/v1/rtc`.
+    pub fn signaling_url(&self) -> String {
+        format!("ws://{}/v1/rtc", self.http_addr)
+    }
+
+    /// Mints and verifies tokens with this server's secret.
+    pub fn tokens(&self) -> &TokenIssuer {
+        &self.tokens
+    }
+
+    /// A join token for `user` as `role` in `room`, valid for an hour.
+    pub fn join_token(&self, room: &str, user: &str, role: &str) -> String {
+        self.tokens
+            .mint_join(&JoinGrant::new(room, user, role), Duration::from_secs(3600))
+            .expect("invariant: HS256 signing with an HMAC key does not fail")
+    }
+
+    /// The browser link for a join token: `http://HOST:PORT/rooms/{room}?token=…`.
+    pub fn join_link(&self, room: &RoomId, token: &str) -> String {
+        format!("http://{}/rooms/{room}?token={token}", self.http_addr)
+    }
+
+    /// Close every connection, stop every room, drain HTTP, stop the media thread.
+    pub async fn shutdown(self) {
+        info!("shutting down");
+        let _ = self.shutdown.send(true);
+        self.registry.shutdown().await;
+        let _ = self.registry_task.await;
+        let mut http_task = self.http_task;
+        if tokio::time::timeout(HTTP_DRAIN, &mut http_task)
+            .await
+            .is_err()
+        {
+            warn!("HTTP server did not drain in time; aborting it");
+            http_task.abort();
+        }
+        self.media.stop().await;
+        info!("stopped");
+    }
+}
