@@ -118,12 +118,11 @@ impl EventStream {
         mut pick: impl FnMut(&ClientEvent) -> Option<T>,
         timeout: Duration,
     ) -> Result<T> {
-        if let Some(i) = self.kept.iter().position(|e| pick(e).is_some()) {
-            if let Some(e) = self.kept.remove(i) {
-                if let Some(t) = pick(&e) {
-                    return Ok(t);
-                }
-            }
+        if let Some(i) = self.kept.iter().position(|e| pick(e).is_some())
+            && let Some(e) = self.kept.remove(i)
+            && let Some(t) = pick(&e)
+        {
+            return Ok(t);
         }
         let deadline = tokio::time::Instant::now() + timeout;
         loop {
@@ -159,10 +158,10 @@ impl EventStream {
     }
 
     fn keep(&mut self, e: ClientEvent) {
-        if self.kept.len() == KEEP {
-            if let Some(old) = self.kept.pop_front() {
-                warn!(event = ?old, "event stream full: dropping the oldest unmatched event");
-            }
+        if self.kept.len() == KEEP
+            && let Some(old) = self.kept.pop_front()
+        {
+            warn!(event = ?old, "event stream full: dropping the oldest unmatched event");
         }
         self.kept.push_back(e);
     }

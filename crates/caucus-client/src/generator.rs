@@ -206,7 +206,8 @@ impl Generator {
     }
 
     fn video_frame(&mut self, profile: VideoProfile, now_unix_us: u64) -> Vec<Packet> {
-        let periodic = profile.keyframe_interval > 0 && self.frame % profile.keyframe_interval == 0;
+        let periodic =
+            profile.keyframe_interval > 0 && self.frame.is_multiple_of(profile.keyframe_interval);
         let keyframe = self.keyframe_due || periodic;
         self.keyframe_due = false;
         let count = profile.packets_per_frame.max(1) * if keyframe { 2 } else { 1 };

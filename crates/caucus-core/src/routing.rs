@@ -36,15 +36,15 @@ pub(crate) fn may_receive(state: &State, s: &Peer, p: &Peer, t: &Track) -> bool 
     if s.location == p.location {
         return true;
     }
-    if let (Some(listened), Location::Breakout(b)) = (s.listening, p.location) {
-        if listened == b {
-            return true;
-        }
+    if let (Some(listened), Location::Breakout(b)) = (s.listening, p.location)
+        && listened == b
+    {
+        return true;
     }
-    if let (Location::Breakout(b), Location::Main) = (s.location, p.location) {
-        if shows_main_stage_of(state, b, p) {
-            return true;
-        }
+    if let (Location::Breakout(b), Location::Main) = (s.location, p.location)
+        && shows_main_stage_of(state, b, p)
+    {
+        return true;
     }
     p.broadcasting && t.source.is_audio()
 }
@@ -238,10 +238,10 @@ fn candidates(state: &State, s: &Peer) -> BTreeSet<PeerId> {
         if let Some(b) = s.listening {
             out.extend(state.members(Location::Breakout(b), publisher_role));
         }
-        if let Some(roles) = main_stage {
-            if roles.contains(state.template.role(publisher_role).name()) {
-                out.extend(state.members(Location::Main, publisher_role));
-            }
+        if let Some(roles) = main_stage
+            && roles.contains(state.template.role(publisher_role).name())
+        {
+            out.extend(state.members(Location::Main, publisher_role));
         }
     }
     out.extend(state.broadcasters.iter().copied());
@@ -256,10 +256,10 @@ pub(crate) fn receivers(state: &State, p: &Peer) -> BTreeSet<PeerId> {
         out.extend(state.members(p.location, subscriber_role));
         if let Location::Main = p.location {
             for room in state.breakouts.rooms() {
-                if let Visibility::MainStage { roles } = &room.visibility {
-                    if roles.contains(role.name()) {
-                        out.extend(state.members(Location::Breakout(room.id), subscriber_role));
-                    }
+                if let Visibility::MainStage { roles } = &room.visibility
+                    && roles.contains(role.name())
+                {
+                    out.extend(state.members(Location::Breakout(room.id), subscriber_role));
                 }
             }
         }

@@ -648,10 +648,10 @@ impl Model {
                 }
             }
         }
-        if self.phase == Phase::Closing {
-            if let Some(at) = self.closing_at {
-                events.push((at, 1, None));
-            }
+        if self.phase == Phase::Closing
+            && let Some(at) = self.closing_at
+        {
+            events.push((at, 1, None));
         }
         events.into_iter().min()
     }
@@ -904,7 +904,7 @@ impl Harness {
                 .filter(|p| !present.contains(p))
                 .copied()
                 .collect();
-            if sel % 2 == 0 && !gone.is_empty() {
+            if sel.is_multiple_of(2) && !gone.is_empty() {
                 gone[sel as usize / 2 % gone.len()]
             } else {
                 NO_PEER
@@ -956,7 +956,7 @@ impl Harness {
                 .filter(|b| !rooms.contains(b))
                 .copied()
                 .collect();
-            if sel % 2 == 0 && !gone.is_empty() {
+            if sel.is_multiple_of(2) && !gone.is_empty() {
                 gone[sel as usize / 2 % gone.len()]
             } else {
                 NO_ROOM
@@ -1468,13 +1468,13 @@ impl Harness {
                 if let Some(reason) = &expect.succeed {
                     return fail(format!("refused ({denial}) but must succeed: {reason}"));
                 }
-                if let Some((reason, Some(code))) = &expect.refuse {
-                    if denial.code != *code {
-                        return fail(format!(
-                            "refused with {} but expected {code} ({reason})",
-                            denial.code
-                        ));
-                    }
+                if let Some((reason, Some(code))) = &expect.refuse
+                    && denial.code != *code
+                {
+                    return fail(format!(
+                        "refused with {} but expected {code} ({reason})",
+                        denial.code
+                    ));
                 }
                 // 6. A refusal changes nothing and emits nothing.
                 if emitted > 0 {
@@ -1884,23 +1884,22 @@ impl Harness {
                 if !m.rooms.contains_key(breakout) {
                     return Expect::refuse("unknown room");
                 }
-                if let Some(Some(c)) = update.capacity {
-                    if c == 0 || (c as usize) < self.count_in(Location::Breakout(*breakout)) {
-                        return Expect::refuse("a capacity below the room's head count");
-                    }
+                if let Some(Some(c)) = update.capacity
+                    && (c == 0 || (c as usize) < self.count_in(Location::Breakout(*breakout)))
+                {
+                    return Expect::refuse("a capacity below the room's head count");
                 }
-                if let Some(Some(p)) = &update.password {
-                    if p.is_empty() {
-                        return Expect::refuse("an empty password");
-                    }
+                if let Some(Some(p)) = &update.password
+                    && p.is_empty()
+                {
+                    return Expect::refuse("an empty password");
                 }
-                if let Some(Visibility::MainStage { roles }) = &update.visibility {
-                    if roles
+                if let Some(Visibility::MainStage { roles }) = &update.visibility
+                    && roles
                         .iter()
                         .any(|r| self.session.template().role_idx(r).is_none())
-                    {
-                        return Expect::refuse("an unknown role on the main stage");
-                    }
+                {
+                    return Expect::refuse("an unknown role on the main stage");
                 }
                 Expect::succeed("a valid update")
             }
@@ -2098,14 +2097,13 @@ impl Harness {
                 }
             }
             Command::Unpublish { track } => {
-                if let Actor::Peer(id) = actor {
-                    if self
+                if let Actor::Peer(id) = actor
+                    && self
                         .session
                         .peer(id)
                         .is_some_and(|p| p.tracks().any(|(t, _, _)| t == *track))
-                    {
-                        return fail(format!("{track} survived its unpublish"));
-                    }
+                {
+                    return fail(format!("{track} survived its unpublish"));
                 }
             }
             Command::SetMuted { track, muted } => {
@@ -2120,12 +2118,11 @@ impl Harness {
                 }
             }
             Command::MutePeer { peer, source } => {
-                if let Some(p) = self.session.peer(*peer) {
-                    if p.tracks()
+                if let Some(p) = self.session.peer(*peer)
+                    && p.tracks()
                         .any(|(_, s, m)| !m && source.is_none_or(|want| want == s))
-                    {
-                        return fail(format!("{peer} still has unmuted tracks after a mute"));
-                    }
+                {
+                    return fail(format!("{peer} still has unmuted tracks after a mute"));
                 }
             }
             Command::ChangeRole { peer, role, force } => {

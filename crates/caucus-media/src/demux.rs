@@ -52,10 +52,10 @@ impl Demux {
         }
         // The address moved from another peer (client NAT rebinding onto a port a gone
         // client used): the newest verified owner wins.
-        if let Some(previous) = self.by_addr.insert(addr, peer) {
-            if let Some(list) = self.addrs_of.get_mut(&previous) {
-                list.retain(|a| *a != addr);
-            }
+        if let Some(previous) = self.by_addr.insert(addr, peer)
+            && let Some(list) = self.addrs_of.get_mut(&previous)
+        {
+            list.retain(|a| *a != addr);
         }
         self.addrs_of.entry(peer).or_default().push(addr);
     }

@@ -107,10 +107,10 @@ impl Engine {
     /// Forgets a peer: ends its tracks, frees the slots showing them, and sends a DTLS
     /// close to the client. Unknown keys are ignored.
     pub fn remove_peer(&mut self, now: Instant, peer: PeerKey) {
-        if let Some(p) = self.peers.get_mut(&peer) {
-            if p.rtc.close().is_ok() {
-                self.drain(peer);
-            }
+        if let Some(p) = self.peers.get_mut(&peer)
+            && p.rtc.close().is_ok()
+        {
+            self.drain(peer);
         }
         self.forget_peer(peer);
         self.run(now);
@@ -424,11 +424,11 @@ impl Engine {
             Event::RtpPacket(packet) => self.forward(now, key, packet),
             Event::KeyframeRequest(req) => self.on_keyframe_request(now, key, req),
             Event::Connected => {
-                if let Some(peer) = self.peers.get_mut(&key) {
-                    if !peer.connected {
-                        peer.connected = true;
-                        self.emit(EngineEvent::PeerConnected { peer: key });
-                    }
+                if let Some(peer) = self.peers.get_mut(&key)
+                    && !peer.connected
+                {
+                    peer.connected = true;
+                    self.emit(EngineEvent::PeerConnected { peer: key });
                 }
             }
             Event::IceConnectionStateChange(IceConnectionState::Disconnected) => self

@@ -222,12 +222,12 @@ impl Connection {
                 return self.send(&reply_error(id, e.into_body())).await;
             }
         };
-        if let Some(hint) = &self.room_hint {
-            if *hint != claims.room {
-                return self
-                    .refuse(id, ErrorCode::Unauthorized, "the token is for another room")
-                    .await;
-            }
+        if let Some(hint) = &self.room_hint
+            && *hint != claims.room
+        {
+            return self
+                .refuse(id, ErrorCode::Unauthorized, "the token is for another room")
+                .await;
         }
         let name = if claims.name.is_empty() {
             claims.user_id.to_string()

@@ -170,14 +170,14 @@ impl Session {
                 .with_field("capacity"));
             }
         }
-        if let Some(Some(password)) = &update.password {
-            if password.is_empty() || password.chars().count() > MAX_PASSWORD {
-                return Err(Denial::new(
-                    ErrorCode::InvalidValue,
-                    format!("a room password is 1 to {MAX_PASSWORD} characters"),
-                )
-                .with_field("password"));
-            }
+        if let Some(Some(password)) = &update.password
+            && (password.is_empty() || password.chars().count() > MAX_PASSWORD)
+        {
+            return Err(Denial::new(
+                ErrorCode::InvalidValue,
+                format!("a room password is 1 to {MAX_PASSWORD} characters"),
+            )
+            .with_field("password"));
         }
         if let Some(Visibility::MainStage { roles }) = &update.visibility {
             for (i, role) in roles.iter().enumerate() {
@@ -283,13 +283,13 @@ impl Session {
         // Capacity, counted over present peers' plans.
         let planned = self.planned_after(&by_peer);
         for (b, n) in &planned {
-            if let Some(c) = self.state.breakouts.room(*b).and_then(|r| r.capacity) {
-                if *n > c as usize {
-                    return Err(Denial::new(
-                        ErrorCode::BreakoutFull,
-                        format!("breakout {b} holds at most {c} peers"),
-                    ));
-                }
+            if let Some(c) = self.state.breakouts.room(*b).and_then(|r| r.capacity)
+                && *n > c as usize
+            {
+                return Err(Denial::new(
+                    ErrorCode::BreakoutFull,
+                    format!("breakout {b} holds at most {c} peers"),
+                ));
             }
         }
         let moving = self.moves_for(&by_peer);

@@ -146,11 +146,11 @@ impl Session {
         let mut changed = Vec::new();
         if let Some(peer) = self.state.peers.get_mut(&id) {
             for track in tracks {
-                if let Some(t) = peer.tracks.get_mut(track) {
-                    if t.muted != muted {
-                        t.muted = muted;
-                        changed.push(*track);
-                    }
+                if let Some(t) = peer.tracks.get_mut(track)
+                    && t.muted != muted
+                {
+                    t.muted = muted;
+                    changed.push(*track);
                 }
             }
         }

@@ -260,17 +260,17 @@ impl Session {
             Command::RequestHelp => self.request_help(actor),
             Command::Breakouts { version, op } => {
                 self.require(actor, Action::ManageBreakouts)?;
-                if let Some(expected) = version {
-                    if expected != self.state.breakouts.version {
-                        return Err(Denial::new(
-                            ErrorCode::StaleVersion,
-                            format!(
-                                "the breakout set is at version {}, not {expected}; reload and retry",
-                                self.state.breakouts.version
-                            ),
-                        )
-                        .with_field("version"));
-                    }
+                if let Some(expected) = version
+                    && expected != self.state.breakouts.version
+                {
+                    return Err(Denial::new(
+                        ErrorCode::StaleVersion,
+                        format!(
+                            "the breakout set is at version {}, not {expected}; reload and retry",
+                            self.state.breakouts.version
+                        ),
+                    )
+                    .with_field("version"));
                 }
                 self.breakout_op(now, actor, op)
             }
@@ -510,10 +510,10 @@ impl Session {
         let mut role_delta: BTreeMap<RoleIdx, i64> = BTreeMap::new();
         for &(id, role, to) in moves {
             let peer = self.known_peer(id)?;
-            if let Location::Breakout(b) = to {
-                if to != peer.location {
-                    self.check_enterable(b)?;
-                }
+            if let Location::Breakout(b) = to
+                && to != peer.location
+            {
+                self.check_enterable(b)?;
             }
             *location_delta.entry(peer.location).or_default() -= 1;
             *location_delta.entry(to).or_default() += 1;
@@ -525,13 +525,14 @@ impl Session {
                 continue;
             };
             let capacity = self.state.breakouts.room(b).and_then(|r| r.capacity);
-            if let Some(capacity) = capacity {
-                if delta > 0 && self.state.count_in(location) as i64 + delta > i64::from(capacity) {
-                    return Err(Denial::new(
-                        ErrorCode::BreakoutFull,
-                        format!("breakout {b} holds at most {capacity} peers"),
-                    ));
-                }
+            if let Some(capacity) = capacity
+                && delta > 0
+                && self.state.count_in(location) as i64 + delta > i64::from(capacity)
+            {
+                return Err(Denial::new(
+                    ErrorCode::BreakoutFull,
+                    format!("breakout {b} holds at most {capacity} peers"),
+                ));
             }
         }
         for (role, delta) in role_delta {

@@ -107,14 +107,14 @@ impl Session {
         self.require(actor, Action::Chat(scope))?;
         let mut recipients: Vec<PeerId> = match &to {
             ChatTarget::Location(location) => {
-                if let Location::Breakout(b) = location {
-                    if self.state.breakouts.room(*b).is_none() {
-                        return Err(Denial::new(
-                            ErrorCode::UnknownBreakout,
-                            format!("no breakout {b}"),
-                        )
-                        .with_field("to.location"));
-                    }
+                if let Location::Breakout(b) = location
+                    && self.state.breakouts.room(*b).is_none()
+                {
+                    return Err(Denial::new(
+                        ErrorCode::UnknownBreakout,
+                        format!("no breakout {b}"),
+                    )
+                    .with_field("to.location"));
                 }
                 let listeners = location
                     .breakout()
@@ -150,10 +150,10 @@ impl Session {
             Some((id, name, _)) => (Some(*id), name.clone()),
             None => (None, "Caucus".to_owned()),
         };
-        if let Some(id) = from {
-            if !recipients.contains(&id) {
-                recipients.push(id);
-            }
+        if let Some(id) = from
+            && !recipients.contains(&id)
+        {
+            recipients.push(id);
         }
         self.send(
             recipients,

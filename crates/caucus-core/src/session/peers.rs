@@ -22,13 +22,13 @@ impl Session {
         if self.config.locked {
             return Err(Denial::new(ErrorCode::RoomLocked, "the room is locked"));
         }
-        if let Some(expected) = &self.config.password {
-            if !password_matches(expected, request.password.as_deref()) {
-                return Err(
-                    Denial::new(ErrorCode::WrongPassword, "the room password is wrong")
-                        .with_field("password"),
-                );
-            }
+        if let Some(expected) = &self.config.password
+            && !password_matches(expected, request.password.as_deref())
+        {
+            return Err(
+                Denial::new(ErrorCode::WrongPassword, "the room password is wrong")
+                    .with_field("password"),
+            );
         }
         if self.config.max_peers > 0 && self.state.peers.len() >= self.config.max_peers as usize {
             return Err(Denial::new(

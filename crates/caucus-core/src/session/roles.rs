@@ -156,10 +156,10 @@ impl Session {
         if from.is_breakout() || to.is_breakout() {
             self.state.breakouts.touch();
         }
-        if let Location::Breakout(b) = to {
-            if self.state.peers.get(&id).and_then(|p| p.listening) == Some(b) {
-                self.stop_listening(id);
-            }
+        if let Location::Breakout(b) = to
+            && self.state.peers.get(&id).and_then(|p| p.listening) == Some(b)
+        {
+            self.stop_listening(id);
         }
         if old_acting != new_acting {
             self.follow_acting_role(id, &earlier);

@@ -124,14 +124,14 @@ impl MediaIds {
             )
             .with_field("mid"));
         }
-        if let Some((_, kind)) = self.received.get(&key) {
-            if !kind_fits(*kind, source) {
-                return Err(Denial::new(
-                    ErrorCode::InvalidValue,
-                    format!("m-line {mid} is {kind:?}, which cannot carry {source}"),
-                )
-                .with_field("mid"));
-            }
+        if let Some((_, kind)) = self.received.get(&key)
+            && !kind_fits(*kind, source)
+        {
+            return Err(Denial::new(
+                ErrorCode::InvalidValue,
+                format!("m-line {mid} is {kind:?}, which cannot carry {source}"),
+            )
+            .with_field("mid"));
         }
         Ok(())
     }

@@ -565,10 +565,11 @@ impl RoomTask {
     // ---- helpers ------------------------------------------------------------------------
 
     fn push(&mut self, peer: PeerId, item: Outbound) {
-        if let Some(link) = self.links.get(&peer) {
-            if link.outbound.push(item).is_err() && !self.slow.contains(&peer) {
-                self.slow.push(peer);
-            }
+        if let Some(link) = self.links.get(&peer)
+            && link.outbound.push(item).is_err()
+            && !self.slow.contains(&peer)
+        {
+            self.slow.push(peer);
         }
     }
 

@@ -1,0 +1,94 @@
+//! Checks both stores make before writing, so they refuse exactly the same things.
+
+use std::collections::BTreeSet;
+
+use crate::error::StoreError;
+use crate::{AuditEntry, BreakoutPlan, OutboxItem, Result, RoomPatch, RoomRecord, password};
+
+/// How much of a delivery error is kept.
+pub(crate) const MAX_ERROR_BYTES: usize = 1024;
+
+pub(crate) fn room(room: &RoomRecord) -> Result<()> {
+    not_empty("id", room.id.as_str())?;
+    not_empty("template", room.template.as_str())?;
+    password_hash("password_hash", room.password_hash.as_deref())?;
+    millis("created_at_ms", room.created_at_ms)?;
+    millis("updated_at_ms", room.updated_at_ms)?;
+    Ok(())
+}
+
+pub(crate) fn patch(patch: &RoomPatch, now_ms: u64) -> Result<()> {
+    if let Some(template) = &patch.template {
+        not_empty("template", template.as_str())?;
+    }
+    if let Some(hash) = &patch.password_hash {
+        password_hash("password_hash", hash.as_deref())?;
+    }
+    millis("now_ms", now_ms)?;
+    Ok(())
+}
+
+pub(crate) fn plan(plan: &BreakoutPlan) -> Result<()> {
+    let mut ids = BTreeSet::new();
+    for (i, room) in plan.rooms.iter().enumerate() {
+        let field = format!("rooms[{i}].id");
+        not_empty(&field, &room.id)?;
+        if !ids.insert(room.id.as_str()) {
+            return Err(StoreError::invalid(
+                field,
+                format!("{:?} appears twice", room.id),
+            ));
+        }
+        password_hash(
+            &format!("rooms[{i}].password_hash"),
+            room.password_hash.as_deref(),
+        )?;
+    }
+    Ok(())
+}
+
+pub(crate) fn outbox_item(item: &OutboxItem) -> Result<()> {
+    not_empty("event_id", &item.event_id)?;
+    not_empty("endpoint", &item.endpoint)?;
+    millis("created_at_ms", item.created_at_ms)?;
+    Ok(())
+}
+
+pub(crate) fn audit(entry: &AuditEntry) -> Result<()> {
+    not_empty("actor", &entry.actor)?;
+    not_empty("action", &entry.action)?;
+    millis("at_ms", entry.at_ms)?;
+    Ok(())
+}
+
+/// Milliseconds as SQLite's signed integer; anything past year 292,277,026 is a bug.
+pub(crate) fn millis(field: &str, ms: u64) -> Result<i64> {
+    i64::try_from(ms).map_err(|_| StoreError::invalid(field, format!("{ms} is out of range")))
+}
+
+/// The first `MAX_ERROR_BYTES` of `error`, cut at a character boundary.
+pub(crate) fn error_text(error: &str) -> String {
+    let mut end = error.len().min(MAX_ERROR_BYTES);
+    while !error.is_char_boundary(end) {
+        end -= 1;
+    }
+    error[..end].to_owned()
+}
+
+pub(crate) fn not_empty(field: &str, value: &str) -> Result<()> {
+    if value.is_empty() {
+        Err(StoreError::invalid(field, "must not be empty"))
+    } else {
+        Ok(())
+    }
+}
+
+fn password_hash(field: &str, hash: Option<&str>) -> Result<()> {
+    match hash {
+        Some(hash) if !password::is_hash(hash) => Err(StoreError::invalid(
+            field,
+            "is not a password hash (use caucus_store::password::hash)",
+        )),
+        _ => Ok(()),
+    }
+}

@@ -1,0 +1,552 @@
+//! The `Store` contract, run against both implementations: whatever passes here may stand in
+//! for the other. Each case takes a fresh, empty store.
+#![allow(clippy::unwrap_used)]
+
+mod common;
+
+use std::collections::BTreeMap;
+
+use caucus_proto::{BreakoutOptions, RoleName, RoomId, TemplateId, UserId, Visibility};
+use caucus_store::{
+    BreakoutPlan, Entity, PlannedRoom, RecordingPolicy, RoomPatch, Store, StoreError, Written,
+    password,
+};
+use common::{Fixture, audit, delivery, room, template};
+
+macro_rules! conformance {
+    ($name:ident, $fixture:expr) => {
+        mod $name {
+            use super::*;
+
+            #[test]
+            fn templates() {
+                let f = $fixture;
+                cases::templates(&*f.store);
+            }
+
+            #[test]
+            fn rooms() {
+                let f = $fixture;
+                cases::rooms(&*f.store);
+            }
+
+            #[test]
+            fn plans() {
+                let f = $fixture;
+                cases::plans(&*f.store);
+            }
+
+            #[test]
+            fn outbox() {
+                let f = $fixture;
+                cases::outbox(&*f.store);
+            }
+
+            #[test]
+            fn audit_log() {
+                let f = $fixture;
+                cases::audit_log(&*f.store);
+            }
+
+            #[test]
+            fn invalid_values() {
+                let f = $fixture;
+                cases::invalid_values(&*f.store);
+            }
+        }
+    };
+}
+
+conformance!(memory, Fixture::memory());
+conformance!(sqlite, Fixture::sqlite("conformance"));
+
+fn not_found(entity: Entity, id: &str) -> StoreError {
+    StoreError::NotFound {
+        entity,
+        id: id.to_owned(),
+    }
+}
+
+fn is_conflict(result: Result<impl std::fmt::Debug, StoreError>, entity: Entity) {
+    match result {
+        Err(StoreError::Conflict { entity: e, .. }) if e == entity => {}
+        other => panic!("expected a {entity} conflict, got {other:?}"),
+    }
+}
+
+fn is_invalid(result: Result<impl std::fmt::Debug, StoreError>, field: &str) {
+    match result {
+        Err(StoreError::Invalid { field: f, .. }) if f == field => {}
+        other => panic!("expected invalid {field}, got {other:?}"),
+    }
+}
+
+mod cases {
+    use super::*;
+
+    pub fn templates(store: &dyn Store) {
+        let webinar = TemplateId::from("webinar");
+        let class = TemplateId::from("class");
+        assert!(store.list_templates().unwrap().is_empty());
+
+        let v1 = template("Webinar", &["host"]);
+        assert_eq!(store.put_template(&webinar, &v1).unwrap(), Written::Created);
+        assert_eq!(store.get_template(&webinar).unwrap(), v1);
+        let v2 = template("Webinar", &["host", "guest"]);
+        assert_eq!(
+            store.put_template(&webinar, &v2).unwrap(),
+            Written::Replaced
+        );
+        assert_eq!(store.get_template(&webinar).unwrap(), v2);
+
+        let c = template("Class", &["teacher", "student"]);
+        store.put_template(&class, &c).unwrap();
+        assert_eq!(
+            store.list_templates().unwrap(),
+            vec![(class.clone(), c), (webinar.clone(), v2)],
+            "listed by id"
+        );
+
+        let ghost = TemplateId::from("ghost");
+        assert_eq!(
+            store.get_template(&ghost),
+            Err(not_found(Entity::Template, "ghost"))
+        );
+        assert_eq!(
+            store.delete_template(&ghost),
+            Err(not_found(Entity::Template, "ghost"))
+        );
+
+        // A template a room names cannot go; once the room is gone it can.
+        store.create_room(&room("r1", "webinar", 1)).unwrap();
+        is_conflict(store.delete_template(&webinar), Entity::Template);
+        assert!(
+            store.get_template(&webinar).is_ok(),
+            "refused means unchanged"
+        );
+        // Moving the room to another template frees this one.
+        let patch = RoomPatch {
+            template: Some(class.clone()),
+            ..RoomPatch::default()
+        };
+        store.update_room(&RoomId::from("r1"), &patch, 2).unwrap();
+        store.delete_template(&webinar).unwrap();
+        assert_eq!(
+            store.get_template(&webinar),
+            Err(not_found(Entity::Template, "webinar"))
+        );
+        is_conflict(store.delete_template(&class), Entity::Template);
+        store.delete_room(&RoomId::from("r1")).unwrap();
+        store.delete_template(&class).unwrap();
+        assert!(store.list_templates().unwrap().is_empty());
+
+        // A room may name a template the store does not hold (the built-ins live in the core).
+        store.create_room(&room("r2", "breakout", 3)).unwrap();
+    }
+
+    pub fn rooms(store: &dyn Store) {
+        let demo = room("demo", "breakout", 1_000);
+        store.create_room(&demo).unwrap();
+        assert_eq!(store.get_room(&demo.id).unwrap(), demo);
+        let mut again = room("demo", "other", 5);
+        again.name = "Someone else's".into();
+        is_conflict(store.create_room(&again), Entity::Room);
+        assert_eq!(store.get_room(&demo.id).unwrap(), demo, "unchanged");
+
+        store
+            .create_room(&room("alpha", "breakout", 2_000))
+            .unwrap();
+        let ids: Vec<_> = store
+            .list_rooms()
+            .unwrap()
+            .into_iter()
+            .map(|r| r.id)
+            .collect();
+        assert_eq!(ids, vec![RoomId::from("alpha"), RoomId::from("demo")]);
+
+        // A patch changes what it names and stamps updated_at_ms.
+        let hash = password::hash("letmein");
+        let patch = RoomPatch {
+            name: Some("Demo day".into()),
+            password_hash: Some(Some(hash.clone())),
+            locked: Some(true),
+            recording: Some(RecordingPolicy { auto: true }),
+            ..RoomPatch::default()
+        };
+        let updated = store.update_room(&demo.id, &patch, 1_500).unwrap();
+        assert_eq!(updated.name, "Demo day");
+        assert_eq!(updated.password_hash.as_deref(), Some(hash.as_str()));
+        assert!(updated.locked);
+        assert!(updated.recording.auto);
+        assert_eq!(updated.template, demo.template);
+        assert_eq!(updated.created_at_ms, 1_000);
+        assert_eq!(updated.updated_at_ms, 1_500);
+        assert_eq!(store.get_room(&demo.id).unwrap(), updated);
+        assert!(password::verify("letmein", &hash));
+
+        // `Some(None)` clears the password; an empty patch only stamps the time.
+        let clear = RoomPatch {
+            password_hash: Some(None),
+            ..RoomPatch::default()
+        };
+        assert_eq!(
+            store
+                .update_room(&demo.id, &clear, 1_600)
+                .unwrap()
+                .password_hash,
+            None
+        );
+        let touched = store
+            .update_room(&demo.id, &RoomPatch::default(), 1_700)
+            .unwrap();
+        assert_eq!(touched.updated_at_ms, 1_700);
+        assert_eq!(touched.name, "Demo day");
+
+        let ghost = RoomId::from("ghost");
+        assert_eq!(
+            store.get_room(&ghost),
+            Err(not_found(Entity::Room, "ghost"))
+        );
+        assert_eq!(
+            store.update_room(&ghost, &RoomPatch::default(), 1),
+            Err(not_found(Entity::Room, "ghost"))
+        );
+        assert_eq!(
+            store.delete_room(&ghost),
+            Err(not_found(Entity::Room, "ghost"))
+        );
+
+        store.delete_room(&demo.id).unwrap();
+        assert_eq!(
+            store.get_room(&demo.id),
+            Err(not_found(Entity::Room, "demo"))
+        );
+        assert_eq!(
+            store.delete_room(&demo.id),
+            Err(not_found(Entity::Room, "demo"))
+        );
+        assert_eq!(store.list_rooms().unwrap().len(), 1);
+        // The id is free again.
+        store.create_room(&demo).unwrap();
+    }
+
+    pub fn plans(store: &dyn Store) {
+        let r = RoomId::from("r");
+        assert_eq!(store.get_plan(&r), Err(not_found(Entity::Room, "r")));
+        assert_eq!(
+            store.put_plan(&r, &BreakoutPlan::default()),
+            Err(not_found(Entity::Room, "r"))
+        );
+        store.create_room(&room("r", "breakout", 1)).unwrap();
+        assert_eq!(store.get_plan(&r).unwrap(), None);
+
+        let plan = BreakoutPlan {
+            rooms: vec![
+                PlannedRoom {
+                    id: "b1".into(),
+                    name: "Red".into(),
+                    capacity: Some(4),
+                    password_hash: Some(password::hash("red")),
+                    visibility: Visibility::MainStage {
+                        roles: vec![RoleName::from("host")],
+                    },
+                },
+                PlannedRoom {
+                    id: "b2".into(),
+                    name: "Blue".into(),
+                    capacity: None,
+                    password_hash: None,
+                    visibility: Visibility::Isolated,
+                },
+            ],
+            options: BreakoutOptions {
+                allow_self_select: true,
+                duration_s: Some(600),
+                ..BreakoutOptions::default()
+            },
+            preassignments: BTreeMap::from([
+                (UserId::from("ana"), "b1".to_owned()),
+                (UserId::from("bo"), "Blue".to_owned()),
+            ]),
+        };
+        store.put_plan(&r, &plan).unwrap();
+        assert_eq!(store.get_plan(&r).unwrap(), Some(plan.clone()));
+
+        let mut smaller = plan.clone();
+        smaller.rooms.truncate(1);
+        smaller.preassignments.remove(&UserId::from("bo"));
+        store.put_plan(&r, &smaller).unwrap();
+        assert_eq!(store.get_plan(&r).unwrap(), Some(smaller));
+
+        // Refused plans change nothing.
+        let mut twice = plan.clone();
+        twice.rooms[1].id = "b1".into();
+        is_invalid(store.put_plan(&r, &twice), "rooms[1].id");
+        let mut plain = plan.clone();
+        plain.rooms[0].password_hash = Some("red".into());
+        is_invalid(store.put_plan(&r, &plain), "rooms[0].password_hash");
+        let mut unnamed = plan.clone();
+        unnamed.rooms[0].id = String::new();
+        is_invalid(store.put_plan(&r, &unnamed), "rooms[0].id");
+        assert_eq!(store.get_plan(&r).unwrap().unwrap().rooms.len(), 1);
+
+        // The plan goes with its room.
+        store.delete_room(&r).unwrap();
+        store.create_room(&room("r", "breakout", 2)).unwrap();
+        assert_eq!(store.get_plan(&r).unwrap(), None);
+    }
+
+    pub fn outbox(store: &dyn Store) {
+        assert_eq!(store.webhook_backlog().unwrap(), 0);
+        assert!(store.due_webhooks(u64::MAX, 10).unwrap().is_empty());
+        store.enqueue_webhooks(&[]).unwrap();
+
+        // e1 and e2 fan out to two endpoints in one batch; e3 comes later.
+        store
+            .enqueue_webhooks(&[
+                delivery("e1", "http://a/hook", 100),
+                delivery("e1", "http://b/hook", 100),
+                delivery("e2", "http://a/hook", 100),
+            ])
+            .unwrap();
+        store
+            .enqueue_webhook(&delivery("e3", "http://a/hook", 300))
+            .unwrap();
+        assert_eq!(store.webhook_backlog().unwrap(), 4);
+
+        let keys = |entries: Vec<caucus_store::OutboxEntry>| -> Vec<(String, String)> {
+            entries
+                .into_iter()
+                .map(|e| (e.event_id, e.endpoint))
+                .collect()
+        };
+        let pair = |e: &str, ep: &str| (e.to_owned(), ep.to_owned());
+
+        assert!(
+            store.due_webhooks(99, 10).unwrap().is_empty(),
+            "not due yet"
+        );
+        let due = store.due_webhooks(100, 10).unwrap();
+        assert_eq!(due.len(), 3);
+        assert_eq!(due[0].attempts, 0);
+        assert_eq!(due[0].next_attempt_ms, 100);
+        assert_eq!(due[0].created_at_ms, 100);
+        assert_eq!(due[0].body, r#"{"id":"e1"}"#);
+        assert_eq!(due[0].last_error, None);
+        assert_eq!(
+            keys(due),
+            vec![
+                pair("e1", "http://a/hook"),
+                pair("e1", "http://b/hook"),
+                pair("e2", "http://a/hook")
+            ],
+            "queueing order among equals"
+        );
+        assert_eq!(
+            keys(store.due_webhooks(1_000, 2).unwrap()),
+            vec![pair("e1", "http://a/hook"), pair("e1", "http://b/hook")],
+            "limit"
+        );
+
+        // Duplicates are refused, the whole batch with them.
+        is_conflict(
+            store.enqueue_webhook(&delivery("e1", "http://a/hook", 400)),
+            Entity::Webhook,
+        );
+        is_conflict(
+            store.enqueue_webhooks(&[
+                delivery("e4", "http://a/hook", 400),
+                delivery("e2", "http://a/hook", 400),
+            ]),
+            Entity::Webhook,
+        );
+        is_conflict(
+            store.enqueue_webhooks(&[
+                delivery("e5", "http://a/hook", 400),
+                delivery("e5", "http://a/hook", 400),
+            ]),
+            Entity::Webhook,
+        );
+        assert_eq!(
+            store.webhook_backlog().unwrap(),
+            4,
+            "nothing of those batches"
+        );
+
+        // A failure backs the entry off; the others keep their turn.
+        let long_error = "x".repeat(5_000);
+        store
+            .mark_failed("e1", "http://a/hook", 1_100, &long_error)
+            .unwrap();
+        store
+            .mark_failed("e1", "http://a/hook", 2_100, "503 Service Unavailable")
+            .unwrap();
+        assert_eq!(
+            keys(store.due_webhooks(1_000, 10).unwrap()),
+            vec![
+                pair("e1", "http://b/hook"),
+                pair("e2", "http://a/hook"),
+                pair("e3", "http://a/hook")
+            ]
+        );
+        let backed_off = store.due_webhooks(2_100, 10).unwrap();
+        assert_eq!(
+            keys(backed_off.clone()).last(),
+            Some(&pair("e1", "http://a/hook")),
+            "due last: it is due latest"
+        );
+        let e1a = backed_off.last().unwrap();
+        assert_eq!(e1a.attempts, 2);
+        assert_eq!(e1a.next_attempt_ms, 2_100);
+        assert_eq!(e1a.last_error.as_deref(), Some("503 Service Unavailable"));
+        store
+            .mark_failed("e2", "http://a/hook", 1_000, &long_error)
+            .unwrap();
+        let e2 = store
+            .due_webhooks(1_000, 10)
+            .unwrap()
+            .into_iter()
+            .find(|e| e.event_id == "e2")
+            .unwrap();
+        assert_eq!(e2.attempts, 1);
+        assert_eq!(
+            e2.last_error.as_ref().map(String::len),
+            Some(1024),
+            "kept 1 KiB"
+        );
+        // Cut at a character boundary.
+        store
+            .mark_failed("e2", "http://a/hook", 1_000, &"é".repeat(600))
+            .unwrap();
+        let e2 = store
+            .due_webhooks(1_000, 10)
+            .unwrap()
+            .into_iter()
+            .find(|e| e.event_id == "e2")
+            .unwrap();
+        assert_eq!(e2.last_error.as_ref().map(String::len), Some(1024));
+
+        // Delivered entries leave the queue.
+        store.mark_delivered("e1", "http://b/hook").unwrap();
+        assert_eq!(store.webhook_backlog().unwrap(), 3);
+        assert_eq!(
+            store.mark_delivered("e1", "http://b/hook"),
+            Err(not_found(Entity::Webhook, "e1 -> http://b/hook"))
+        );
+        assert_eq!(
+            store.mark_failed("nope", "http://a/hook", 5, "x"),
+            Err(not_found(Entity::Webhook, "nope -> http://a/hook"))
+        );
+        for (event, endpoint) in [("e1", "http://a/hook"), ("e2", "http://a/hook")] {
+            store.mark_delivered(event, endpoint).unwrap();
+        }
+        assert_eq!(
+            keys(store.due_webhooks(u64::MAX, 10).unwrap()),
+            vec![pair("e3", "http://a/hook")]
+        );
+        // Delivered ids may be queued again (a new delivery of the same event is the caller's call).
+        store
+            .enqueue_webhook(&delivery("e1", "http://b/hook", 500))
+            .unwrap();
+        assert_eq!(store.webhook_backlog().unwrap(), 2);
+    }
+
+    pub fn audit_log(store: &dyn Store) {
+        assert!(store.list_audit(None, 10).unwrap().is_empty());
+        let mut seqs = Vec::new();
+        for (at, action, room) in [
+            (10, "template.created", None),
+            (20, "room.created", Some("a")),
+            (30, "room.created", Some("b")),
+            (25, "room.updated", Some("a")), // a clock step back: order is by insertion
+            (40, "room.deleted", Some("a")),
+        ] {
+            seqs.push(store.append_audit(&audit(at, action, room)).unwrap());
+        }
+        assert!(seqs.windows(2).all(|w| w[0] < w[1]), "{seqs:?}");
+
+        let all = store.list_audit(None, 10).unwrap();
+        let at: Vec<u64> = all.iter().map(|r| r.entry.at_ms).collect();
+        assert_eq!(at, vec![40, 25, 30, 20, 10], "newest first");
+        assert_eq!(all[0].seq, seqs[4]);
+        assert_eq!(all[0].entry, audit(40, "room.deleted", Some("a")));
+
+        let a: Vec<u64> = store
+            .list_audit(Some(&RoomId::from("a")), 10)
+            .unwrap()
+            .iter()
+            .map(|r| r.entry.at_ms)
+            .collect();
+        assert_eq!(a, vec![40, 25, 20]);
+        assert_eq!(
+            store.list_audit(Some(&RoomId::from("a")), 1).unwrap().len(),
+            1
+        );
+        assert_eq!(store.list_audit(None, 2).unwrap().len(), 2);
+        assert!(store.list_audit(None, 0).unwrap().is_empty());
+        assert!(
+            store
+                .list_audit(Some(&RoomId::from("zzz")), 10)
+                .unwrap()
+                .is_empty()
+        );
+
+        let mut rich = audit(50, "peer.removed", Some("b"));
+        rich.target = Some("p7".into());
+        rich.details = serde_json::json!({"reason": "spam", "nested": [1, {"x": null}]});
+        store.append_audit(&rich).unwrap();
+        assert_eq!(store.list_audit(None, 1).unwrap()[0].entry, rich);
+    }
+
+    pub fn invalid_values(store: &dyn Store) {
+        is_invalid(
+            store.put_template(&TemplateId::from(""), &template("x", &[])),
+            "id",
+        );
+        is_invalid(store.create_room(&room("", "breakout", 1)), "id");
+        is_invalid(store.create_room(&room("r", "", 1)), "template");
+        let mut plain = room("r", "breakout", 1);
+        plain.password_hash = Some("hunter2".into());
+        is_invalid(store.create_room(&plain), "password_hash");
+        is_invalid(
+            store.create_room(&room("r", "breakout", u64::MAX)),
+            "created_at_ms",
+        );
+        assert!(
+            store.list_rooms().unwrap().is_empty(),
+            "nothing was created"
+        );
+
+        store.create_room(&room("r", "breakout", 1)).unwrap();
+        let patch = RoomPatch {
+            password_hash: Some(Some("hunter2".into())),
+            ..RoomPatch::default()
+        };
+        is_invalid(
+            store.update_room(&RoomId::from("r"), &patch, 2),
+            "password_hash",
+        );
+        is_invalid(
+            store.update_room(&RoomId::from("r"), &RoomPatch::default(), u64::MAX),
+            "now_ms",
+        );
+        assert_eq!(store.get_room(&RoomId::from("r")).unwrap().updated_at_ms, 1);
+
+        is_invalid(
+            store.enqueue_webhook(&delivery("", "http://a", 1)),
+            "event_id",
+        );
+        is_invalid(store.enqueue_webhook(&delivery("e", "", 1)), "endpoint");
+        store
+            .enqueue_webhook(&delivery("e", "http://a", 1))
+            .unwrap();
+        is_invalid(
+            store.mark_failed("e", "http://a", u64::MAX, "x"),
+            "next_attempt_ms",
+        );
+        let mut nobody = audit(1, "x", None);
+        nobody.actor = String::new();
+        is_invalid(store.append_audit(&nobody), "actor");
+        is_invalid(store.append_audit(&audit(1, "", None)), "action");
+    }
+}
