@@ -62,6 +62,9 @@ error_codes! {
     UnknownBreakout => "unknown_breakout", 404;
     UnknownRequest => "unknown_request", 404;
     UnknownHelp => "unknown_help", 404;
+    NotFound => "not_found", 404;
+    // 405: the path exists, the method does not.
+    MethodNotAllowed => "method_not_allowed", 405;
     // 409: the state does not allow it now.
     StaleVersion => "stale_version", 409;
     SessionEnded => "session_ended", 409;
@@ -75,6 +78,7 @@ error_codes! {
     AlreadyExists => "already_exists", 409;
     NotConnected => "not_connected", 409;
     CapacityExceeded => "capacity_exceeded", 409;
+    TemplateInUse => "template_in_use", 409;
     // 413: too big.
     PayloadTooLarge => "payload_too_large", 413;
     // 422: well-formed, but the values make no sense.
@@ -85,6 +89,16 @@ error_codes! {
     UnknownRoleReference => "unknown_role_reference", 422;
     // 429: slow down.
     RateLimited => "rate_limited", 429;
+    // 5xx: the server's fault, never the request's.
+    StorageFailed => "storage_failed", 500;
+    ShuttingDown => "shutting_down", 503;
+}
+
+impl ErrorCode {
+    /// The server failed, whatever the request was; every other code is the client's mistake.
+    pub const fn is_server_fault(self) -> bool {
+        matches!(self, ErrorCode::StorageFailed | ErrorCode::ShuttingDown)
+    }
 }
 
 impl fmt::Display for ErrorCode {
@@ -124,9 +138,11 @@ mod tests {
     #[test]
     fn no_client_mistake_is_a_server_error() {
         for code in ErrorCode::ALL {
-            assert!(
-                (400..500).contains(&code.http_status()),
-                "{code} maps to a 5xx"
+            let client = (400..500).contains(&code.http_status());
+            assert_eq!(
+                client,
+                !code.is_server_fault(),
+                "{code} has the wrong class of status"
             );
         }
     }

@@ -45,8 +45,18 @@ pub struct Config {
     /// (it may reconnect and resume).
     pub outbound_queue: usize,
     /// Print one join link per role of the built-in template for this room on start
-    /// (the binary does; `None` prints nothing).
+    /// (the binary does; `None` prints nothing). The room is created on first join.
     pub demo_room: Option<String>,
+    /// A join to a room the store does not know creates it with the built-in template.
+    /// Off by default (unknown rooms are refused with `unknown_room`); on in
+    /// [`Config::ephemeral`] so tests can join any room.
+    pub auto_create_rooms: bool,
+    /// At most this many durable rooms; 0 = unlimited.
+    pub max_rooms: u32,
+    /// The largest REST request body in bytes (larger: 413 `payload_too_large`).
+    pub max_body_bytes: usize,
+    /// Keep rooms, templates and plans in memory only (nothing in `data`); for tests.
+    pub in_memory: bool,
 }
 
 impl Default for Config {
@@ -65,6 +75,10 @@ impl Default for Config {
             rate_burst: 100,
             outbound_queue: 1024,
             demo_room: Some("demo".to_owned()),
+            auto_create_rooms: false,
+            max_rooms: 0,
+            max_body_bytes: 64 * 1024,
+            in_memory: false,
         }
     }
 }
@@ -99,6 +113,10 @@ impl Config {
         "rate_burst",
         "outbound_queue",
         "demo_room",
+        "auto_create_rooms",
+        "max_rooms",
+        "max_body_bytes",
+        "in_memory",
     ];
 
     /// Layer the sources: defaults, then the TOML file (if given; it must exist), then
@@ -122,13 +140,16 @@ impl Config {
     }
 
     /// A configuration for tests and embedding: loopback on port 0 for HTTP and media, a
-    /// fresh random secret (nothing is written to disk), no demo links.
+    /// fresh random secret, an in-memory store (nothing is written to disk), no demo links,
+    /// and rooms created on first join.
     pub fn ephemeral() -> Config {
         Config {
             http: SocketAddr::from(([127, 0, 0, 1], 0)),
             media: SocketAddr::from(([127, 0, 0, 1], 0)),
             secret: Some(crate::secret::random_hex(32)),
             demo_room: None,
+            auto_create_rooms: true,
+            in_memory: true,
             ..Config::default()
         }
     }

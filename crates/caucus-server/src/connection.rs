@@ -26,10 +26,11 @@ use tokio::sync::{mpsc, oneshot, watch};
 use tokio::time::Instant;
 use tracing::{debug, info, warn};
 
+use crate::api::error::{ApiError, codes};
 use crate::client_frame::{self, FrameError};
+use crate::control::{ControlPlane, verify_password};
 use crate::outbound::{Outbound, OutboundSender, frame};
 use crate::rate_limit::RateLimit;
-use crate::registry::Registry;
 use crate::room::{JoinAttempt, RoomHandle, RoomInput, close_code};
 use crate::token::TokenIssuer;
 
@@ -45,7 +46,7 @@ pub struct ConnId(pub u64);
 /// What every connection task needs.
 #[derive(Debug)]
 pub struct ConnectionContext {
-    pub registry: Registry,
+    pub control: Arc<ControlPlane>,
     pub tokens: TokenIssuer,
     pub rate_per_s: u32,
     pub rate_burst: u32,
@@ -234,18 +235,44 @@ impl Connection {
         } else {
             claims.name.clone()
         };
+        let record = match self.ctx.control.room_for_join(&claims.room).await {
+            Ok(record) => record,
+            Err(e) => return self.refuse_api(id, e).await,
+        };
+        if record.password_hash.is_some() {
+            let hash = record.password_hash.clone();
+            let given = password.clone();
+            // PBKDF2 costs tens of milliseconds: not on the async threads.
+            let ok = tokio::task::spawn_blocking(move || {
+                verify_password(hash.as_deref(), given.as_deref())
+            })
+            .await
+            .unwrap_or(false);
+            if !ok {
+                let error = ErrorBody {
+                    code: ErrorCode::WrongPassword,
+                    message: if password.is_some() {
+                        "the room password is wrong".to_owned()
+                    } else {
+                        "this room needs a password".to_owned()
+                    },
+                    field: Some("password".to_owned()),
+                };
+                return self.send(&reply_error(id, error)).await;
+            }
+        }
         let request = JoinRequest {
             user_id: claims.user_id.clone(),
             name,
             role: claims.role.clone(),
-            password,
+            // Checked above against the stored hash; the session holds no room password.
+            password: None,
             metadata: None,
         };
         for _ in 0..JOIN_ATTEMPTS {
-            let Some(room) = self.ctx.registry.room(&claims.room).await else {
-                self.close(close_code::GOING_AWAY, "the server is shutting down")
-                    .await;
-                return Flow::Stop;
+            let room = match self.ctx.control.session(&record).await {
+                Ok(room) => room,
+                Err(e) => return self.refuse_api(id, e).await,
             };
             let (reply, answer) = oneshot::channel();
             let attempt = JoinAttempt {
@@ -274,6 +301,26 @@ impl Connection {
             "the room is restarting; join again",
         )
         .await
+    }
+
+    /// Refuse a join with a control-plane error; the server stopping closes the socket.
+    async fn refuse_api(&mut self, id: u64, error: ApiError) -> Flow {
+        if error.code == codes::SHUTTING_DOWN {
+            self.close(close_code::GOING_AWAY, "the server is shutting down")
+                .await;
+            return Flow::Stop;
+        }
+        let code = ErrorCode::ALL
+            .iter()
+            .copied()
+            .find(|c| c.as_str() == error.code)
+            .unwrap_or(ErrorCode::InvalidValue);
+        let body = ErrorBody {
+            code,
+            message: error.message,
+            field: error.field,
+        };
+        self.send(&reply_error(id, body)).await
     }
 
     async fn refuse(&mut self, id: u64, code: ErrorCode, message: &str) -> Flow {

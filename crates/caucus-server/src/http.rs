@@ -1,5 +1,6 @@
-//! The HTTP surface: `/healthz`, the signaling WebSocket at `/v1/rtc`, and the join page
-//! `/rooms/{room}` (a placeholder until the web app lands).
+//! The HTTP surface: `/healthz`, the signaling WebSocket at `/v1/rtc`, the join page
+//! `/rooms/{room}` (a placeholder until the web app lands), and the REST API ([`crate::api`]).
+//! Unknown paths and wrong methods answer with the API's error envelope.
 
 use std::sync::Arc;
 
@@ -12,18 +13,22 @@ use caucus_proto::RoomId;
 use caucus_proto::signal::MAX_MESSAGE_BYTES;
 use serde::Deserialize;
 
+use crate::api::ApiState;
 use crate::connection::{self, ConnectionContext};
 
 /// Frames up to this size are read whole so that the server can answer "too large" with a
 /// proper error; anything bigger breaks the connection at the WebSocket layer.
 const READ_LIMIT_BYTES: usize = 16 * MAX_MESSAGE_BYTES;
 
-pub fn router(ctx: Arc<ConnectionContext>) -> Router {
+pub fn router(ctx: Arc<ConnectionContext>, api: ApiState) -> Router {
     Router::new()
         .route("/healthz", get(healthz))
         .route("/v1/rtc", get(rtc))
         .route("/rooms/{room}", get(room_page))
         .with_state(ctx)
+        .merge(crate::api::router(api))
+        .fallback(crate::api::fallback)
+        .method_not_allowed_fallback(crate::api::method_not_allowed)
 }
 
 async fn healthz() -> &'static str {

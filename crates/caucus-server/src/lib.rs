@@ -18,6 +18,9 @@
 //!                         └──▶ registry task (RoomId → room task; creates rooms on first join)
 //! ```
 //!
+//! - [`api`]: the REST control API under `/v1` and its OpenAPI document.
+//! - [`control`]: the store (SQLite in the data dir, or in memory) and starting a room's
+//!   session on demand from its durable record; [`persist`]: the ordered writer of plans.
 //! - [`registry`]: one task, `RoomId → RoomHandle`.
 //! - [`room`]: one task per live room; see its docs for the effect handling and [`room::MediaIds`]
 //!   for the core ↔ engine id translation.
@@ -39,13 +42,16 @@
 //!
 //! The protocol on the WebSocket is `docs/protocol.md`.
 
+pub mod api;
 pub mod client_frame;
 pub mod clock;
 pub mod config;
 pub mod connection;
+pub mod control;
 pub mod http;
 pub mod media_thread;
 pub mod outbound;
+pub mod persist;
 pub mod rate_limit;
 pub mod registry;
 pub mod room;

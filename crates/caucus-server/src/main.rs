@@ -145,6 +145,11 @@ fn serve(args: ServeArgs) -> ExitCode {
                 }
             }
         }
+        println!(
+            "\nREST API: http://{}/v1 (OpenAPI: /v1/openapi.json, Swagger UI: /docs)",
+            running.http_addr()
+        );
+        println!("  management token: caucus token --management --data <DIR>");
         println!("\nPress Ctrl-C to stop.");
         if let Err(e) = tokio::signal::ctrl_c().await {
             eprintln!("cannot wait for Ctrl-C: {e}");

@@ -1,9 +1,12 @@
 //! The room registry: which rooms are live, and the task that owns each.
 //!
-//! What it is: one task holding `RoomId → RoomHandle`. A connection asks it for a room;
-//! the first ask creates the room task (every room uses the built-in `breakout` template for
-//! now). A room whose session ended reports back and is forgotten; a later join starts a
-//! fresh session (a new *generation*).
+//! What it is: one task holding `RoomId → RoomHandle`. A connection or the REST API asks it
+//! for a room's live session ([`Registry::live`]); if there is none, the caller reads the
+//! durable room from the store (never this task: it must not wait on the disk) and asks it to
+//! start one ([`Registry::open`] with a [`RoomSetup`]: template, locked flag, saved breakout
+//! plan). Two callers racing to open the same room get the same session. A room whose session
+//! ended reports back and is forgotten; a later join starts a fresh session (a new
+//! *generation*).
 //!
 //! A join can race with the end of its room: the room task has stopped but the registry has
 //! not yet processed the room's "ended" report. The room reports *before* it drops its inbox,
@@ -23,11 +26,17 @@ use tracing::{debug, info};
 
 use crate::clock::Clock;
 use crate::media_thread::MediaHandle;
-use crate::room::{self, RoomContext, RoomHandle, RoomInput};
+use crate::persist::PersistHandle;
+use crate::room::{self, RoomContext, RoomHandle, RoomInput, RoomSetup};
 
 enum Request {
-    Room {
+    Live {
         id: RoomId,
+        reply: oneshot::Sender<Option<RoomHandle>>,
+    },
+    Open {
+        id: RoomId,
+        setup: Box<RoomSetup>,
         reply: oneshot::Sender<RoomHandle>,
     },
     Shutdown {
@@ -44,7 +53,8 @@ pub struct Registry {
 impl std::fmt::Debug for Request {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            Request::Room { id, .. } => write!(f, "Room({id})"),
+            Request::Live { id, .. } => write!(f, "Live({id})"),
+            Request::Open { id, .. } => write!(f, "Open({id})"),
             Request::Shutdown { .. } => f.write_str("Shutdown"),
         }
     }
@@ -56,6 +66,7 @@ impl Registry {
         clock: Clock,
         session: SessionConfig,
         media: MediaHandle,
+        persist: PersistHandle,
     ) -> (Registry, JoinHandle<()>) {
         let (tx, requests) = mpsc::unbounded_channel();
         let (ended_tx, ended) = mpsc::unbounded_channel();
@@ -65,6 +76,7 @@ impl Registry {
             media,
             peer_keys: Arc::new(AtomicU64::new(1)),
             ended: ended_tx,
+            persist,
         };
         let task = RegistryTask {
             ctx,
@@ -75,12 +87,27 @@ impl Registry {
         (Registry { tx }, tokio::spawn(task.run(requests, ended)))
     }
 
-    /// The live room `id`, created if needed. `None` when the server is shutting down.
-    pub async fn room(&self, id: &RoomId) -> Option<RoomHandle> {
+    /// The live session of room `id`: `Some(None)` when it has none, `None` when the server
+    /// is shutting down.
+    pub async fn live(&self, id: &RoomId) -> Option<Option<RoomHandle>> {
         let (reply, handle) = oneshot::channel();
         self.tx
-            .send(Request::Room {
+            .send(Request::Live {
                 id: id.clone(),
+                reply,
+            })
+            .ok()?;
+        handle.await.ok()
+    }
+
+    /// The live session of room `id`, started from `setup` if it has none. `None` when the
+    /// server is shutting down.
+    pub async fn open(&self, id: &RoomId, setup: RoomSetup) -> Option<RoomHandle> {
+        let (reply, handle) = oneshot::channel();
+        self.tx
+            .send(Request::Open {
+                id: id.clone(),
+                setup: Box::new(setup),
                 reply,
             })
             .ok()?;
@@ -115,8 +142,11 @@ impl RegistryTask {
                 biased;
                 Some((id, generation)) = ended.recv() => self.ended(&id, generation),
                 request = requests.recv() => match request {
-                    Some(Request::Room { id, reply }) => {
-                        let handle = self.room(id);
+                    Some(Request::Live { id, reply }) => {
+                        let _ = reply.send(self.rooms.get(&id).cloned());
+                    }
+                    Some(Request::Open { id, setup, reply }) => {
+                        let handle = self.room(id, *setup);
                         let _ = reply.send(handle);
                     }
                     Some(Request::Shutdown { done }) => {
@@ -133,13 +163,13 @@ impl RegistryTask {
         }
     }
 
-    fn room(&mut self, id: RoomId) -> RoomHandle {
+    fn room(&mut self, id: RoomId, setup: RoomSetup) -> RoomHandle {
         if let Some(handle) = self.rooms.get(&id) {
             return handle.clone();
         }
         let generation = self.next_generation;
         self.next_generation += 1;
-        let (handle, task) = room::spawn(id.clone(), generation, self.ctx.clone());
+        let (handle, task) = room::spawn(id.clone(), generation, self.ctx.clone(), setup);
         self.tasks.retain(|t| !t.is_finished());
         self.tasks.push(task);
         self.rooms.insert(id, handle.clone());

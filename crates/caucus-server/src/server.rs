@@ -1,8 +1,9 @@
 //! Starting and stopping the whole server: [`Server::start`] → [`Running`].
 //!
-//! Start order: secret, media socket and thread, room registry, HTTP listener. Stop order
-//! ([`Running::shutdown`]): connections are told to close (1001), rooms stop and remove their
-//! engine peers, the HTTP server drains, the media thread ends.
+//! Start order: secret, store, media socket and thread, plan writer, room registry, HTTP
+//! listener. Stop order ([`Running::shutdown`]): connections are told to close (1001), rooms
+//! stop and remove their engine peers, the plan writer finishes its queue, the HTTP server
+//! drains, the media thread ends.
 
 use std::future::IntoFuture;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
@@ -11,13 +12,16 @@ use std::sync::atomic::AtomicU64;
 use std::time::Duration;
 
 use caucus_proto::RoomId;
+use caucus_store::{MemoryStore, SqliteStore, Store, StoreError};
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 use tracing::{info, warn};
 
+use crate::api::{ApiState, Limits};
 use crate::clock::Clock;
 use crate::config::Config;
 use crate::connection::ConnectionContext;
+use crate::control::{ControlPlane, Policy};
 use crate::media_thread::MediaThread;
 use crate::registry::Registry;
 use crate::token::{JoinGrant, TokenIssuer};
@@ -38,6 +42,11 @@ pub enum StartError {
     },
     #[error("cannot start the media thread: {0}")]
     Media(std::io::Error),
+    #[error("cannot open the store in {dir}: {source}")]
+    Store {
+        dir: String,
+        source: caucus_store::StoreError,
+    },
 }
 
 /// The Caucus server.
@@ -57,6 +66,18 @@ impl Server {
             })?,
         };
         let tokens = TokenIssuer::new(&secret);
+        let store: Arc<dyn Store> = if config.in_memory {
+            Arc::new(MemoryStore::new())
+        } else {
+            let dir = config.data.clone();
+            let opened = tokio::task::spawn_blocking(move || SqliteStore::open(&dir))
+                .await
+                .unwrap_or_else(|e| Err(StoreError::Backend(e.to_string())));
+            Arc::new(opened.map_err(|source| StartError::Store {
+                dir: config.data.display().to_string(),
+                source,
+            })?)
+        };
 
         let udp = std::net::UdpSocket::bind(config.media).map_err(|source| StartError::Bind {
             what: "media",
@@ -75,8 +96,18 @@ impl Server {
         let advertised = SocketAddr::new(advertised_ip, media_local.port());
         let media = MediaThread::spawn(udp, advertised).map_err(StartError::Media)?;
 
+        let (persist, persist_task) = crate::persist::spawn(Arc::clone(&store));
         let (registry, registry_task) =
-            Registry::spawn(Clock::start(), config.session(), media.handle());
+            Registry::spawn(Clock::start(), config.session(), media.handle(), persist);
+        let control = Arc::new(ControlPlane::new(
+            store,
+            registry.clone(),
+            Policy {
+                auto_create_rooms: config.auto_create_rooms,
+                demo_room: config.demo_room.clone().map(RoomId::from),
+                max_rooms: config.max_rooms,
+            },
+        ));
 
         let listener = tokio::net::TcpListener::bind(config.http)
             .await
@@ -91,8 +122,16 @@ impl Server {
             source,
         })?;
         let (shutdown, shutdown_rx) = watch::channel(false);
+        let api = ApiState {
+            control: Arc::clone(&control),
+            tokens: tokens.clone(),
+            limits: Limits {
+                max_body_bytes: config.max_body_bytes,
+            },
+            http_addr,
+        };
         let ctx = Arc::new(ConnectionContext {
-            registry: registry.clone(),
+            control,
             tokens: tokens.clone(),
             rate_per_s: config.rate_per_s,
             rate_burst: config.rate_burst,
@@ -101,7 +140,7 @@ impl Server {
             shutdown: shutdown_rx.clone(),
         });
         let mut stop = shutdown_rx;
-        let http = axum::serve(listener, crate::http::router(ctx))
+        let http = axum::serve(listener, crate::http::router(ctx, api))
             .with_graceful_shutdown(async move {
                 let _ = stop.wait_for(|s| *s).await;
             })
@@ -121,6 +160,7 @@ impl Server {
             http_task,
             registry,
             registry_task,
+            persist_task,
             media,
         })
     }
@@ -138,6 +178,7 @@ pub struct Running {
     http_task: JoinHandle<()>,
     registry: Registry,
     registry_task: JoinHandle<()>,
+    persist_task: JoinHandle<()>,
     media: MediaThread,
 }
 
@@ -192,6 +233,14 @@ impl Running {
         {
             warn!("HTTP server did not drain in time; aborting it");
             http_task.abort();
+        }
+        // Every room has stopped and the HTTP server (whose state holds the store) is gone:
+        // the writer finishes its queue and ends.
+        if tokio::time::timeout(HTTP_DRAIN, self.persist_task)
+            .await
+            .is_err()
+        {
+            warn!("the store writer did not finish in time");
         }
         self.media.stop().await;
         info!("stopped");

@@ -15,17 +15,21 @@
 //! is full is dropped as if its socket had died, and may reconnect and resume), and media
 //! commands are fire-and-forget with answers coming back as reports.
 
+mod api;
 mod media_ids;
+pub mod plan;
 
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use caucus_core::{
-    Actor, Command, Denial, Effect, JoinRequest, Outcome, Session, SessionConfig, builtin,
+    Actor, Command, Denial, Effect, JoinRequest, Outcome, Session, SessionConfig, Template,
 };
 use caucus_media::{EngineEvent, MediaError, PeerKey};
-use caucus_proto::signal::{ClientBody, ClientMessage, PeerCommand, ReplyData, ServerMessage};
+use caucus_proto::signal::{
+    BreakoutCommand, ClientBody, ClientMessage, PeerCommand, ReplyData, ServerMessage,
+};
 use caucus_proto::{ErrorBody, ErrorCode, PeerId, RoomId, Source, TrackKey, UserId};
 use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
@@ -35,7 +39,11 @@ use crate::clock::Clock;
 use crate::connection::ConnId;
 use crate::media_thread::{MediaCommand, MediaHandle, MediaReport, MediaReports};
 use crate::outbound::{Outbound, OutboundSender, event_frame, frame};
+use crate::persist::PersistHandle;
+pub use api::{ApiAnswer, ApiReply, ApiRequest, OptionsPatch, PeerPatch};
+use caucus_store::BreakoutPlan;
 pub use media_ids::MediaIds;
+use plan::{Captured, Secret, Secrets};
 
 /// WebSocket close codes the server uses (4000–4999 are the application's).
 pub mod close_code {
@@ -61,6 +69,17 @@ pub struct RoomContext {
     pub peer_keys: Arc<AtomicU64>,
     /// Where a room says it has ended: `(room, generation)`.
     pub ended: mpsc::UnboundedSender<(RoomId, u64)>,
+    /// Where breakout plans and the locked flag are written.
+    pub persist: PersistHandle,
+}
+
+/// What a new session of a durable room starts from.
+#[derive(Debug, Clone)]
+pub struct RoomSetup {
+    pub template: Arc<Template>,
+    pub locked: bool,
+    /// The saved breakout plan, restored into the fresh session.
+    pub plan: Option<BreakoutPlan>,
 }
 
 /// The way to reach a room task.
@@ -99,6 +118,11 @@ pub enum RoomInput {
         conn: ConnId,
         peer: PeerId,
     },
+    /// A REST call, acting as [`Actor::Server`].
+    Api {
+        request: ApiRequest,
+        reply: oneshot::Sender<ApiReply>,
+    },
     /// Close every connection and stop.
     Shutdown,
 }
@@ -115,12 +139,34 @@ pub struct JoinAttempt {
 }
 
 /// Start a room task for a fresh session.
-pub fn spawn(id: RoomId, generation: u64, ctx: RoomContext) -> (RoomHandle, JoinHandle<()>) {
+pub fn spawn(
+    id: RoomId,
+    generation: u64,
+    ctx: RoomContext,
+    setup: RoomSetup,
+) -> (RoomHandle, JoinHandle<()>) {
     let (tx, inbox) = mpsc::unbounded_channel();
     let (reports_tx, reports) = mpsc::unbounded_channel();
     let now = ctx.clock.now();
-    let session = Session::new(now, builtin::breakout_template(), ctx.session.clone());
+    let config = SessionConfig {
+        // The room password is checked against its hash before a join gets here.
+        password: None,
+        locked: setup.locked,
+        ..ctx.session.clone()
+    };
+    let mut session = Session::new(now, setup.template, config);
+    let mut secrets = Secrets::new();
+    if let Some(saved) = &setup.plan {
+        plan::restore(&mut session, now, saved, &mut secrets);
+    }
+    // Restoring is not a change: what was loaded is what is stored.
+    while session.poll_effect().is_some() {}
+    let last_plan = plan::capture(&session.breakouts_view(now), &secrets);
     let task = RoomTask {
+        plan_version: session.breakouts().version(),
+        last_plan,
+        secrets,
+        locked: setup.locked,
         id,
         generation,
         ctx,
@@ -156,6 +202,14 @@ struct RoomTask {
     slow: Vec<PeerId>,
     reports_tx: MediaReports,
     ended: bool,
+    /// The breakout version whose plan was last compared with `last_plan`.
+    plan_version: u64,
+    /// The plan last written (or loaded).
+    last_plan: Captured,
+    /// Breakout passwords as the shell knows them (see [`plan`]).
+    secrets: Secrets,
+    /// The locked flag last written (or loaded).
+    locked: bool,
 }
 
 impl RoomTask {
@@ -185,6 +239,7 @@ impl RoomTask {
                 }
             }
             self.carry_out();
+            self.persist_changes();
         }
         for peer in self.links.keys().copied().collect::<Vec<_>>() {
             self.detach_media(peer);
@@ -217,7 +272,50 @@ impl RoomTask {
                     self.lose_connection(peer);
                 }
             }
+            RoomInput::Api { request, reply } => {
+                let result = self.api(request);
+                self.carry_out();
+                let persisted = self.persist_changes();
+                let _ = reply.send(ApiReply { result, persisted });
+            }
             RoomInput::Shutdown => {}
+        }
+    }
+
+    /// Hand what changed to the writer: the breakout plan (when the set changed in a way a
+    /// plan keeps) and the locked flag. The receiver resolves once the plan is written.
+    fn persist_changes(&mut self) -> Option<oneshot::Receiver<()>> {
+        if self.session.is_locked() != self.locked {
+            self.locked = self.session.is_locked();
+            self.ctx.persist.locked(self.id.clone(), self.locked);
+        }
+        let version = self.session.breakouts().version();
+        if version == self.plan_version {
+            return None;
+        }
+        self.plan_version = version;
+        let now = self.ctx.clock.now();
+        let captured = plan::capture(&self.session.breakouts_view(now), &self.secrets);
+        if captured == self.last_plan {
+            return None;
+        }
+        self.last_plan = captured.clone();
+        let (plan, plain) = captured;
+        Some(self.ctx.persist.plan(self.id.clone(), plan, plain))
+    }
+
+    /// Remember a breakout password that a successful command set or cleared.
+    fn note_secret(&mut self, op: &BreakoutCommand) {
+        if let BreakoutCommand::Update {
+            breakout_id,
+            update,
+        } = op
+            && let Some(password) = &update.password
+        {
+            match password {
+                Some(p) => self.secrets.insert(*breakout_id, Secret::Plain(p.clone())),
+                None => self.secrets.remove(breakout_id),
+            };
         }
     }
 
@@ -378,6 +476,10 @@ impl RoomTask {
     fn command(&mut self, peer: PeerId, id: u64, command: PeerCommand) {
         let now = self.ctx.clock.now();
         let actor = Actor::Peer(peer);
+        let breakout_op = match &command {
+            PeerCommand::Breakouts { op, .. } => Some(op.clone()),
+            _ => None,
+        };
         let result = self
             .session
             .command_from_wire(actor, command, rand::random())
@@ -389,6 +491,9 @@ impl RoomTask {
             });
         match result {
             Ok((outcome, leaving)) => {
+                if let Some(op) = &breakout_op {
+                    self.note_secret(op);
+                }
                 self.reply(peer, id, Ok(reply_data(outcome)));
                 if leaving {
                     info!(room = %self.id, %peer, "peer left");

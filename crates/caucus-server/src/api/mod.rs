@@ -1,0 +1,322 @@
+//! The REST control API under `/v1` (the contract is `api.md` in the design notes; this module
+//! serves its OpenAPI document at `/v1/openapi.json`, generated from these handlers).
+//!
+//! What it is: axum handlers that check the management token ([`auth`]), read bodies with the
+//! API's own reader ([`error::JsonBody`]: every refusal is the one error envelope, never a
+//! 5xx for a client's mistake), talk to the store through the [`ControlPlane`] and to a
+//! room's live session by message ([`ControlPlane::ask`]), and append an audit entry for
+//! every management action.
+//!
+//! What it is not: a second place for decisions. Template validation is
+//! `caucus_core::Template::compile`; every session change is a core command carried out by
+//! the room task as `Actor::Server`, so REST and signaling can never disagree.
+
+pub mod body;
+mod breakouts;
+pub mod error;
+mod live;
+mod rooms;
+pub mod schema;
+mod templates;
+mod tokens;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use axum::Router;
+use axum::extract::{FromRequestParts, Path, Request, State};
+use axum::http::request::Parts;
+use axum::http::{StatusCode, header};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post, put};
+use caucus_proto::ErrorCode;
+use serde::de::DeserializeOwned;
+use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::{Modify, OpenApi};
+
+use crate::control::ControlPlane;
+use crate::token::TokenIssuer;
+use error::{ApiError, json_response};
+
+/// Limits the API enforces itself.
+#[derive(Debug, Clone, Copy)]
+pub struct Limits {
+    /// Largest request body; larger is 413 `payload_too_large`.
+    pub max_body_bytes: usize,
+}
+
+/// What every handler needs. Cheap to clone.
+#[derive(Debug, Clone)]
+pub struct ApiState {
+    pub control: Arc<ControlPlane>,
+    pub tokens: TokenIssuer,
+    pub limits: Limits,
+    /// The bound HTTP address, for links when a request names no `Host`.
+    pub http_addr: SocketAddr,
+}
+
+/// Every `/v1` management route, behind the management token; `/v1/openapi.json` and `/docs`
+/// are public.
+pub fn router(state: ApiState) -> Router {
+    let managed = Router::new()
+        .route("/v1/tokens", post(tokens::create))
+        .route(
+            "/v1/templates",
+            get(templates::list).post(templates::create),
+        )
+        .route(
+            "/v1/templates/{template_id}",
+            get(templates::get_one)
+                .put(templates::put)
+                .delete(templates::delete),
+        )
+        .route(
+            "/v1/templates/{template_id}/roles/{role}",
+            put(templates::put_role).delete(templates::delete_role),
+        )
+        .route("/v1/rooms", get(rooms::list).post(rooms::create))
+        .route(
+            "/v1/rooms/{room_id}",
+            get(rooms::get_one)
+                .patch(rooms::patch)
+                .delete(rooms::delete),
+        )
+        .route("/v1/rooms/{room_id}/peers", get(live::peers))
+        .route(
+            "/v1/rooms/{room_id}/peers/{peer_id}",
+            get(live::peer)
+                .patch(live::patch_peer)
+                .delete(live::remove_peer),
+        )
+        .route("/v1/rooms/{room_id}/roles/change", post(live::change_roles))
+        .route("/v1/rooms/{room_id}/messages", post(live::message))
+        .route("/v1/rooms/{room_id}/end", post(live::end))
+        .route(
+            "/v1/rooms/{room_id}/breakouts",
+            get(breakouts::view).post(breakouts::create),
+        )
+        .route(
+            "/v1/rooms/{room_id}/breakouts/options",
+            put(breakouts::options),
+        )
+        .route(
+            "/v1/rooms/{room_id}/breakouts/assign",
+            post(breakouts::assign),
+        )
+        .route(
+            "/v1/rooms/{room_id}/breakouts/preassignments",
+            put(breakouts::preassign),
+        )
+        .route("/v1/rooms/{room_id}/breakouts/open", post(breakouts::open))
+        .route(
+            "/v1/rooms/{room_id}/breakouts/close",
+            post(breakouts::close),
+        )
+        .route(
+            "/v1/rooms/{room_id}/breakouts/extend",
+            post(breakouts::extend),
+        )
+        .route(
+            "/v1/rooms/{room_id}/breakouts/broadcast",
+            post(breakouts::broadcast),
+        )
+        .route(
+            "/v1/rooms/{room_id}/breakouts/{breakout_id}",
+            axum::routing::patch(breakouts::update).delete(breakouts::remove),
+        )
+        .route_layer(axum::middleware::from_fn_with_state(state.clone(), auth))
+        .with_state(state);
+    let docs: Router = utoipa_swagger_ui::SwaggerUi::new("/docs")
+        .url("/v1/openapi.json", ApiDoc::openapi())
+        .into();
+    managed.merge(docs)
+}
+
+/// The management token check: `Authorization: Bearer <token>` with `mgmt: true`.
+async fn auth(State(state): State<ApiState>, request: Request, next: Next) -> Response {
+    let header = request
+        .headers()
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok());
+    let Some(header) = header else {
+        return ApiError::new(
+            ErrorCode::Unauthorized,
+            "send `Authorization: Bearer <management token>`",
+        )
+        .into_response();
+    };
+    let token = header
+        .strip_prefix("Bearer ")
+        .or_else(|| header.strip_prefix("bearer "))
+        .map(str::trim);
+    let Some(token) = token.filter(|t| !t.is_empty()) else {
+        return ApiError::new(
+            ErrorCode::Unauthorized,
+            "the Authorization header must be `Bearer <management token>`",
+        )
+        .into_response();
+    };
+    match state.tokens.verify_management(token) {
+        Ok(_) => next.run(request).await,
+        Err(e) => ApiError::from(e.into_body()).into_response(),
+    }
+}
+
+/// Path parameters whose rejection is the API's envelope (axum's own is plain text).
+#[derive(Debug)]
+pub struct Ids<T>(pub T);
+
+impl<T, S> FromRequestParts<S> for Ids<T>
+where
+    T: DeserializeOwned + Send,
+    S: Send + Sync,
+{
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
+        Path::<T>::from_request_parts(parts, state)
+            .await
+            .map(|Path(t)| Ids(t))
+            .map_err(|e| ApiError::new(ErrorCode::MalformedRequest, e.body_text()))
+    }
+}
+
+/// `201 Created` with a JSON body.
+fn created<T: serde::Serialize>(body: &T) -> Response {
+    json_response(StatusCode::CREATED, body)
+}
+
+/// `200 OK` with a JSON body.
+fn ok<T: serde::Serialize>(body: &T) -> Response {
+    json_response(StatusCode::OK, body)
+}
+
+/// The answer to an unknown path or a wrong method anywhere on the server.
+pub async fn fallback() -> ApiError {
+    ApiError::not_found_path()
+}
+
+pub async fn method_not_allowed() -> ApiError {
+    ApiError::method_not_allowed()
+}
+
+/// A chosen id: letters, digits, `-`, `_` and `.`, 1 to 64 characters.
+pub fn check_id(field: &str, id: &str) -> Result<(), ApiError> {
+    let ok = !id.is_empty()
+        && id.len() <= 64
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'));
+    if ok {
+        Ok(())
+    } else {
+        Err(ApiError::new(
+            ErrorCode::InvalidName,
+            "ids are 1 to 64 letters, digits, `-`, `_` or `.`",
+        )
+        .with_field(field))
+    }
+}
+
+/// A display name: 1 to 200 characters after trimming.
+pub fn check_name(field: &str, name: &str) -> Result<String, ApiError> {
+    let trimmed = name.trim();
+    if trimmed.is_empty() || trimmed.chars().count() > 200 {
+        return Err(
+            ApiError::new(ErrorCode::InvalidName, "names are 1 to 200 characters")
+                .with_field(field),
+        );
+    }
+    Ok(trimmed.to_owned())
+}
+
+/// A slug of `name` (lowercase letters, digits and `-`), never empty, at most 48 characters.
+pub fn slug(name: &str) -> String {
+    let mut slug = String::new();
+    for c in name.chars().flat_map(char::to_lowercase) {
+        if c.is_ascii_alphanumeric() {
+            slug.push(c);
+        } else if !slug.ends_with('-') && !slug.is_empty() {
+            slug.push('-');
+        }
+        if slug.len() >= 48 {
+            break;
+        }
+    }
+    let slug = slug.trim_end_matches('-').to_owned();
+    if slug.is_empty() {
+        "room".to_owned()
+    } else {
+        slug
+    }
+}
+
+/// `base`, or `base-2`, `base-3`… — the first that `taken` says is free.
+pub fn unique(base: &str, taken: impl Fn(&str) -> bool) -> String {
+    if !taken(base) {
+        return base.to_owned();
+    }
+    (2..)
+        .map(|n| format!("{base}-{n}"))
+        .find(|candidate| !taken(candidate))
+        .unwrap_or_else(|| base.to_owned())
+}
+
+/// The OpenAPI document.
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "Caucus REST API",
+        description = "Management API of the Caucus video-conferencing server. Every path under \
+            /v1 except this document needs `Authorization: Bearer <management token>` \
+            (`caucus token --management`). Errors are always {\"error\": {\"code\", \"message\", \
+            \"field\"?}}.",
+    ),
+    paths(
+        tokens::create,
+        templates::list, templates::create, templates::get_one, templates::put,
+        templates::delete, templates::put_role, templates::delete_role,
+        rooms::list, rooms::create, rooms::get_one, rooms::patch, rooms::delete,
+        live::peers, live::peer, live::patch_peer, live::remove_peer, live::change_roles,
+        live::message, live::end,
+        breakouts::view, breakouts::create, breakouts::update, breakouts::remove,
+        breakouts::options, breakouts::assign, breakouts::preassign, breakouts::open,
+        breakouts::close, breakouts::extend, breakouts::broadcast,
+    ),
+    components(schemas(error::Envelope, schema::BreakoutsViewDoc, schema::PeerInfoDoc)),
+    modifiers(&BearerAuth),
+    security(("bearer" = [])),
+)]
+#[derive(Debug)]
+pub struct ApiDoc;
+
+struct BearerAuth;
+
+impl Modify for BearerAuth {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .bearer_format("JWT")
+                    .build(),
+            ),
+        );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn slugs_are_plain() {
+        assert_eq!(slug("Weekly Sync!"), "weekly-sync");
+        assert_eq!(slug("  Ünïcode  Room "), "n-code-room");
+        assert_eq!(slug("!!!"), "room");
+        assert_eq!(unique("a", |s| s == "a" || s == "a-2"), "a-3");
+    }
+}

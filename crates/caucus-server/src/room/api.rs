@@ -1,0 +1,213 @@
+//! REST calls inside the room task: the server's API acts on the same live session as
+//! signaling, as [`Actor::Server`], so connected peers see a REST move at once.
+
+use caucus_core::{Actor, Command, Outcome};
+use caucus_proto::event::{BreakoutsView, PeerInfo};
+use caucus_proto::signal::BreakoutCommand;
+use caucus_proto::{BreakoutOptions, ErrorBody, ErrorCode, Location, PeerId, RoleName};
+use tokio::sync::oneshot;
+
+use super::RoomTask;
+
+/// What the REST API asks of a room.
+#[derive(Debug, Clone)]
+pub enum ApiRequest {
+    /// Every peer of the session.
+    Peers,
+    Peer(PeerId),
+    PatchPeer(PeerPatch),
+    /// A session command, carried out as the server.
+    Command(Command),
+    /// A breakout operation (wire form: keys resolve to peers or user ids in the session).
+    Breakouts {
+        version: Option<u64>,
+        op: BreakoutCommand,
+    },
+    /// Change the breakout options; absent fields keep their value.
+    Options {
+        version: Option<u64>,
+        patch: OptionsPatch,
+    },
+    /// The breakout set.
+    View,
+}
+
+/// `PATCH /v1/rooms/{room}/peers/{peer}`.
+#[derive(Debug, Clone, Default)]
+pub struct PeerPatch {
+    pub peer: Option<PeerId>,
+    pub role: Option<RoleName>,
+    pub name: Option<String>,
+    pub metadata: Option<serde_json::Value>,
+    pub location: Option<Location>,
+    pub force: bool,
+}
+
+/// `PUT /v1/rooms/{room}/breakouts/options`: absent fields keep their value.
+#[derive(Debug, Clone, Default)]
+pub struct OptionsPatch {
+    pub allow_self_select: Option<bool>,
+    pub allow_return_to_main: Option<bool>,
+    pub auto_move_on_open: Option<bool>,
+    pub countdown_s: Option<u32>,
+    pub duration_s: Option<Option<u32>>,
+    pub warning_s: Option<u32>,
+}
+
+impl OptionsPatch {
+    fn apply(&self, current: &BreakoutOptions) -> BreakoutOptions {
+        let mut next = current.clone();
+        if let Some(v) = self.allow_self_select {
+            next.allow_self_select = v;
+        }
+        if let Some(v) = self.allow_return_to_main {
+            next.allow_return_to_main = v;
+        }
+        if let Some(v) = self.auto_move_on_open {
+            next.auto_move_on_open = v;
+        }
+        if let Some(v) = self.countdown_s {
+            next.countdown_s = v;
+        }
+        if let Some(v) = self.duration_s {
+            next.duration_s = v;
+        }
+        if let Some(v) = self.warning_s {
+            next.warning_s = v;
+        }
+        next
+    }
+}
+
+/// What a room answers.
+#[derive(Debug)]
+pub enum ApiAnswer {
+    Peers(Vec<PeerInfo>),
+    Peer(PeerInfo),
+    Done(Outcome),
+    Breakouts {
+        outcome: Outcome,
+        view: BreakoutsView,
+    },
+}
+
+/// The answer and, when the call changed the breakout plan, the moment it is written.
+#[derive(Debug)]
+pub struct ApiReply {
+    pub result: Result<ApiAnswer, ErrorBody>,
+    pub persisted: Option<oneshot::Receiver<()>>,
+}
+
+impl RoomTask {
+    pub(super) fn api(&mut self, request: ApiRequest) -> Result<ApiAnswer, ErrorBody> {
+        let now = self.ctx.clock.now();
+        match request {
+            ApiRequest::Peers => {
+                let mut peers: Vec<PeerInfo> = self
+                    .session
+                    .peers()
+                    .filter_map(|p| self.session.peer_info(p.id()))
+                    .collect();
+                peers.sort_by_key(|p| p.id);
+                Ok(ApiAnswer::Peers(peers))
+            }
+            ApiRequest::Peer(peer) => self.peer_answer(peer),
+            ApiRequest::PatchPeer(patch) => self.patch_peer(patch),
+            ApiRequest::Command(command) => self.server_command(command).map(ApiAnswer::Done),
+            ApiRequest::Breakouts { version, op } => {
+                let command = Command::Breakouts {
+                    version,
+                    op: self
+                        .session
+                        .breakout_op_from_wire(op.clone(), rand::random()),
+                };
+                let outcome = self.server_command(command)?;
+                self.note_secret(&op);
+                Ok(ApiAnswer::Breakouts {
+                    outcome,
+                    view: self.session.breakouts_view(now),
+                })
+            }
+            ApiRequest::Options { version, patch } => {
+                let options = patch.apply(self.session.breakouts().options());
+                let command = Command::Breakouts {
+                    version,
+                    op: caucus_core::BreakoutOp::SetOptions(options),
+                };
+                let outcome = self.server_command(command)?;
+                Ok(ApiAnswer::Breakouts {
+                    outcome,
+                    view: self.session.breakouts_view(now),
+                })
+            }
+            ApiRequest::View => Ok(ApiAnswer::Breakouts {
+                outcome: Outcome::Done,
+                view: self.session.breakouts_view(now),
+            }),
+        }
+    }
+
+    fn server_command(&mut self, command: Command) -> Result<Outcome, ErrorBody> {
+        let now = self.ctx.clock.now();
+        self.session
+            .handle_command(now, Actor::Server, command)
+            .map_err(caucus_core::Denial::into_body)
+    }
+
+    fn peer_answer(&self, peer: PeerId) -> Result<ApiAnswer, ErrorBody> {
+        self.session
+            .peer_info(peer)
+            .map(ApiAnswer::Peer)
+            .ok_or_else(|| unknown_peer(peer))
+    }
+
+    /// Role first, then location, then name and metadata: each is one core command, so a later
+    /// refusal leaves the earlier changes made (the answer says what refused).
+    fn patch_peer(&mut self, patch: PeerPatch) -> Result<ApiAnswer, ErrorBody> {
+        let Some(peer) = patch.peer else {
+            return Err(unknown_peer(PeerId::new(0)));
+        };
+        if self.session.peer(peer).is_none() {
+            return Err(unknown_peer(peer));
+        }
+        if let Some(role) = patch.role {
+            self.server_command(Command::ChangeRole {
+                peer,
+                role,
+                force: patch.force,
+            })
+            .map_err(|e| with_field(e, "role"))?;
+        }
+        if let Some(to) = patch.location {
+            self.server_command(Command::MovePeer {
+                peer,
+                to,
+                force: patch.force,
+            })
+            .map_err(|e| with_field(e, "location"))?;
+        }
+        if patch.name.is_some() || patch.metadata.is_some() {
+            self.server_command(Command::UpdatePeer {
+                peer,
+                name: patch.name,
+                metadata: patch.metadata,
+            })?;
+        }
+        self.peer_answer(peer)
+    }
+}
+
+fn unknown_peer(peer: PeerId) -> ErrorBody {
+    ErrorBody {
+        code: ErrorCode::UnknownPeer,
+        message: format!("no peer {peer} in this session"),
+        field: None,
+    }
+}
+
+fn with_field(mut error: ErrorBody, field: &str) -> ErrorBody {
+    if error.field.is_none() {
+        error.field = Some(field.to_owned());
+    }
+    error
+}
