@@ -1,13 +1,12 @@
-//! The HTTP surface: `/healthz`, the signaling WebSocket at `/v1/rtc`, the join page
-//! `/rooms/{room}` (a placeholder until the web app lands), and the REST API ([`crate::api`]).
-//! Unknown paths and wrong methods answer with the API's error envelope.
+//! The HTTP surface: `/healthz`, the signaling WebSocket at `/v1/rtc` and the REST API
+//! ([`crate::api`]); the web app, `/rooms/{room}` included, is in [`crate::web`]. Unknown paths
+//! and wrong methods answer with the API's error envelope.
 
 use std::sync::Arc;
 
 use axum::Router;
-use axum::extract::{Path, Query, State, WebSocketUpgrade};
-use axum::http::header;
-use axum::response::{Html, IntoResponse, Response};
+use axum::extract::{Query, State, WebSocketUpgrade};
+use axum::response::Response;
 use axum::routing::get;
 use caucus_proto::RoomId;
 use caucus_proto::signal::MAX_MESSAGE_BYTES;
@@ -24,7 +23,6 @@ pub fn router(ctx: Arc<ConnectionContext>, api: ApiState) -> Router {
     Router::new()
         .route("/healthz", get(healthz))
         .route("/v1/rtc", get(rtc))
-        .route("/rooms/{room}", get(room_page))
         .with_state(ctx)
         .merge(crate::api::router(api))
         .fallback(crate::api::fallback)
@@ -50,29 +48,4 @@ async fn rtc(
         .max_message_size(READ_LIMIT_BYTES)
         .max_frame_size(READ_LIMIT_BYTES)
         .on_upgrade(move |socket| connection::serve(socket, ctx, hint))
-}
-
-async fn room_page(Path(room): Path<String>) -> impl IntoResponse {
-    let room = escape(&room);
-    let body = format!(
-        "<!doctype html><meta charset=utf-8><title>Caucus — {room}</title>\
-         <h1>Caucus: room {room}</h1>\
-         <p>The web app is not served yet. A client joins this room by opening a WebSocket to \
-         <code>/v1/rtc</code> and sending <code>join</code> with the token from this link \
-         (see <code>docs/protocol.md</code>).</p>"
-    );
-    ([(header::CACHE_CONTROL, "no-store")], Html(body))
-}
-
-fn escape(text: &str) -> String {
-    text.chars()
-        .map(|c| match c {
-            '<' => "&lt;".to_owned(),
-            '>' => "&gt;".to_owned(),
-            '&' => "&amp;".to_owned(),
-            '"' => "&quot;".to_owned(),
-            '\'' => "&#39;".to_owned(),
-            c => c.to_string(),
-        })
-        .collect()
 }

@@ -58,6 +58,7 @@ pub mod room;
 pub mod secret;
 pub mod server;
 pub mod token;
+pub mod web;
 
 pub use config::{Config, Overrides};
 pub use server::{Running, Server, StartError};

@@ -140,7 +140,9 @@ impl Server {
             shutdown: shutdown_rx.clone(),
         });
         let mut stop = shutdown_rx;
-        let http = axum::serve(listener, crate::http::router(ctx, api))
+        let app = crate::http::router(ctx, api)
+            .merge(crate::web::router(tokens.clone(), config.demo_room.clone()));
+        let http = axum::serve(listener, app)
             .with_graceful_shutdown(async move {
                 let _ = stop.wait_for(|s| *s).await;
             })
