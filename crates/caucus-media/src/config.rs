@@ -15,6 +15,22 @@ pub struct EngineConfig {
     pub keyframe_request_interval: Duration,
     /// If set, [`EngineEvent::Stats`](crate::EngineEvent::Stats) is emitted this often.
     pub stats_interval: Option<Duration>,
+    /// At most this many audio tracks are forwarded to one subscriber (its audio slots are
+    /// bounded by this, or by the receive-slot pool it offered if that is larger). A
+    /// desired set with more keeps the first ones *in the order given* — the shell orders
+    /// by priority — and counts the rest ([`Counters::subscriptions_over_limit`]).
+    ///
+    /// [`Counters::subscriptions_over_limit`]: crate::Counters::subscriptions_over_limit
+    pub max_audio_slots: usize,
+    /// The same bound for video (camera and screen share).
+    pub max_video_slots: usize,
+    /// Send-side bandwidth estimation (TWCC) towards every peer, starting from this many
+    /// bits per second; `None` turns it off. The estimate caps the simulcast layers a
+    /// subscriber gets (on top of [`Engine::set_max_layer`](crate::Engine::set_max_layer)).
+    pub bandwidth_estimation: Option<u64>,
+    /// A simulcast layer with no packet for this long counts as stopped: its subscribers
+    /// fall back to the best layer still arriving.
+    pub layer_timeout: Duration,
 }
 
 impl EngineConfig {
@@ -24,6 +40,10 @@ impl EngineConfig {
             advertised,
             keyframe_request_interval: Duration::from_millis(500),
             stats_interval: None,
+            max_audio_slots: 16,
+            max_video_slots: 16,
+            bandwidth_estimation: None,
+            layer_timeout: Duration::from_millis(1_500),
         }
     }
 }

@@ -33,4 +33,9 @@ pub struct Counters {
     pub keyframe_requests_throttled: u64,
     /// Peers dropped because their `Rtc` failed.
     pub peers_failed: u64,
+    /// Desired tracks left out because a subscriber's slot bound was reached (summed over
+    /// `set_subscriptions` calls).
+    pub subscriptions_over_limit: u64,
+    /// Simulcast layer switches made at a keyframe of the new layer.
+    pub layer_switches: u64,
 }

@@ -4,9 +4,10 @@ use std::collections::{HashMap, VecDeque};
 use std::net::SocketAddr;
 use std::time::Instant;
 
+use str0m::bwe::{Bitrate, BweKind};
 use str0m::change::{SdpAnswer, SdpOffer};
 use str0m::format::PayloadParams;
-use str0m::media::{Direction, KeyframeRequest, KeyframeRequestKind, Mid};
+use str0m::media::{Direction, KeyframeRequest, KeyframeRequestKind, Mid, Rid, Simulcast};
 use str0m::net::{DatagramRecv, Protocol, Receive};
 use str0m::rtp::{ExtensionValues, RtpPacket, RtpWrite};
 use str0m::{Candidate, Event, IceConnectionState, Input, Output, RtcConfig};
@@ -17,6 +18,8 @@ use crate::counters::Counters;
 use crate::demux::{Demux, Route};
 use crate::error::MediaError;
 use crate::ids::{MediaKind, PeerKey, TrackKey};
+use crate::keyframe;
+use crate::layer::{Layers, MaxLayer};
 use crate::output::{DisconnectReason, EngineEvent, EngineOutput, Transmit};
 use crate::peer::Peer;
 use crate::slot::Slot;
@@ -83,10 +86,12 @@ impl Engine {
         let offer = SdpOffer::from_sdp_string(offer_sdp)
             .map_err(|e| MediaError::InvalidSdp(e.to_string()))?;
 
-        let mut rtc = RtcConfig::new()
-            .set_ice_lite(true)
-            .set_rtp_mode(true)
-            .build(now);
+        let mids: Vec<Mid> = offer.media_lines.iter().map(|m| m.mid()).collect();
+        let mut config = RtcConfig::new().set_ice_lite(true).set_rtp_mode(true);
+        if let Some(bps) = self.config.bandwidth_estimation {
+            config = config.enable_bwe(Some(Bitrate::bps(bps)));
+        }
+        let mut rtc = config.build(now);
         let candidate = Candidate::host(self.config.advertised, "udp")
             .map_err(|e| MediaError::Negotiation(format!("advertised address: {e}")))?;
         rtc.add_local_candidate(candidate);
@@ -99,6 +104,9 @@ impl Engine {
         self.demux.insert_ufrag(ufrag, peer);
         self.peers.insert(peer, Peer::new(rtc));
         self.drain(peer);
+        // The receive-slot pool is usable at once: subscriptions set before the
+        // connection is up take these slots instead of adding m-lines.
+        self.sync_slots(now, peer, &mids);
         self.run(now);
         debug!(%peer, "peer added");
         Ok(answer.to_sdp_string())
@@ -127,6 +135,7 @@ impl Engine {
     ) -> Result<String, MediaError> {
         let offer = SdpOffer::from_sdp_string(offer_sdp)
             .map_err(|e| MediaError::InvalidSdp(e.to_string()))?;
+        let mids: Vec<Mid> = offer.media_lines.iter().map(|m| m.mid()).collect();
         let p = self
             .peers
             .get_mut(&peer)
@@ -141,6 +150,7 @@ impl Engine {
         self.drain(peer);
         self.run(now);
         let answer = result.map_err(|e| MediaError::Negotiation(e.to_string()))?;
+        self.sync_slots(now, peer, &mids);
         self.place_and_negotiate(now, peer);
         self.run(now);
         Ok(answer.to_sdp_string())
@@ -181,34 +191,57 @@ impl Engine {
     /// free slot of their kind if there is one (no SDP needed; [`EngineEvent::SlotAssigned`]
     /// tells the client) or else a new m-line, announced by [`EngineEvent::NeedsOffer`].
     /// Unknown tracks and the subscriber's own tracks are ignored.
+    ///
+    /// **Order matters:** list tracks by priority. At most `EngineConfig::max_audio_slots`
+    /// audio and `max_video_slots` video tracks are forwarded — the first ones of each
+    /// kind; the rest are left out and counted ([`Engine::subscriptions_over_limit`],
+    /// [`Counters::subscriptions_over_limit`]). The same order decides who gets the better
+    /// simulcast layers when the subscriber's bandwidth is short.
     pub fn set_subscriptions(
         &mut self,
         now: Instant,
         subscriber: PeerKey,
         tracks: &[TrackKey],
     ) -> Result<(), MediaError> {
-        let mut desired: Vec<TrackKey> = tracks
-            .iter()
-            .copied()
-            .filter(|t| {
-                self.tracks
-                    .get(t)
-                    .is_some_and(|track| track.publisher != subscriber)
-            })
-            .collect();
-        desired.sort_unstable();
-        desired.dedup();
+        if !self.peers.contains_key(&subscriber) {
+            return Err(MediaError::UnknownPeer(subscriber));
+        }
+        let (mut audio, mut video, mut over) = (0, 0, 0);
+        let mut desired: Vec<TrackKey> = Vec::new();
+        for t in tracks {
+            let Some(track) = self.tracks.get(t) else {
+                continue;
+            };
+            if track.publisher == subscriber || desired.contains(t) {
+                continue;
+            }
+            let (count, max) = match track.kind {
+                MediaKind::Audio => (&mut audio, self.config.max_audio_slots),
+                MediaKind::Video => (&mut video, self.config.max_video_slots),
+            };
+            if *count >= max {
+                over += 1;
+                continue;
+            }
+            *count += 1;
+            desired.push(*t);
+        }
+        if over > 0 {
+            debug!(peer = %subscriber, over, "desired set exceeds the slot bound");
+        }
+        self.counters.subscriptions_over_limit += over as u64;
 
         let p = self
             .peers
             .get_mut(&subscriber)
             .ok_or(MediaError::UnknownPeer(subscriber))?;
+        p.over_limit = over;
         let stale: Vec<TrackKey> = p
             .slots
             .iter()
             .filter_map(|s| s.track)
             .chain(p.unplaced.iter().copied())
-            .filter(|t| desired.binary_search(t).is_err())
+            .filter(|t| !desired.contains(t))
             .collect();
         p.desired = desired;
         for track in stale {
@@ -227,8 +260,52 @@ impl Engine {
             .collect();
         p.unplaced.extend(missing);
         self.place_and_negotiate(now, subscriber);
+        self.allocate(now, subscriber);
         self.run(now);
         Ok(())
+    }
+
+    /// Caps the simulcast layer `subscriber` gets of `track` (see [`MaxLayer`]). May be
+    /// called before or after subscribing; the hint lasts until the track ends. The layer
+    /// actually forwarded is the best one not above the hint that is arriving and fits
+    /// the subscriber's estimated bandwidth; a change takes effect at the next keyframe
+    /// of the new layer (one is requested), so the picture never breaks.
+    pub fn set_max_layer(
+        &mut self,
+        now: Instant,
+        subscriber: PeerKey,
+        track: TrackKey,
+        max: MaxLayer,
+    ) -> Result<(), MediaError> {
+        let p = self
+            .peers
+            .get_mut(&subscriber)
+            .ok_or(MediaError::UnknownPeer(subscriber))?;
+        if self.tracks.contains_key(&track) {
+            p.max_layer.insert(track, max);
+            self.allocate(now, subscriber);
+            self.run(now);
+        }
+        Ok(())
+    }
+
+    /// The simulcast layer (rid) of `track` that `subscriber` is receiving now: `None` if
+    /// nothing is forwarded yet (or the track is not subscribed), `Some(None)` for a track
+    /// without simulcast.
+    pub fn forwarded_layer(&self, subscriber: PeerKey, track: TrackKey) -> Option<Option<String>> {
+        let slot = self
+            .peers
+            .get(&subscriber)?
+            .slots
+            .iter()
+            .find(|s| s.track == Some(track))?;
+        slot.layer.map(|rid| rid.map(|r| r.to_string()))
+    }
+
+    /// How many desired tracks the slot bound left out at `subscriber`'s last
+    /// `set_subscriptions` (0 for unknown peers).
+    pub fn subscriptions_over_limit(&self, subscriber: PeerKey) -> usize {
+        self.peers.get(&subscriber).map_or(0, |p| p.over_limit)
     }
 
     /// Pauses or resumes a published track (the publisher muted it). A paused track's
@@ -291,7 +368,14 @@ impl Engine {
 
     /// Advances time: fires every peer timer that is due (and only those).
     pub fn handle_timeout(&mut self, now: Instant) {
+        // Each due peer fires once per call: a peer whose `Rtc` asks again for a deadline
+        // at or before `now` (str0m's pacer can) waits for the next call instead of
+        // spinning this loop forever.
+        let mut due = Vec::new();
         while let Some(key) = self.timers.pop_due(now) {
+            due.push(key);
+        }
+        for key in due {
             let Some(peer) = self.peers.get_mut(&key) else {
                 continue;
             };
@@ -429,6 +513,7 @@ impl Engine {
                 {
                     peer.connected = true;
                     self.emit(EngineEvent::PeerConnected { peer: key });
+                    self.allocate(now, key);
                 }
             }
             Event::IceConnectionStateChange(IceConnectionState::Disconnected) => self
@@ -439,10 +524,19 @@ impl Engine {
                 .push_back(Work::Gone(key, DisconnectReason::Closed)),
             Event::MediaAdded(added) => {
                 let kind = MediaKind::from_str0m(added.kind);
-                if added.simulcast.is_some() {
-                    debug!(peer = %key, mid = %added.mid, "simulcast offered; one layer per track is forwarded");
+                self.on_media(now, key, added.mid, kind, added.direction, added.simulcast);
+            }
+            Event::EgressBitrateEstimate(estimate) => {
+                let bps = match estimate {
+                    BweKind::Twcc { estimate, .. } | BweKind::Remb { estimate, .. } => {
+                        estimate.as_u64()
+                    }
+                    _ => return,
+                };
+                if let Some(peer) = self.peers.get_mut(&key) {
+                    peer.bandwidth = Some(bps);
+                    self.allocate(now, key);
                 }
-                self.on_media(now, key, added.mid, kind, added.direction);
             }
             Event::MediaChanged(changed) => {
                 let kind = self
@@ -451,7 +545,7 @@ impl Engine {
                     .and_then(|p| p.rtc.media(changed.mid))
                     .map(|m| MediaKind::from_str0m(m.kind()));
                 if let Some(kind) = kind {
-                    self.on_media(now, key, changed.mid, kind, changed.direction);
+                    self.on_media(now, key, changed.mid, kind, changed.direction, None);
                 }
             }
             other => trace!(peer = %key, event = ?other, "ignored str0m event"),
@@ -459,7 +553,15 @@ impl Engine {
     }
 
     /// An m-line appeared or changed direction (server's point of view).
-    fn on_media(&mut self, now: Instant, key: PeerKey, mid: Mid, kind: MediaKind, dir: Direction) {
+    fn on_media(
+        &mut self,
+        now: Instant,
+        key: PeerKey,
+        mid: Mid,
+        kind: MediaKind,
+        dir: Direction,
+        simulcast: Option<Simulcast>,
+    ) {
         let Some(peer) = self.peers.get_mut(&key) else {
             return;
         };
@@ -469,6 +571,22 @@ impl Engine {
                 let track = TrackKey(self.next_track);
                 self.next_track += 1;
                 peer.published.insert(mid, track);
+                let layers = match simulcast {
+                    Some(sim) if kind == MediaKind::Video => {
+                        let mut rids: Vec<(Rid, Option<(u32, u32)>)> = Vec::new();
+                        for layer in sim.recv.iter().chain(sim.send.iter()) {
+                            if rids.iter().all(|(r, _)| *r != layer.rid) {
+                                rids.push((layer.rid, restriction_size(&layer.attributes)));
+                            }
+                        }
+                        if rids.is_empty() {
+                            Layers::single()
+                        } else {
+                            Layers::simulcast(rids)
+                        }
+                    }
+                    _ => Layers::single(),
+                };
                 self.tracks.insert(
                     track,
                     Track {
@@ -477,8 +595,7 @@ impl Engine {
                         kind,
                         subscribers: Vec::new(),
                         paused: false,
-                        layer: None,
-                        last_keyframe_request: None,
+                        layers,
                     },
                 );
                 self.emit(EngineEvent::TrackPublished {
@@ -491,15 +608,20 @@ impl Engine {
             (false, Some(track)) => self.end_track(track),
             _ => {}
         }
+        self.sync_slot(now, key, mid, kind, dir);
+    }
 
+    /// Slots follow the m-lines the engine sends on: a new sending m-line (a `recvonly`
+    /// one the client offered) is a ready-made slot; one the client turned off is gone.
+    fn sync_slot(&mut self, now: Instant, key: PeerKey, mid: Mid, kind: MediaKind, dir: Direction) {
         let Some(peer) = self.peers.get_mut(&key) else {
             return;
         };
         let has_slot = peer.slots.iter().any(|s| s.mid == mid);
         if dir.is_sending() && !has_slot {
-            // A recvonly m-line offered by the client: a ready-made receive slot.
             peer.slots.push(Slot::new(mid, kind, true));
             self.place_and_negotiate(now, key);
+            self.allocate(now, key);
         } else if !dir.is_sending() && has_slot {
             // The client turned one of our send m-lines off; whatever it showed goes back
             // to waiting for a slot.
@@ -514,6 +636,33 @@ impl Engine {
             }
         }
     }
+
+    /// [`Self::sync_slot`] for the m-lines of an SDP just applied, without waiting for
+    /// str0m's media events (which come only once the connection is up).
+    fn sync_slots(&mut self, now: Instant, key: PeerKey, mids: &[Mid]) {
+        for mid in mids {
+            let media = self
+                .peers
+                .get(&key)
+                .and_then(|p| p.rtc.media(*mid))
+                .map(|m| (MediaKind::from_str0m(m.kind()), m.direction()));
+            if let Some((kind, dir)) = media {
+                self.sync_slot(now, key, *mid, kind, dir);
+            }
+        }
+    }
+}
+
+/// `max-width`/`max-height` from an `a=rid` line, if both are given.
+fn restriction_size(attributes: &Option<Vec<(String, String)>>) -> Option<(u32, u32)> {
+    let attrs = attributes.as_ref()?;
+    let get = |key: &str| {
+        attrs
+            .iter()
+            .find(|(k, _)| k == key)
+            .and_then(|(_, v)| v.parse::<u32>().ok())
+    };
+    Some((get("max-width")?, get("max-height")?))
 }
 
 // --- forwarding ------------------------------------------------------------------------
@@ -553,10 +702,21 @@ impl Engine {
             self.counters.rtp_unrouted += 1;
             return;
         };
-        // Simulcast stop-gap: forward exactly one layer per track (the first rid seen), so
-        // layers never interleave in one slot. Layer choice is the next increment.
-        let layer = *track.layer.get_or_insert(rid);
-        if track.paused || track.subscribers.is_empty() || layer != rid {
+        let kind = track.kind;
+        let frame = match (kind, params) {
+            (MediaKind::Video, Some(params)) => {
+                keyframe::inspect(params.spec().codec, &packet.payload)
+            }
+            _ => keyframe::FrameInfo::default(),
+        };
+        let layers_changed = track.layers.observe(
+            rid,
+            now,
+            packet.payload.len(),
+            frame.size,
+            self.config.layer_timeout,
+        );
+        if track.paused || track.subscribers.is_empty() {
             self.counters.rtp_unrouted += 1;
             return;
         }
@@ -564,70 +724,121 @@ impl Engine {
             self.counters.forwarding_errors += 1;
             return;
         };
-        let kind = track.kind;
+        let simulcast = track.layers.is_simulcast();
+        if layers_changed {
+            // A layer started, stopped or was reordered: redo the choices of everyone
+            // watching (and request the keyframes the new choices need).
+            for sub in track.subscribers.clone() {
+                self.allocate(now, sub);
+            }
+        }
+        let Some(track) = self.tracks.get_mut(&track_key) else {
+            return;
+        };
         // Taken out for the loop so the subscribers can be borrowed mutably; nothing in
         // the loop changes subscriptions (events are only queued).
         let subscribers = std::mem::take(&mut track.subscribers);
+        let packet_ctx = Incoming {
+            track: track_key,
+            kind,
+            rid,
+            keyframe: frame.keyframe,
+            simulcast,
+            packet: &packet,
+            params,
+        };
         let mut switched = false;
+        let mut wanted: Option<Option<Rid>> = None;
+        let mut wanted_more = Vec::new();
         for sub in &subscribers {
-            switched |= self.write_to_subscriber(now, *sub, track_key, kind, &packet, params);
+            match self.write_to_subscriber(now, *sub, &packet_ctx) {
+                Wrote::Switched => switched = true,
+                Wrote::Waiting(target) => {
+                    if wanted.is_none() {
+                        wanted = Some(target);
+                    } else if wanted != Some(target) && !wanted_more.contains(&target) {
+                        wanted_more.push(target);
+                    }
+                }
+                Wrote::Forwarded | Wrote::Skipped => {}
+            }
         }
         if let Some(track) = self.tracks.get_mut(&track_key) {
             track.subscribers = subscribers;
         }
-        if switched && kind == MediaKind::Video {
+        if switched && kind == MediaKind::Video && !simulcast {
             // A subscriber just started showing this track mid-stream: it needs a keyframe.
-            self.request_keyframe(now, track_key, KeyframeRequestKind::Pli);
+            self.request_keyframe(now, track_key, None, KeyframeRequestKind::Pli, false);
+        }
+        // Subscribers waiting to switch layers: keep asking (quietly throttled) until the
+        // keyframe arrives, in case a request or the keyframe itself got lost.
+        for target in wanted.into_iter().chain(wanted_more) {
+            self.request_keyframe(now, track_key, target, KeyframeRequestKind::Pli, false);
         }
     }
 
-    /// Returns whether this packet switched the subscriber's slot to this track.
-    fn write_to_subscriber(
-        &mut self,
-        now: Instant,
-        sub: PeerKey,
-        track: TrackKey,
-        kind: MediaKind,
-        packet: &RtpPacket,
-        params: PayloadParams,
-    ) -> bool {
+    fn write_to_subscriber(&mut self, now: Instant, sub: PeerKey, inc: &Incoming<'_>) -> Wrote {
         let Some(peer) = self.peers.get_mut(&sub) else {
-            return false;
+            return Wrote::Skipped;
         };
+        if !peer.connected {
+            return Wrote::Skipped;
+        }
         let Peer { rtc, slots, .. } = peer;
-        let Some(slot) = slots.iter_mut().find(|s| s.track == Some(track)) else {
-            return false;
+        let Some(slot) = slots.iter_mut().find(|s| s.track == Some(inc.track)) else {
+            return Wrote::Skipped;
         };
         if !slot.negotiated {
-            return false;
+            return Wrote::Skipped;
         }
-        let in_pt = packet.header.payload_type;
+        // Layer gate: forward the slot's current layer; switch to the target layer at a
+        // keyframe of it (at once for a plain track, or a codec the engine cannot read).
+        if slot.layer != Some(inc.rid) {
+            let target = slot.target.unwrap_or(inc.rid);
+            if target != inc.rid {
+                return if slot.layer.is_none() || slot.target.is_some_and(|t| Some(t) != slot.layer)
+                {
+                    Wrote::Waiting(target)
+                } else {
+                    Wrote::Skipped
+                };
+            }
+            if inc.simulcast && inc.keyframe == Some(false) {
+                return Wrote::Waiting(target);
+            }
+            if slot.layer.is_some() {
+                self.counters.layer_switches += 1;
+            }
+            slot.layer = Some(inc.rid);
+        }
+        let in_pt = inc.packet.header.payload_type;
         let out_pt = match slot.pt_map.iter().find(|(i, _)| *i == in_pt) {
             Some((_, out)) => *out,
             None => {
-                let out = rtc.codec_config().match_params(params).map(|p| p.pt());
+                let out = rtc.codec_config().match_params(inc.params).map(|p| p.pt());
                 slot.pt_map.push((in_pt, out));
                 out
             }
         };
         let Some(out_pt) = out_pt else {
             self.counters.forwarding_errors += 1;
-            return false;
+            return Wrote::Skipped;
         };
+        let packet = inc.packet;
         let Some(rewritten) = slot.rewriter.rewrite(
-            (track, packet.header.ssrc),
+            (inc.track, packet.header.ssrc),
             *packet.seq_no,
             packet.header.timestamp,
             now,
-            kind.clock_rate(),
+            inc.kind.clock_rate(),
         ) else {
-            return false;
+            return Wrote::Skipped;
         };
         let mid = slot.mid;
         let mut api = rtc.direct_api();
         let Some(stream) = api.stream_tx_by_mid(mid, None) else {
             self.counters.forwarding_errors += 1;
-            return false;
+            return Wrote::Skipped;
         };
         let ext = &packet.header.ext_vals;
         let ext_vals = ExtensionValues {
@@ -646,27 +857,39 @@ impl Engine {
             )
             .marker(packet.header.marker)
             .ext_vals(ext_vals)
-            .nackable(kind == MediaKind::Video),
+            .nackable(inc.kind == MediaKind::Video),
         );
         self.counters.rtp_forwarded += 1;
         self.flush(now, sub);
-        rewritten.switched
-    }
-
-    fn on_keyframe_request(&mut self, now: Instant, sub: PeerKey, req: KeyframeRequest) {
-        let track = self
-            .peers
-            .get_mut(&sub)
-            .and_then(|p| p.slot_by_mid(req.mid))
-            .and_then(|s| s.track);
-        if let Some(track) = track {
-            self.request_keyframe(now, track, req.kind);
+        if rewritten.switched {
+            Wrote::Switched
+        } else {
+            Wrote::Forwarded
         }
     }
 
-    /// Asks the publisher of `track` for a keyframe, at most once per
-    /// `keyframe_request_interval`.
-    fn request_keyframe(&mut self, now: Instant, track: TrackKey, kind: KeyframeRequestKind) {
+    fn on_keyframe_request(&mut self, now: Instant, sub: PeerKey, req: KeyframeRequest) {
+        let shown = self
+            .peers
+            .get_mut(&sub)
+            .and_then(|p| p.slot_by_mid(req.mid))
+            .and_then(|s| Some((s.track?, s.layer.or(s.target).flatten())));
+        if let Some((track, rid)) = shown {
+            self.request_keyframe(now, track, rid, req.kind, true);
+        }
+    }
+
+    /// Asks the publisher of `track` for a keyframe on layer `rid`, at most once per
+    /// `keyframe_request_interval` per layer. `count` says whether a throttled request is
+    /// counted (subscriber requests are; the engine's own retries are not).
+    fn request_keyframe(
+        &mut self,
+        now: Instant,
+        track: TrackKey,
+        rid: Option<Rid>,
+        kind: KeyframeRequestKind,
+        count: bool,
+    ) {
         let interval = self.config.keyframe_request_interval;
         let Some(t) = self.tracks.get_mut(&track) else {
             return;
@@ -674,14 +897,20 @@ impl Engine {
         if t.kind != MediaKind::Video {
             return;
         }
-        if t.last_keyframe_request
+        let Some(layer) = t.layers.get_mut(rid) else {
+            return;
+        };
+        if layer
+            .last_keyframe_request
             .is_some_and(|last| now.saturating_duration_since(last) < interval)
         {
-            self.counters.keyframe_requests_throttled += 1;
+            if count {
+                self.counters.keyframe_requests_throttled += 1;
+            }
             return;
         }
-        t.last_keyframe_request = Some(now);
-        let (publisher, mid, rid) = (t.publisher, t.mid, t.layer.flatten());
+        layer.last_keyframe_request = Some(now);
+        let (publisher, mid) = (t.publisher, t.mid);
         let Some(peer) = self.peers.get_mut(&publisher) else {
             return;
         };
@@ -694,6 +923,113 @@ impl Engine {
             None => debug!(%track, "no receive stream yet for keyframe request"),
         }
     }
+
+    /// Chooses the layer of every video slot of `sub`: within each track's hint, within
+    /// the bandwidth estimate (audio first, then every video slot at its lowest layer,
+    /// then upgrades in the subscriber's priority order). A slot whose target changes
+    /// gets a keyframe request for the new layer; it switches when that keyframe arrives.
+    fn allocate(&mut self, now: Instant, sub: PeerKey) {
+        let Some(peer) = self.peers.get_mut(&sub) else {
+            return;
+        };
+        let mut budget = peer.bandwidth;
+        // Priority order: the order of the desired set.
+        let mut order: Vec<(usize, usize)> = peer
+            .slots
+            .iter()
+            .enumerate()
+            .filter_map(|(i, s)| {
+                let track = s.track?;
+                let rank = peer
+                    .desired
+                    .iter()
+                    .position(|d| *d == track)
+                    .unwrap_or(usize::MAX);
+                Some((rank, i))
+            })
+            .collect();
+        order.sort_unstable();
+        // Audio and plain video cost what they cost; reserve it first.
+        let mut simulcast_slots = Vec::new();
+        for (_, i) in &order {
+            let slot = &peer.slots[*i];
+            let Some(track) = slot.track.and_then(|t| self.tracks.get(&t)) else {
+                continue;
+            };
+            if track.layers.is_simulcast() {
+                simulcast_slots.push(*i);
+            } else {
+                let rid = track.layers.list.first().and_then(|l| l.rid);
+                peer.slots[*i].target = Some(rid);
+                budget = budget.map(|b| b.saturating_sub(track.layers.cost(rid)));
+            }
+        }
+        // Every simulcast slot at its lowest layer, then upgrades in priority order.
+        let mut floor = 0u64;
+        for i in &simulcast_slots {
+            if let Some(track) = peer.slots[*i].track.and_then(|t| self.tracks.get(&t)) {
+                let low = track
+                    .layers
+                    .list
+                    .iter()
+                    .find(|l| l.active)
+                    .or(track.layers.list.first());
+                floor += low.and_then(|l| l.bitrate).unwrap_or(0);
+            }
+        }
+        let mut remaining = budget.map(|b| b.saturating_sub(floor));
+        let mut requests = Vec::new();
+        for i in simulcast_slots {
+            let slot = &mut peer.slots[i];
+            let Some(track_key) = slot.track else {
+                continue;
+            };
+            let Some(track) = self.tracks.get(&track_key) else {
+                continue;
+            };
+            let layers = &track.layers;
+            let low = layers
+                .list
+                .iter()
+                .find(|l| l.active)
+                .or(layers.list.first());
+            let low_cost = low.and_then(|l| l.bitrate).unwrap_or(0);
+            let max = peer.max_layer.get(&track_key).copied().unwrap_or_default();
+            let choice = layers.choose(max, remaining.map(|r| r + low_cost), slot.layer);
+            remaining = remaining.map(|r| (r + low_cost).saturating_sub(layers.cost(choice)));
+            if slot.target != Some(choice) {
+                slot.target = Some(choice);
+                if peer.connected && slot.negotiated && slot.layer != Some(choice) {
+                    requests.push((track_key, choice));
+                }
+            }
+        }
+        for (track, rid) in requests {
+            trace!(peer = %sub, %track, ?rid, "layer target changed");
+            self.request_keyframe(now, track, rid, KeyframeRequestKind::Pli, false);
+        }
+    }
+}
+
+/// One incoming packet on its way to the subscribers of its track.
+struct Incoming<'a> {
+    track: TrackKey,
+    kind: MediaKind,
+    rid: Option<Rid>,
+    keyframe: Option<bool>,
+    simulcast: bool,
+    packet: &'a RtpPacket,
+    params: PayloadParams,
+}
+
+/// What became of one packet at one subscriber.
+enum Wrote {
+    Forwarded,
+    /// Forwarded, and the first of a new source in the slot.
+    Switched,
+    /// Not forwarded: the slot waits for a keyframe of this layer.
+    Waiting(Option<Rid>),
+    Skipped,
 }
 
 // --- subscriptions and slots -------------------------------------------------------------
@@ -798,7 +1134,7 @@ impl Engine {
                 track: Some(track),
             });
             if kind == MediaKind::Video {
-                self.request_keyframe(now, track, KeyframeRequestKind::Pli);
+                self.request_plain_keyframe(now, sub, track);
             }
         }
     }
@@ -842,7 +1178,22 @@ impl Engine {
                 mid: mid.to_string(),
                 track: Some(track),
             });
-            self.request_keyframe(now, track, KeyframeRequestKind::Pli);
+            self.request_plain_keyframe(now, sub, track);
+        }
+        self.allocate(now, sub);
+    }
+
+    /// A slot of a connected `sub` starts showing a track without simulcast: ask for a
+    /// keyframe now rather than at its first packet. (Simulcast slots get theirs from
+    /// [`Self::allocate`], for the layer chosen.)
+    fn request_plain_keyframe(&mut self, now: Instant, sub: PeerKey, track: TrackKey) {
+        let connected = self.peers.get(&sub).is_some_and(|p| p.connected);
+        let plain = self
+            .tracks
+            .get(&track)
+            .is_some_and(|t| !t.layers.is_simulcast());
+        if connected && plain {
+            self.request_keyframe(now, track, None, KeyframeRequestKind::Pli, false);
         }
     }
 
@@ -881,6 +1232,9 @@ impl Engine {
         }
         if let Some(p) = self.peers.get_mut(&t.publisher) {
             p.published.remove(&t.mid);
+        }
+        for p in self.peers.values_mut() {
+            p.max_layer.remove(&track);
         }
         self.emit(EngineEvent::TrackEnded {
             peer: t.publisher,

@@ -8,6 +8,7 @@ use str0m::media::{Mid, Rid};
 use str0m::rtp::Ssrc;
 
 use crate::ids::TrackKey;
+use crate::layer::MaxLayer;
 use crate::slot::Slot;
 
 #[derive(Debug)]
@@ -26,6 +27,12 @@ pub(crate) struct Peer {
     pub(crate) unplaced: Vec<TrackKey>,
     /// The server-initiated offer waiting for the client's answer. At most one.
     pub(crate) pending_offer: Option<SdpPendingOffer>,
+    /// Layer hints from `set_max_layer`, per track (kept until the track ends).
+    pub(crate) max_layer: HashMap<TrackKey, MaxLayer>,
+    /// str0m's latest send-side bandwidth estimate towards this peer, bits per second.
+    pub(crate) bandwidth: Option<u64>,
+    /// Desired tracks left out by the slot bound at the last `set_subscriptions`.
+    pub(crate) over_limit: usize,
 }
 
 impl Peer {
@@ -39,6 +46,9 @@ impl Peer {
             desired: Vec::new(),
             unplaced: Vec::new(),
             pending_offer: None,
+            max_layer: HashMap::new(),
+            bandwidth: None,
+            over_limit: 0,
         }
     }
 

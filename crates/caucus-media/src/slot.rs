@@ -1,6 +1,6 @@
 //! A subscriber's send m-line, and which track it currently shows.
 
-use str0m::media::{Mid, Pt};
+use str0m::media::{Mid, Pt, Rid};
 
 use crate::ids::{MediaKind, TrackKey};
 use crate::rewrite::Rewriter;
@@ -23,6 +23,12 @@ pub(crate) struct Slot {
     pub(crate) rewriter: Rewriter,
     /// Publisher PT → subscriber PT for the current source (cleared on assignment).
     pub(crate) pt_map: Vec<(Pt, Option<Pt>)>,
+    /// The layer of the track being forwarded (`None`: nothing forwarded yet since the
+    /// assignment; `Some(None)`: the track has no simulcast).
+    pub(crate) layer: Option<Option<Rid>>,
+    /// The layer the engine wants to forward. When it differs from `layer`, the old layer
+    /// keeps flowing until a keyframe of the target arrives, then the slot switches.
+    pub(crate) target: Option<Option<Rid>>,
 }
 
 impl Slot {
@@ -34,12 +40,16 @@ impl Slot {
             track: None,
             rewriter: Rewriter::new(first_seq(mid)),
             pt_map: Vec::new(),
+            layer: None,
+            target: None,
         }
     }
 
     pub(crate) fn assign(&mut self, track: Option<TrackKey>) {
         self.track = track;
         self.pt_map.clear();
+        self.layer = None;
+        self.target = None;
     }
 
     pub(crate) fn is_free(&self) -> bool {

@@ -1,10 +1,9 @@
 //! A published track and who receives it.
 
-use std::time::Instant;
-
-use str0m::media::{Mid, Rid};
+use str0m::media::Mid;
 
 use crate::ids::{MediaKind, PeerKey};
+use crate::layer::Layers;
 
 /// One publisher m-line. The subscriber list is the fan-out table: an incoming packet
 /// touches exactly these peers, never a scan of all peers.
@@ -17,8 +16,7 @@ pub(crate) struct Track {
     pub(crate) subscribers: Vec<PeerKey>,
     /// Set by `set_track_paused`: packets are dropped at ingress, before any fan-out.
     pub(crate) paused: bool,
-    /// The simulcast layer forwarded: `None` until the first packet, then `Some(rid)`
-    /// (`Some(None)` for a track without simulcast).
-    pub(crate) layer: Option<Option<Rid>>,
-    pub(crate) last_keyframe_request: Option<Instant>,
+    /// The incoming encodings (one without simulcast), lowest quality first. Keyframe
+    /// requests are throttled per layer.
+    pub(crate) layers: Layers,
 }

@@ -17,8 +17,10 @@ use std::time::{Duration, Instant};
 
 use caucus_media::{Engine, EngineConfig, EngineEvent, EngineOutput, MediaKind, PeerKey, TrackKey};
 use str0m::change::{SdpAnswer, SdpOffer};
-use str0m::format::Codec;
-use str0m::media::{Direction, KeyframeRequestKind, Mid};
+use str0m::format::{Codec, FormatParams};
+use str0m::media::{
+    Direction, Frequency, KeyframeRequestKind, Mid, Rid, Simulcast, SimulcastLayer,
+};
 use str0m::net::{Protocol, Receive};
 use str0m::rtp::{ExtensionValues, RtpWrite};
 use str0m::{Candidate, Event, Input, Output, Rtc};
@@ -37,6 +39,10 @@ pub struct Spec {
     /// `recvonly` m-lines offered up front: a receive-slot pool.
     pub recv_audio: usize,
     pub recv_video: usize,
+    /// Video is sent as simulcast with these rids (lowest first).
+    pub simulcast: Option<&'static [&'static str]>,
+    /// Custom payload types (Opus, VP8, VP8's RTX) instead of str0m's defaults.
+    pub pts: Option<(u8, u8, u8)>,
 }
 
 impl Spec {
@@ -61,6 +67,8 @@ impl Spec {
 #[derive(Debug, Clone)]
 pub struct Received {
     pub at: Instant,
+    pub pt: u8,
+    pub raw: Vec<u8>,
     pub mid: Option<Mid>,
     pub ssrc: u32,
     pub seq: u64,
@@ -70,12 +78,24 @@ pub struct Received {
 }
 
 impl Received {
+    /// The text of the payload (after a codec-shaped prefix ending in `|`, if any).
+    pub fn text(&self) -> &str {
+        self.payload.rsplit('|').next().unwrap_or("")
+    }
     /// The client name in the payload.
     pub fn from(&self) -> &str {
-        self.payload.split('/').next().unwrap_or("")
+        self.text().split('/').next().unwrap_or("")
     }
     pub fn kind(&self) -> &str {
-        self.payload.split('/').nth(1).unwrap_or("")
+        self.text().split('/').nth(1).unwrap_or("")
+    }
+    /// The simulcast layer named in a layer payload (`"name/video/<rid>/n"`).
+    pub fn layer(&self) -> &str {
+        self.text().split('/').nth(2).unwrap_or("")
+    }
+    /// Whether the payload starts a VP8 keyframe.
+    pub fn is_keyframe(&self) -> bool {
+        self.raw.len() > 1 && self.raw[0] & 0x10 != 0 && self.raw[1] & 0x01 == 0
     }
 }
 
@@ -91,7 +111,19 @@ pub struct Client {
     pub sent: HashMap<&'static str, u64>,
     pub received: Vec<Received>,
     pub keyframe_requests: Vec<(Instant, Mid, KeyframeRequestKind)>,
+    /// Keyframe requests per simulcast rid (`None` without simulcast).
+    pub keyframe_rids: Vec<(Instant, Option<Rid>)>,
     pub connected: bool,
+}
+
+/// Drops the datagram from the engine to `to` that carries RTP with `ssrc` and `seq`
+/// (read from the plaintext RTP header of the SRTP packet), once.
+#[derive(Debug, Clone)]
+pub struct DropRule {
+    pub to: SocketAddr,
+    pub ssrc: u32,
+    pub seq: u16,
+    pub dropped: usize,
 }
 
 #[derive(Debug)]
@@ -104,32 +136,86 @@ pub struct Net {
     pub in_flight: VecDeque<(SocketAddr, SocketAddr, Vec<u8>)>,
     pub auto_answer: bool,
     pub offers: usize,
+    pub drop_rule: Option<DropRule>,
+    /// Addresses cut off the network (both directions).
+    pub blackholed: Vec<SocketAddr>,
 }
 
 impl Net {
     pub fn new() -> Net {
+        Net::with_config(|_| {})
+    }
+
+    pub fn with_config(tweak: impl FnOnce(&mut EngineConfig)) -> Net {
         // The only clock read: everything after is simulated time.
         #[allow(clippy::disallowed_methods)]
         let now = Instant::now();
+        let mut config = EngineConfig::new(server_addr());
+        tweak(&mut config);
         Net {
             start: now,
             now,
-            engine: Engine::new(EngineConfig::new(server_addr())),
+            engine: Engine::new(config),
             clients: Vec::new(),
             events: Vec::new(),
             in_flight: VecDeque::new(),
             auto_answer: true,
             offers: 0,
+            drop_rule: None,
+            blackholed: Vec::new(),
         }
     }
 
     /// Adds a client, negotiates, and runs until both sides report connected.
     pub fn join(&mut self, name: &str, spec: Spec) -> usize {
+        let idx = self.join_start(name, spec);
+        self.wait_connected(name);
+        idx
+    }
+
+    /// Runs until `name` and the engine both report the connection up.
+    pub fn wait_connected(&mut self, name: &str) {
+        let idx = self.index(name);
+        let key = self.clients[idx].key;
+        let deadline = self.now + Duration::from_secs(5);
+        while !(self.clients[idx].connected && self.engine_says_connected(key)) {
+            assert!(self.now < deadline, "{name} did not connect within 5 s");
+            self.tick();
+        }
+    }
+
+    /// Offer/answer with the engine (`add_peer`), without running the network.
+    pub fn join_start(&mut self, name: &str, spec: Spec) -> usize {
         let idx = self.clients.len();
         let addr: SocketAddr = format!("1.1.{}.{}:5000", idx / 200, idx % 200 + 1)
             .parse()
             .expect("valid address");
-        let mut rtc = Rtc::builder().set_rtp_mode(true).build(self.now);
+        let mut builder = Rtc::builder().set_rtp_mode(true);
+        if let Some((opus, vp8, rtx)) = spec.pts {
+            builder = builder.clear_codecs();
+            let codecs = builder.codec_config();
+            codecs.add_config(
+                opus.into(),
+                None,
+                Codec::Opus,
+                Frequency::FORTY_EIGHT_KHZ,
+                Some(2),
+                FormatParams {
+                    min_p_time: Some(10),
+                    use_inband_fec: Some(true),
+                    ..Default::default()
+                },
+            );
+            codecs.add_config(
+                vp8.into(),
+                Some(rtx.into()),
+                Codec::Vp8,
+                Frequency::NINETY_KHZ,
+                None,
+                FormatParams::default(),
+            );
+        }
+        let mut rtc = builder.build(self.now);
         rtc.add_local_candidate(Candidate::host(addr, "udp").expect("host candidate"));
         let mut api = rtc.sdp_api();
         let audio_mid = spec.audio.then(|| {
@@ -141,13 +227,20 @@ impl Net {
                 None,
             )
         });
+        let simulcast = spec.simulcast.map(|rids| {
+            let mut sim = Simulcast::new();
+            for rid in rids {
+                sim.add_send_layer(SimulcastLayer::new(rid));
+            }
+            sim
+        });
         let video_mid = spec.video.then(|| {
             api.add_media(
                 str0m::media::MediaKind::Video,
                 Direction::SendOnly,
                 None,
                 None,
-                None,
+                simulcast,
             )
         });
         for _ in 0..spec.recv_audio {
@@ -191,15 +284,11 @@ impl Net {
             sent: HashMap::new(),
             received: Vec::new(),
             keyframe_requests: Vec::new(),
+            keyframe_rids: Vec::new(),
             connected: false,
         });
         self.drain_client(idx);
         self.pump();
-        let deadline = self.now + Duration::from_secs(5);
-        while !(self.clients[idx].connected && self.engine_says_connected(key)) {
-            assert!(self.now < deadline, "{name} did not connect within 5 s");
-            self.tick();
-        }
         idx
     }
 
@@ -227,7 +316,7 @@ impl Net {
         self.client(name).key
     }
 
-    fn index(&self, name: &str) -> usize {
+    pub fn index(&self, name: &str) -> usize {
         self.clients
             .iter()
             .position(|c| c.name == name)
@@ -308,6 +397,44 @@ impl Net {
         self.drain_client(idx);
     }
 
+    /// `name` sends one VP8 packet (one frame) on simulcast layer `rid`: a realistic VP8
+    /// payload descriptor and frame header (keyframe start code and size when
+    /// `keyframe`), then `|name/video/<rid>/<n>`. `n` counts per layer.
+    pub fn send_layer(&mut self, name: &str, rid: &str, keyframe: bool, size: (u16, u16)) {
+        let idx = self.index(name);
+        let now = self.now;
+        let c = &mut self.clients[idx];
+        let mid = c.video_mid.expect("video");
+        let pt = c
+            .rtc
+            .codec_config()
+            .find(|p| p.spec().codec == Codec::Vp8)
+            .expect("codec")
+            .pt();
+        let label: &'static str = Box::leak(format!("layer-{rid}").into_boxed_str());
+        let n = c.sent.entry(label).or_insert(0);
+        let seq = 30_000 + *n;
+        let ts = (*n * 3_000) as u32;
+        let mut payload = vp8_prefix(keyframe, size);
+        payload.extend_from_slice(format!("|{}/video/{rid}/{n}", c.name).as_bytes());
+        *n += 1;
+        let mut api = c.rtc.direct_api();
+        let stream = api
+            .stream_tx_by_mid(mid, Some(rid.into()))
+            .expect("layer send stream");
+        stream.write_rtp(
+            RtpWrite::new(pt, seq.into(), ts, now, payload)
+                .marker(true)
+                .nackable(true),
+        );
+        self.drain_client(idx);
+        self.clients[idx]
+            .rtc
+            .handle_input(Input::Timeout(now))
+            .expect("client timeout");
+        self.drain_client(idx);
+    }
+
     /// `name` asks the engine for a keyframe on its receive m-line `mid` (what a browser
     /// does on packet loss or a new decoder).
     pub fn request_keyframe(&mut self, name: &str, mid: Mid, kind: KeyframeRequestKind) {
@@ -342,10 +469,14 @@ impl Net {
         self.now += TICK;
         self.settle();
         // Timers.
+        // The engine fires once per tick: with bandwidth estimation on, str0m may keep
+        // asking for a deadline equal to `now`, which in simulated time never passes.
+        let mut engine_fired = false;
         loop {
             let mut fired = false;
-            if self.engine.poll_timeout().is_some_and(|t| t <= self.now) {
+            if !engine_fired && self.engine.poll_timeout().is_some_and(|t| t <= self.now) {
                 self.engine.handle_timeout(self.now);
+                engine_fired = true;
                 fired = true;
             }
             for idx in 0..self.clients.len() {
@@ -380,6 +511,21 @@ impl Net {
         while let Some((src, dst, bytes)) = self.in_flight.pop_front() {
             guard += 1;
             assert!(guard < 1_000_000, "network does not settle");
+            if self.blackholed.contains(&src) || self.blackholed.contains(&dst) {
+                continue;
+            }
+            if let Some(rule) = &mut self.drop_rule
+                && rule.dropped == 0
+                && dst == rule.to
+                && bytes.len() >= 12
+                && bytes[0] >> 6 == 2
+                && !(64..96).contains(&(bytes[1] & 0x7f))
+                && u16::from_be_bytes([bytes[2], bytes[3]]) == rule.seq
+                && u32::from_be_bytes([bytes[8], bytes[9], bytes[10], bytes[11]]) == rule.ssrc
+            {
+                rule.dropped += 1;
+                continue;
+            }
             if dst == server_addr() {
                 self.engine.handle_receive(self.now, src, dst, &bytes);
                 self.pump();
@@ -500,6 +646,8 @@ impl Net {
                         .map(|s| s.mid());
                     c.received.push(Received {
                         at: now,
+                        pt: *p.header.payload_type,
+                        raw: p.payload.to_vec(),
                         mid,
                         ssrc: *p.header.ssrc,
                         seq: *p.seq_no,
@@ -509,7 +657,8 @@ impl Net {
                     });
                 }
                 Output::Event(Event::KeyframeRequest(r)) => {
-                    c.keyframe_requests.push((now, r.mid, r.kind))
+                    c.keyframe_requests.push((now, r.mid, r.kind));
+                    c.keyframe_rids.push((now, r.rid));
                 }
                 Output::Event(_) => {}
             }
@@ -545,4 +694,20 @@ impl Client {
         v.dedup();
         v
     }
+}
+
+/// The front of a VP8 RTP payload, as the client SDK's `payload::vp8_prefix` builds it for
+/// a one-packet frame: descriptor S=1 PID=0, frame tag (P=0 on a keyframe), and on a
+/// keyframe the start code and picture size.
+pub fn vp8_prefix(keyframe: bool, (width, height): (u16, u16)) -> Vec<u8> {
+    let mut out = vec![0x10];
+    let first_partition: u32 = 64;
+    let tag = (first_partition << 5) | (1 << 4) | u32::from(!keyframe);
+    out.extend_from_slice(&tag.to_le_bytes()[..3]);
+    if keyframe {
+        out.extend_from_slice(&[0x9d, 0x01, 0x2a]);
+        out.extend_from_slice(&(width & 0x3fff).to_le_bytes());
+        out.extend_from_slice(&(height & 0x3fff).to_le_bytes());
+    }
+    out
 }
