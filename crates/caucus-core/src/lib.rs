@@ -50,7 +50,7 @@ pub use command::{
 };
 pub use denial::Denial;
 pub use effect::Effect;
-pub use session::{Session, SessionConfig};
+pub use session::{SavedRoom, Session, SessionConfig};
 pub use state::Peer;
 pub use template::{Role, RoleIdx, Template};
 pub use time::Time;

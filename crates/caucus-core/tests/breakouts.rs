@@ -1024,3 +1024,68 @@ fn moves_keep_the_connection_and_only_change_routing() {
     assert_eq!(sim.hears(g[0]), vec![g[1], g[2]]);
     assert!(sim.disconnected.is_empty());
 }
+
+#[test]
+fn a_saved_plan_is_restored_with_its_room_ids_and_later_rooms_follow_them() {
+    let mut sim = Sim::new();
+    let saved = |id: u64, name: &str| caucus_core::SavedRoom {
+        id: BreakoutId::new(id),
+        name: name.into(),
+        capacity: Some(4),
+        password: None,
+        visibility: Visibility::MainStage {
+            roles: vec!["host".into()],
+        },
+    };
+    let lost_role = caucus_core::SavedRoom {
+        visibility: Visibility::MainStage {
+            roles: vec!["gone".into()],
+        },
+        ..saved(9, "Stale")
+    };
+    let skipped = sim
+        .session
+        .restore_breakouts(
+            sim.now,
+            vec![
+                saved(3, "Design"),
+                saved(7, "Ideas"),
+                saved(8, "design"),
+                lost_role,
+            ],
+            BreakoutOptions {
+                countdown_s: 5,
+                ..BreakoutOptions::default()
+            },
+            [
+                ("ana".into(), BreakoutId::new(7)),
+                ("ben".into(), BreakoutId::new(9)),
+            ]
+            .into(),
+        )
+        .unwrap();
+    sim.drain();
+    assert_eq!(
+        skipped.len(),
+        3,
+        "a duplicate name, a lost role, a pre-assignment to it: {skipped:?}"
+    );
+    let ids: Vec<BreakoutId> = sim.session.breakouts().rooms().map(|r| r.id()).collect();
+    assert_eq!(ids, [BreakoutId::new(3), BreakoutId::new(7)]);
+    assert_eq!(sim.session.breakouts().options().countdown_s, 5);
+    let created = create(&mut sim, 1);
+    assert!(
+        created[0] > BreakoutId::new(7),
+        "new rooms never reuse a restored id"
+    );
+    open(&mut sim);
+    let ana = sim.join("ana", "guest");
+    assert_eq!(loc(&sim, ana), Location::Breakout(BreakoutId::new(7)));
+    let again = sim.session.restore_breakouts(
+        sim.now,
+        vec![],
+        BreakoutOptions::default(),
+        Default::default(),
+    );
+    assert_eq!(again.unwrap_err().code, ErrorCode::AlreadyExists);
+}

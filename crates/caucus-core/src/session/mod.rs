@@ -15,6 +15,8 @@ mod peers;
 mod requests;
 mod roles;
 
+pub use breakouts::SavedRoom;
+
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::sync::Arc;
 use std::time::Duration;
