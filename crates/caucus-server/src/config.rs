@@ -13,6 +13,38 @@ use figment::Figment;
 use figment::providers::{Env, Format, Serialized, Toml};
 use serde::{Deserialize, Serialize};
 
+use crate::webhooks::{EVENT_NAMES, WebhookEndpoint};
+
+/// The shortest token secret accepted.
+pub const MIN_SECRET_BYTES: usize = 16;
+const MIN_OUTBOUND_QUEUE: usize = 16;
+const MIN_BODY_BYTES: usize = 1024;
+const MAX_BODY_BYTES: usize = 64 * 1024 * 1024;
+
+/// One value that cannot work: `key` as the file names it, and why.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Problem {
+    pub key: String,
+    pub message: String,
+}
+
+impl std::fmt::Display for Problem {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}: {}", self.key, self.message)
+    }
+}
+
+/// Why the configuration could not be loaded.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// A source could not be read or a value has the wrong type.
+    #[error("{0}")]
+    Source(Box<figment::Error>),
+    /// Values that parse but cannot work, each with its key.
+    #[error("{}", .0.iter().map(ToString::to_string).collect::<Vec<_>>().join("; "))]
+    Invalid(Vec<Problem>),
+}
+
 /// Everything the server needs to start.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -57,6 +89,15 @@ pub struct Config {
     pub max_body_bytes: usize,
     /// Keep rooms, templates and plans in memory only (nothing in `data`); for tests.
     pub in_memory: bool,
+    /// Webhook endpoints (`[[webhooks]]` tables in the file); none by default.
+    pub webhooks: Vec<WebhookEndpoint>,
+    /// How long one webhook request may take before it counts as failed (milliseconds).
+    pub webhook_timeout_ms: u64,
+    /// The wait before the first retry of a failed webhook; it doubles per failure
+    /// (milliseconds).
+    pub webhook_backoff_initial_ms: u64,
+    /// The longest wait between two attempts of one webhook (milliseconds).
+    pub webhook_backoff_max_ms: u64,
 }
 
 impl Default for Config {
@@ -79,6 +120,10 @@ impl Default for Config {
             max_rooms: 0,
             max_body_bytes: 64 * 1024,
             in_memory: false,
+            webhooks: Vec::new(),
+            webhook_timeout_ms: 10_000,
+            webhook_backoff_initial_ms: 1_000,
+            webhook_backoff_max_ms: 300_000,
         }
     }
 }
@@ -117,26 +162,141 @@ impl Config {
         "max_rooms",
         "max_body_bytes",
         "in_memory",
+        "webhooks",
+        "webhook_timeout_ms",
+        "webhook_backoff_initial_ms",
+        "webhook_backoff_max_ms",
     ];
 
     /// Layer the sources: defaults, then the TOML file (if given; it must exist), then
-    /// `CAUCUS_*` environment variables (e.g. `CAUCUS_REQUEST_TTL_S=60`), then the flags.
-    pub fn load(file: Option<&Path>, overrides: &Overrides) -> Result<Config, Box<figment::Error>> {
+    /// `CAUCUS_*` environment variables (e.g. `CAUCUS_REQUEST_TTL_S=60`), then the flags; then
+    /// [`Config::validate`].
+    pub fn load(file: Option<&Path>, overrides: &Overrides) -> Result<Config, ConfigError> {
         let mut figment = Figment::from(Serialized::defaults(Config::default()));
         if let Some(path) = file {
             if !path.exists() {
-                return Err(Box::new(figment::Error::from(format!(
-                    "config file {} does not exist",
-                    path.display()
+                return Err(ConfigError::Source(Box::new(figment::Error::from(
+                    format!("config file {} does not exist", path.display()),
                 ))));
             }
             figment = figment.merge(Toml::file(path));
         }
-        figment
+        let config: Config = figment
             .merge(Env::prefixed("CAUCUS_").only(Self::KEYS))
             .merge(Serialized::defaults(overrides))
             .extract()
-            .map_err(Box::new)
+            .map_err(|e| ConfigError::Source(Box::new(e)))?;
+        config.validate().map_err(ConfigError::Invalid)?;
+        Ok(config)
+    }
+
+    /// Every problem of values that parse but cannot work, each naming its key.
+    pub fn validate(&self) -> Result<(), Vec<Problem>> {
+        let mut problems = Vec::new();
+        let mut check = |ok: bool, key: &str, message: String| {
+            if !ok {
+                problems.push(Problem {
+                    key: key.to_owned(),
+                    message,
+                });
+            }
+        };
+        if let Some(ip) = self.advertise {
+            check(
+                !ip.is_unspecified() && !ip.is_multicast(),
+                "advertise",
+                format!(
+                    "{ip} cannot be told to clients; give the address they reach this server at"
+                ),
+            );
+        }
+        if let Some(secret) = &self.secret {
+            check(
+                secret.len() >= MIN_SECRET_BYTES,
+                "secret",
+                format!("must be at least {MIN_SECRET_BYTES} bytes (it signs every token)"),
+            );
+        }
+        check(
+            self.request_ttl_s >= 1,
+            "request_ttl_s",
+            "must be at least 1 second".into(),
+        );
+        check(
+            self.rate_per_s >= 1,
+            "rate_per_s",
+            "must be at least 1".into(),
+        );
+        check(
+            self.rate_burst >= 1,
+            "rate_burst",
+            "must be at least 1 (a connection must be able to send its join)".into(),
+        );
+        check(
+            self.outbound_queue >= MIN_OUTBOUND_QUEUE,
+            "outbound_queue",
+            format!("must be at least {MIN_OUTBOUND_QUEUE} messages"),
+        );
+        check(
+            (MIN_BODY_BYTES..=MAX_BODY_BYTES).contains(&self.max_body_bytes),
+            "max_body_bytes",
+            format!("must be between {MIN_BODY_BYTES} and {MAX_BODY_BYTES} bytes"),
+        );
+        if let Some(room) = &self.demo_room {
+            check(
+                crate::api::check_id("demo_room", room).is_ok(),
+                "demo_room",
+                format!("{room:?} is not a valid room id"),
+            );
+        }
+        check(
+            self.webhook_timeout_ms >= 1,
+            "webhook_timeout_ms",
+            "must be at least 1 millisecond".into(),
+        );
+        check(
+            self.webhook_backoff_initial_ms >= 1
+                && self.webhook_backoff_initial_ms <= self.webhook_backoff_max_ms,
+            "webhook_backoff_initial_ms",
+            "must be at least 1 and at most webhook_backoff_max_ms".into(),
+        );
+        for (i, hook) in self.webhooks.iter().enumerate() {
+            let key = format!("webhooks[{i}]");
+            let url = reqwest::Url::parse(&hook.url);
+            check(
+                url.as_ref()
+                    .is_ok_and(|u| u.scheme() == "http" && u.host().is_some()),
+                &format!("{key}.url"),
+                format!(
+                    "{:?} is not an http:// URL (for https, put a TLS-terminating proxy in front of the receiver)",
+                    hook.url
+                ),
+            );
+            check(
+                self.webhooks[..i].iter().all(|other| other.url != hook.url),
+                &format!("{key}.url"),
+                format!("{:?} is listed twice", hook.url),
+            );
+            if let Some(secret) = &hook.secret {
+                check(
+                    !secret.is_empty(),
+                    &format!("{key}.secret"),
+                    "must not be empty (leave it out to sign with the server's secret)".into(),
+                );
+            }
+            for event in &hook.events {
+                check(
+                    EVENT_NAMES.contains(&event.as_str()),
+                    &format!("{key}.events"),
+                    format!("unknown event {event:?}; known: {}", EVENT_NAMES.join(", ")),
+                );
+            }
+        }
+        if problems.is_empty() {
+            Ok(())
+        } else {
+            Err(problems)
+        }
     }
 
     /// A configuration for tests and embedding: loopback on port 0 for HTTP and media, a
@@ -184,6 +344,82 @@ mod tests {
         assert_eq!(config.request_ttl_s, 99);
         assert_eq!(config.http, "127.0.0.1:9001".parse().unwrap());
         assert_eq!(config.media, Config::default().media);
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn the_defaults_and_the_ephemeral_config_are_valid() {
+        assert_eq!(Config::default().validate(), Ok(()));
+        assert_eq!(Config::ephemeral().validate(), Ok(()));
+    }
+
+    #[test]
+    fn values_that_cannot_work_are_each_named_with_their_key() {
+        let config = Config {
+            advertise: Some("0.0.0.0".parse().unwrap()),
+            secret: Some("short".into()),
+            rate_burst: 0,
+            max_body_bytes: 10,
+            demo_room: Some("no spaces".into()),
+            webhook_backoff_initial_ms: 10_000,
+            webhook_backoff_max_ms: 1_000,
+            webhooks: vec![
+                WebhookEndpoint {
+                    url: "https://hooks.example/x".into(),
+                    secret: Some(String::new()),
+                    events: vec!["peer.joined".into(), "peer.teleported".into()],
+                },
+                WebhookEndpoint {
+                    url: "http://127.0.0.1:9/ok".into(),
+                    secret: None,
+                    events: Vec::new(),
+                },
+                WebhookEndpoint {
+                    url: "http://127.0.0.1:9/ok".into(),
+                    secret: None,
+                    events: Vec::new(),
+                },
+            ],
+            ..Config::default()
+        };
+        let problems = config.validate().unwrap_err();
+        let keys: Vec<&str> = problems.iter().map(|p| p.key.as_str()).collect();
+        assert_eq!(
+            keys,
+            [
+                "advertise",
+                "secret",
+                "rate_burst",
+                "max_body_bytes",
+                "demo_room",
+                "webhook_backoff_initial_ms",
+                "webhooks[0].url",
+                "webhooks[0].secret",
+                "webhooks[0].events",
+                "webhooks[2].url",
+            ]
+        );
+        let text = ConfigError::Invalid(problems).to_string();
+        assert!(text.contains("peer.teleported"), "{text}");
+        assert!(text.contains("listed twice"), "{text}");
+    }
+
+    #[test]
+    fn webhooks_come_from_the_file() {
+        let dir = std::env::temp_dir().join(format!("caucus-config-hooks-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let file = dir.join("caucus.toml");
+        std::fs::write(
+            &file,
+            "[[webhooks]]\nurl = \"http://127.0.0.1:9000/caucus\"\nevents = [\"peer.joined\"]\n",
+        )
+        .unwrap();
+        let config = Config::load(Some(&file), &Overrides::default()).unwrap();
+        assert_eq!(config.webhooks.len(), 1);
+        assert_eq!(config.webhooks[0].events, ["peer.joined"]);
+        std::fs::write(&file, "[[webhooks]]\nurl = \"ftp://x\"\n").unwrap();
+        let err = Config::load(Some(&file), &Overrides::default()).unwrap_err();
+        assert!(matches!(err, ConfigError::Invalid(_)), "{err}");
         std::fs::remove_dir_all(&dir).unwrap();
     }
 

@@ -1,4 +1,4 @@
-//! The HTTP surface: `/healthz`, the signaling WebSocket at `/v1/rtc` and the REST API
+//! The HTTP surface: `/healthz`, `/metrics` ([`crate::metrics`]), the signaling WebSocket at `/v1/rtc` and the REST API
 //! ([`crate::api`]); the web app, `/rooms/{room}` included, is in [`crate::web`]. Unknown paths
 //! and wrong methods answer with the API's error envelope.
 
@@ -14,16 +14,22 @@ use serde::Deserialize;
 
 use crate::api::ApiState;
 use crate::connection::{self, ConnectionContext};
+use crate::metrics::Metrics;
 
 /// Frames up to this size are read whole so that the server can answer "too large" with a
 /// proper error; anything bigger breaks the connection at the WebSocket layer.
 const READ_LIMIT_BYTES: usize = 16 * MAX_MESSAGE_BYTES;
 
-pub fn router(ctx: Arc<ConnectionContext>, api: ApiState) -> Router {
+pub fn router(ctx: Arc<ConnectionContext>, api: ApiState, metrics: Arc<Metrics>) -> Router {
     Router::new()
         .route("/healthz", get(healthz))
         .route("/v1/rtc", get(rtc))
         .with_state(ctx)
+        .merge(
+            Router::new()
+                .route("/metrics", get(crate::metrics::scrape))
+                .with_state(metrics),
+        )
         .merge(crate::api::router(api))
         .fallback(crate::api::fallback)
         .method_not_allowed_fallback(crate::api::method_not_allowed)

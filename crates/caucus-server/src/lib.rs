@@ -50,6 +50,7 @@ pub mod connection;
 pub mod control;
 pub mod http;
 pub mod media_thread;
+pub mod metrics;
 pub mod outbound;
 pub mod persist;
 pub mod rate_limit;
@@ -59,7 +60,8 @@ pub mod secret;
 pub mod server;
 pub mod token;
 pub mod web;
+pub mod webhooks;
 
-pub use config::{Config, Overrides};
+pub use config::{Config, ConfigError, Overrides};
 pub use server::{Running, Server, StartError};
 pub use token::{JoinClaims, JoinGrant, ManagementClaims, TokenError, TokenIssuer};

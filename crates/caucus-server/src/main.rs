@@ -12,6 +12,7 @@ use std::time::Duration;
 
 use caucus_core::builtin;
 use caucus_proto::RoomId;
+use caucus_server::config::ConfigError;
 use caucus_server::{Config, JoinGrant, Overrides, Server, TokenIssuer};
 use clap::{Args, Parser, Subcommand};
 use tracing_subscriber::EnvFilter;
@@ -81,6 +82,21 @@ struct TokenArgs {
     config: Option<PathBuf>,
 }
 
+/// One line per problem, each naming its key.
+fn config_error(error: &ConfigError) -> String {
+    match error {
+        ConfigError::Source(e) => format!("configuration: {e}"),
+        ConfigError::Invalid(problems) => {
+            let mut text = String::from("invalid configuration:");
+            for problem in problems {
+                text.push_str("\n  ");
+                text.push_str(&problem.to_string());
+            }
+            text
+        }
+    }
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
@@ -104,7 +120,7 @@ fn serve(args: ServeArgs) -> ExitCode {
     };
     let config = match Config::load(args.config.as_deref(), &overrides) {
         Ok(config) => config,
-        Err(e) => return fail(&format!("configuration: {e}")),
+        Err(e) => return fail(&config_error(&e)),
     };
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -166,7 +182,7 @@ fn token(args: TokenArgs) -> ExitCode {
     };
     let config = match Config::load(args.config.as_deref(), &overrides) {
         Ok(config) => config,
-        Err(e) => return fail(&format!("configuration: {e}")),
+        Err(e) => return fail(&config_error(&e)),
     };
     let secret = match config.secret {
         Some(secret) => secret,

@@ -22,7 +22,7 @@ use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 use caucus_media::{
-    Engine, EngineConfig, EngineEvent, EngineOutput, MediaError, PeerKey, TrackKey,
+    Counters, Engine, EngineConfig, EngineEvent, EngineOutput, MediaError, PeerKey, TrackKey,
 };
 use tokio::net::UdpSocket;
 use tokio::sync::{mpsc, oneshot};
@@ -72,6 +72,10 @@ pub enum MediaCommand {
     RemovePeer {
         key: PeerKey,
     },
+    /// The engine's totals (for `/metrics`).
+    Counters {
+        reply: oneshot::Sender<Counters>,
+    },
 }
 
 /// What the media plane tells a room.
@@ -91,6 +95,13 @@ pub enum MediaReport {
 pub struct MediaHandle(mpsc::UnboundedSender<MediaCommand>);
 
 impl MediaHandle {
+    /// The engine's totals; `None` when the media thread is gone.
+    pub async fn counters(&self) -> Option<Counters> {
+        let (reply, counters) = oneshot::channel();
+        self.send(MediaCommand::Counters { reply });
+        counters.await.ok()
+    }
+
     /// Send a command; if the media thread is gone (shutting down) it is dropped.
     pub fn send(&self, command: MediaCommand) {
         if self.0.send(command).is_err() {
@@ -278,6 +289,9 @@ impl MediaLoop {
                 // route goes after the flush.
                 self.flush_events();
                 self.routes.remove(&key);
+            }
+            MediaCommand::Counters { reply } => {
+                let _ = reply.send(self.engine.counters());
             }
         }
     }

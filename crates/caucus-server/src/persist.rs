@@ -1,4 +1,5 @@
-//! The writer of what room tasks make durable: breakout plans and the locked flag.
+//! The writer of what room tasks make durable: breakout plans, the locked flag and webhook
+//! deliveries (the outbox; see [`crate::webhooks`]).
 //!
 //! What it is: one task that takes write jobs from every room in order and carries each out
 //! on a blocking thread, one after the other, so a newer plan of a room can never be
@@ -16,10 +17,12 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use caucus_proto::RoomId;
-use caucus_store::{BreakoutPlan, RoomPatch, Store, StoreError};
+use caucus_store::{BreakoutPlan, OutboxItem, RoomPatch, Store, StoreError};
 use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
 use tracing::{debug, warn};
+
+use crate::webhooks::Webhooks;
 
 /// One write.
 #[derive(Debug)]
@@ -34,6 +37,11 @@ enum Job {
     Locked {
         room: RoomId,
         locked: bool,
+    },
+    /// Deliveries for the outbox; the delivery loop is woken once they are committed.
+    Webhooks {
+        items: Vec<OutboxItem>,
+        hooks: Arc<Webhooks>,
     },
 }
 
@@ -65,6 +73,11 @@ impl PersistHandle {
     /// Save the room's locked flag.
     pub fn locked(&self, room: RoomId, locked: bool) {
         let _ = self.tx.send(Job::Locked { room, locked });
+    }
+
+    /// Queue webhook deliveries, then wake `hooks`' delivery loop.
+    pub fn webhooks(&self, items: Vec<OutboxItem>, hooks: Arc<Webhooks>) {
+        let _ = self.tx.send(Job::Webhooks { items, hooks });
     }
 }
 
@@ -140,6 +153,13 @@ fn write(store: &dyn Store, job: Job, cache: &mut HashCache) -> Option<oneshot::
             match store.update_room(&room, &patch, crate::control::unix_ms()) {
                 Ok(_) | Err(StoreError::NotFound { .. }) => {}
                 Err(e) => warn!(room = %room, error = %e, "cannot save the locked flag"),
+            }
+            None
+        }
+        Job::Webhooks { items, hooks } => {
+            match store.enqueue_webhooks(&items) {
+                Ok(()) => hooks.wake(),
+                Err(e) => warn!(error = %e, deliveries = items.len(), "cannot queue webhooks"),
             }
             None
         }

@@ -28,6 +28,7 @@ use crate::clock::Clock;
 use crate::media_thread::MediaHandle;
 use crate::persist::PersistHandle;
 use crate::room::{self, RoomContext, RoomHandle, RoomInput, RoomSetup};
+use crate::webhooks::WebhookSink;
 
 enum Request {
     Live {
@@ -38,6 +39,9 @@ enum Request {
         id: RoomId,
         setup: Box<RoomSetup>,
         reply: oneshot::Sender<RoomHandle>,
+    },
+    All {
+        reply: oneshot::Sender<Vec<RoomHandle>>,
     },
     Shutdown {
         done: oneshot::Sender<()>,
@@ -55,6 +59,7 @@ impl std::fmt::Debug for Request {
         match self {
             Request::Live { id, .. } => write!(f, "Live({id})"),
             Request::Open { id, .. } => write!(f, "Open({id})"),
+            Request::All { .. } => f.write_str("All"),
             Request::Shutdown { .. } => f.write_str("Shutdown"),
         }
     }
@@ -67,6 +72,7 @@ impl Registry {
         session: SessionConfig,
         media: MediaHandle,
         persist: PersistHandle,
+        webhooks: WebhookSink,
     ) -> (Registry, JoinHandle<()>) {
         let (tx, requests) = mpsc::unbounded_channel();
         let (ended_tx, ended) = mpsc::unbounded_channel();
@@ -77,6 +83,7 @@ impl Registry {
             peer_keys: Arc::new(AtomicU64::new(1)),
             ended: ended_tx,
             persist,
+            webhooks,
         };
         let task = RegistryTask {
             ctx,
@@ -114,6 +121,15 @@ impl Registry {
         handle.await.ok()
     }
 
+    /// Every live room (empty when the server is shutting down).
+    pub async fn all(&self) -> Vec<RoomHandle> {
+        let (reply, handles) = oneshot::channel();
+        if self.tx.send(Request::All { reply }).is_err() {
+            return Vec::new();
+        }
+        handles.await.unwrap_or_default()
+    }
+
     /// Stop every room (each closes its connections) and wait for them.
     pub async fn shutdown(&self) {
         let (done, finished) = oneshot::channel();
@@ -148,6 +164,9 @@ impl RegistryTask {
                     Some(Request::Open { id, setup, reply }) => {
                         let handle = self.room(id, *setup);
                         let _ = reply.send(handle);
+                    }
+                    Some(Request::All { reply }) => {
+                        let _ = reply.send(self.rooms.values().cloned().collect());
                     }
                     Some(Request::Shutdown { done }) => {
                         self.shutdown().await;

@@ -23,8 +23,10 @@ use crate::config::Config;
 use crate::connection::ConnectionContext;
 use crate::control::{ControlPlane, Policy};
 use crate::media_thread::MediaThread;
+use crate::metrics::Metrics;
 use crate::registry::Registry;
 use crate::token::{JoinGrant, TokenIssuer};
+use crate::webhooks::{WebhookSink, Webhooks};
 
 /// How long shutdown waits for the HTTP server to drain.
 const HTTP_DRAIN: Duration = Duration::from_secs(5);
@@ -96,11 +98,30 @@ impl Server {
         let advertised = SocketAddr::new(advertised_ip, media_local.port());
         let media = MediaThread::spawn(udp, advertised).map_err(StartError::Media)?;
 
+        let (shutdown, shutdown_rx) = watch::channel(false);
         let (persist, persist_task) = crate::persist::spawn(Arc::clone(&store));
-        let (registry, registry_task) =
-            Registry::spawn(Clock::start(), config.session(), media.handle(), persist);
+        let hooks = Webhooks::new(
+            &config.webhooks,
+            &secret,
+            Duration::from_millis(config.webhook_timeout_ms),
+            Duration::from_millis(config.webhook_backoff_initial_ms),
+            Duration::from_millis(config.webhook_backoff_max_ms),
+        );
+        let webhook_task = tokio::spawn(crate::webhooks::run(
+            Arc::clone(&hooks),
+            Arc::clone(&store),
+            shutdown_rx.clone(),
+        ));
+        let sink = WebhookSink::new(hooks, persist.clone());
+        let (registry, registry_task) = Registry::spawn(
+            Clock::start(),
+            config.session(),
+            media.handle(),
+            persist,
+            sink,
+        );
         let control = Arc::new(ControlPlane::new(
-            store,
+            Arc::clone(&store),
             registry.clone(),
             Policy {
                 auto_create_rooms: config.auto_create_rooms,
@@ -121,7 +142,6 @@ impl Server {
             addr: config.http,
             source,
         })?;
-        let (shutdown, shutdown_rx) = watch::channel(false);
         let api = ApiState {
             control: Arc::clone(&control),
             tokens: tokens.clone(),
@@ -140,7 +160,8 @@ impl Server {
             shutdown: shutdown_rx.clone(),
         });
         let mut stop = shutdown_rx;
-        let app = crate::http::router(ctx, api)
+        let metrics = Metrics::new(Arc::clone(&ctx.control), media.handle());
+        let app = crate::http::router(ctx, api, metrics)
             .merge(crate::web::router(tokens.clone(), config.demo_room.clone()));
         let http = axum::serve(listener, app)
             .with_graceful_shutdown(async move {
@@ -163,6 +184,7 @@ impl Server {
             registry,
             registry_task,
             persist_task,
+            webhook_task,
             media,
         })
     }
@@ -181,6 +203,7 @@ pub struct Running {
     registry: Registry,
     registry_task: JoinHandle<()>,
     persist_task: JoinHandle<()>,
+    webhook_task: JoinHandle<()>,
     media: MediaThread,
 }
 
@@ -243,6 +266,13 @@ impl Running {
             .is_err()
         {
             warn!("the store writer did not finish in time");
+        }
+        // Deliveries in flight are abandoned (they stay queued and go out after the next start).
+        if tokio::time::timeout(HTTP_DRAIN, self.webhook_task)
+            .await
+            .is_err()
+        {
+            warn!("webhook delivery did not stop in time");
         }
         self.media.stop().await;
         info!("stopped");

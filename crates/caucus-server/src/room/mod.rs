@@ -40,6 +40,7 @@ use crate::connection::ConnId;
 use crate::media_thread::{MediaCommand, MediaHandle, MediaReport, MediaReports};
 use crate::outbound::{Outbound, OutboundSender, event_frame, frame};
 use crate::persist::PersistHandle;
+use crate::webhooks::WebhookSink;
 pub use api::{ApiAnswer, ApiReply, ApiRequest, OptionsPatch, PeerPatch};
 use caucus_store::BreakoutPlan;
 pub use media_ids::MediaIds;
@@ -71,6 +72,8 @@ pub struct RoomContext {
     pub ended: mpsc::UnboundedSender<(RoomId, u64)>,
     /// Where breakout plans and the locked flag are written.
     pub persist: PersistHandle,
+    /// Where lifecycle events go (webhooks).
+    pub webhooks: WebhookSink,
 }
 
 /// What a new session of a durable room starts from.
@@ -123,8 +126,25 @@ pub enum RoomInput {
         request: ApiRequest,
         reply: oneshot::Sender<ApiReply>,
     },
+    /// How many peers, tracks and breakout rooms the session has (for `/metrics`).
+    Counts {
+        reply: oneshot::Sender<RoomCounts>,
+    },
     /// Close every connection and stop.
     Shutdown,
+}
+
+/// A live session's size, as `/metrics` reports it.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct RoomCounts {
+    /// Peers in the session, connected or within their reconnect grace.
+    pub peers: u64,
+    /// Peers whose connection is up.
+    pub connected: u64,
+    /// Published tracks, muted ones included.
+    pub tracks: u64,
+    /// Breakout rooms in the session's set (any phase).
+    pub breakouts: u64,
 }
 
 /// A verified join: the room answers on `reply`, and on success also writes the `joined`
@@ -277,6 +297,22 @@ impl RoomTask {
                 self.carry_out();
                 let persisted = self.persist_changes();
                 let _ = reply.send(ApiReply { result, persisted });
+            }
+            RoomInput::Counts { reply } => {
+                let mut counts = RoomCounts {
+                    breakouts: self
+                        .session
+                        .breakouts_view(self.ctx.clock.now())
+                        .rooms
+                        .len() as u64,
+                    ..RoomCounts::default()
+                };
+                for peer in self.session.peers() {
+                    counts.peers += 1;
+                    counts.connected += u64::from(peer.is_connected());
+                    counts.tracks += peer.tracks().count() as u64;
+                }
+                let _ = reply.send(counts);
             }
             RoomInput::Shutdown => {}
         }
@@ -659,6 +695,9 @@ impl RoomTask {
             }
             Effect::Lifecycle(event) => {
                 info!(room = %self.id, event = event.name(), details = ?event, "lifecycle");
+                self.ctx
+                    .webhooks
+                    .emit(&self.id, &event, crate::control::unix_ms());
             }
             Effect::SessionEnded => {
                 info!(room = %self.id, "session ended");

@@ -1,0 +1,292 @@
+//! Webhooks against a real receiver on loopback that is down at first: a workshop runs (joins,
+//! breakouts opened, a move, a help request, a role change, closing, a leave, the end), the
+//! server is restarted while the receiver is still down, then the receiver comes up — and
+//! answers its very first request with a 500. Every lifecycle event arrives, each signed with
+//! HMAC-SHA256 of its body (checked here with an independent HMAC over `sha2`), none is lost,
+//! and the outbox drains to zero as `/metrics` shows.
+
+#![allow(clippy::unwrap_used)]
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode};
+use axum::routing::post;
+use caucus_client::{Client, ClientOptions, EventStream};
+use caucus_proto::{Location, PeerId, ServerEvent};
+use caucus_server::webhooks::WebhookEndpoint;
+use caucus_server::{Config, Running, Server};
+use sha2::{Digest, Sha256};
+
+const SECRET: &str = "receiver-shared-secret";
+const T: Duration = Duration::from_secs(20);
+
+/// HMAC-SHA256 (RFC 2104) written out over SHA-256, independent of the server's crypto.
+fn hmac_sha256(key: &[u8], message: &[u8]) -> String {
+    let mut block = [0u8; 64];
+    if key.len() > 64 {
+        block[..32].copy_from_slice(&Sha256::digest(key));
+    } else {
+        block[..key.len()].copy_from_slice(key);
+    }
+    let ipad: Vec<u8> = block.iter().map(|b| b ^ 0x36).collect();
+    let opad: Vec<u8> = block.iter().map(|b| b ^ 0x5c).collect();
+    let inner = Sha256::new()
+        .chain_update(&ipad)
+        .chain_update(message)
+        .finalize();
+    let outer = Sha256::new()
+        .chain_update(&opad)
+        .chain_update(inner)
+        .finalize();
+    outer.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+#[derive(Debug, Clone)]
+struct Delivery {
+    headers: HeaderMap,
+    body: Bytes,
+}
+
+#[derive(Default)]
+struct Receiver {
+    requests: Mutex<Vec<Delivery>>,
+}
+
+async fn hook(
+    State(receiver): State<Arc<Receiver>>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> StatusCode {
+    let mut requests = receiver.requests.lock().unwrap();
+    requests.push(Delivery { headers, body });
+    // The first request after coming up fails: the server must try it again.
+    if requests.len() == 1 {
+        StatusCode::INTERNAL_SERVER_ERROR
+    } else {
+        StatusCode::NO_CONTENT
+    }
+}
+
+fn config(data: &std::path::Path, hook_addr: SocketAddr, secret: &str) -> Config {
+    Config {
+        data: data.to_owned(),
+        in_memory: false,
+        secret: Some(secret.to_owned()),
+        webhooks: vec![WebhookEndpoint {
+            url: format!("http://{hook_addr}/hooks/caucus"),
+            secret: Some(SECRET.to_owned()),
+            events: Vec::new(),
+        }],
+        webhook_timeout_ms: 2_000,
+        webhook_backoff_initial_ms: 50,
+        webhook_backoff_max_ms: 400,
+        ..Config::ephemeral()
+    }
+}
+
+async fn metric(server: &Running, name: &str) -> Option<f64> {
+    let text = reqwest::get(format!("http://{}/metrics", server.http_addr()))
+        .await
+        .ok()?
+        .text()
+        .await
+        .ok()?;
+    text.lines().find_map(|line| {
+        line.strip_prefix(name)?
+            .strip_prefix(' ')?
+            .trim()
+            .parse()
+            .ok()
+    })
+}
+
+/// Polls `/metrics` until `name` satisfies `ok`.
+async fn wait_metric(server: &Running, name: &str, ok: impl Fn(f64) -> bool) -> f64 {
+    let deadline = tokio::time::Instant::now() + T;
+    loop {
+        if let Some(value) = metric(server, name).await
+            && ok(value)
+        {
+            return value;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "{name} did not reach the expected value; last {:?}",
+            metric(server, name).await
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+async fn wait_moved(events: &mut EventStream, peer: PeerId, to: Location) {
+    events
+        .wait_server(
+            |e| match e {
+                ServerEvent::PeersMoved { moves } => moves
+                    .iter()
+                    .any(|m| m.peer_id == peer && m.to == to)
+                    .then_some(()),
+                _ => None,
+            },
+            T,
+        )
+        .await
+        .unwrap_or_else(|e| panic!("{peer} was not moved to {to}: {e}"));
+}
+
+async fn join(server: &Running, user: &str, role: &str) -> (Client, EventStream) {
+    let token = server.join_token("workshop", user, role);
+    Client::connect(&server.signaling_url(), &token, ClientOptions::default())
+        .await
+        .unwrap_or_else(|e| panic!("{user} could not join: {e}"))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_event_reaches_a_receiver_that_was_down_signed_and_none_lost() {
+    // A free port with nobody listening: the receiver is down.
+    let hook_addr = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap();
+    let data = std::env::temp_dir().join(format!("caucus-webhooks-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&data);
+    let server_secret = "server-token-secret-0123456789";
+    let server = Server::start(config(&data, hook_addr, server_secret))
+        .await
+        .unwrap();
+
+    // A short workshop.
+    let (host, _host_events) = join(&server, "hana", "host").await;
+    let (ana, mut ana_events) = join(&server, "ana", "guest").await;
+    let (ben, mut ben_events) = join(&server, "ben", "guest").await;
+    let rooms = host.create_breakouts(2, None).await.unwrap();
+    host.open_breakouts(None).await.unwrap();
+    host.move_peer(ana.peer_id(), Location::Breakout(rooms[0]), true)
+        .await
+        .unwrap();
+    wait_moved(&mut ana_events, ana.peer_id(), Location::Breakout(rooms[0])).await;
+    ana.request_help().await.unwrap();
+    host.change_role(ben.peer_id(), "co-host", true)
+        .await
+        .unwrap();
+    ben_events
+        .wait_server(
+            |e| matches!(e, ServerEvent::RoleChanged { .. }).then_some(()),
+            T,
+        )
+        .await
+        .unwrap();
+    host.close_breakouts(Some(0), None).await.unwrap();
+    wait_moved(&mut ana_events, ana.peer_id(), Location::Main).await;
+    ben.leave().await.unwrap();
+    host.end_session(Some("done".into()), false).await.unwrap();
+    let expected: BTreeSet<&str> = [
+        "session.started",
+        "peer.joined",
+        "breakouts.opened",
+        "peer.moved",
+        "help.requested",
+        "role.changed",
+        "breakouts.closing",
+        "breakouts.closed",
+        "peer.left",
+        "session.ended",
+    ]
+    .into();
+    // peer.joined ×3, peer.moved ×2 (in, back), peer.left ×3 (ben leaves; ana and hana at the
+    // end), and one of each of the seven others.
+    let total = 3 + 2 + 3 + 7;
+    let queued = wait_metric(&server, "caucus_webhook_backlog", |v| v >= f64::from(total)).await;
+    assert_eq!(queued, f64::from(total), "exactly one delivery per event");
+    drop((host, ana, ben));
+
+    // Restart while the receiver is still down: the outbox is on disk.
+    server.shutdown().await;
+    let server = Server::start(config(&data, hook_addr, server_secret))
+        .await
+        .unwrap();
+    assert_eq!(
+        wait_metric(&server, "caucus_webhook_backlog", |_| true).await,
+        f64::from(total),
+        "nothing queued was lost in the restart"
+    );
+
+    // The receiver comes up.
+    let receiver = Arc::new(Receiver::default());
+    let listener = tokio::net::TcpListener::bind(hook_addr).await.unwrap();
+    let app = Router::new()
+        .route("/hooks/caucus", post(hook))
+        .with_state(Arc::clone(&receiver));
+    let receiver_task = tokio::spawn(async move { axum::serve(listener, app).await });
+    wait_metric(&server, "caucus_webhook_backlog", |v| v == 0.0).await;
+
+    let requests = receiver.requests.lock().unwrap().clone();
+    assert!(
+        requests.len() > total as usize,
+        "the first request failed and was tried again"
+    );
+    let mut by_id: BTreeMap<String, serde_json::Value> = BTreeMap::new();
+    for request in &requests {
+        let header = |name: &str| request.headers.get(name).unwrap().to_str().unwrap();
+        assert_eq!(
+            header("x-caucus-signature"),
+            format!("sha256={}", hmac_sha256(SECRET.as_bytes(), &request.body)),
+            "the signature is HMAC-SHA256 of the exact body"
+        );
+        assert_ne!(
+            header("x-caucus-signature"),
+            format!(
+                "sha256={}",
+                hmac_sha256(server_secret.as_bytes(), &request.body)
+            ),
+            "the endpoint's own secret signs, not the server's"
+        );
+        assert_eq!(header("content-type"), "application/json");
+        let body: serde_json::Value = serde_json::from_slice(&request.body).unwrap();
+        assert_eq!(body["id"], header("x-caucus-event-id"));
+        assert_eq!(body["event"], header("x-caucus-event"));
+        assert_eq!(body["room"], "workshop");
+        assert!(body["created_at_ms"].as_u64().unwrap() > 1_600_000_000_000);
+        if let Some(seen) = by_id.get(body["id"].as_str().unwrap()) {
+            assert_eq!(seen, &body, "a retried event is the same event");
+        }
+        by_id.insert(body["id"].as_str().unwrap().to_owned(), body);
+    }
+    assert_eq!(
+        by_id.len(),
+        total as usize,
+        "every event arrived once by id"
+    );
+    let names: BTreeSet<&str> = by_id
+        .values()
+        .map(|b| b["event"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, expected);
+    let count = |name: &str| by_id.values().filter(|b| b["event"] == name).count();
+    assert_eq!(count("peer.joined"), 3);
+    assert_eq!(count("peer.moved"), 2);
+    assert_eq!(count("peer.left"), 3);
+    let moved_in = by_id
+        .values()
+        .find(|b| b["event"] == "peer.moved" && b["to"] != "main")
+        .unwrap();
+    assert_eq!(moved_in["to"], rooms[0].to_string());
+    let role = by_id
+        .values()
+        .find(|b| b["event"] == "role.changed")
+        .unwrap();
+    assert_eq!(
+        (role["from"].as_str(), role["to"].as_str()),
+        (Some("guest"), Some("co-host"))
+    );
+
+    receiver_task.abort();
+    server.shutdown().await;
+    let _ = std::fs::remove_dir_all(&data);
+}

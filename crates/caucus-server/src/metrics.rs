@@ -1,0 +1,209 @@
+//! `GET /metrics`: the server in Prometheus text format.
+//!
+//! Read at scrape time, not counted on the hot paths: each live room answers with its size
+//! ([`RoomInput::Counts`]), the media thread with the engine's totals
+//! ([`caucus_media::Counters`]) and the store with the webhook backlog. The values are set on
+//! this server's own recorder (not a process-wide one, so several servers in one process — the
+//! tests — each report their own) and rendered by `metrics-exporter-prometheus`.
+//!
+//! | metric | kind | what |
+//! | --- | --- | --- |
+//! | `caucus_sessions` | gauge | live sessions |
+//! | `caucus_peers` | gauge | peers in sessions (connected or within their grace) |
+//! | `caucus_peers_connected` | gauge | peers whose connection is up |
+//! | `caucus_tracks` | gauge | published tracks |
+//! | `caucus_breakout_rooms` | gauge | breakout rooms in all sessions |
+//! | `caucus_packets_in_total`, `caucus_bytes_in_total` | counter | datagrams received on the media socket |
+//! | `caucus_packets_out_total`, `caucus_bytes_out_total` | counter | datagrams sent |
+//! | `caucus_rtp_in_total` | counter | RTP packets from publishers |
+//! | `caucus_rtp_forwarded_total` | counter | RTP packets written to subscribers |
+//! | `caucus_forwarding_errors_total` | counter | packets that could not be forwarded |
+//! | `caucus_dropped_packets_total{reason}` | counter | `garbage`, `unknown_source`, `rejected` |
+//! | `caucus_keyframe_requests_total` | counter | PLIs sent to publishers |
+//! | `caucus_peers_failed_total` | counter | peers whose WebRTC state failed |
+//! | `caucus_webhook_backlog` | gauge | webhook deliveries queued |
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::extract::State;
+use axum::http::header;
+use axum::response::IntoResponse;
+use caucus_media::Counters;
+use metrics::{counter, describe_counter, describe_gauge, gauge};
+use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle, PrometheusRecorder};
+use tokio::sync::oneshot;
+use tracing::warn;
+
+use crate::control::ControlPlane;
+use crate::media_thread::MediaHandle;
+use crate::room::{RoomCounts, RoomInput};
+
+/// How long a scrape waits for one room or the media thread before leaving it out.
+const ASK_TIMEOUT: Duration = Duration::from_secs(1);
+
+/// The server's recorder and what it reads at scrape time.
+pub struct Metrics {
+    recorder: PrometheusRecorder,
+    handle: PrometheusHandle,
+    control: Arc<ControlPlane>,
+    media: MediaHandle,
+}
+
+impl std::fmt::Debug for Metrics {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Metrics").finish_non_exhaustive()
+    }
+}
+
+/// What one scrape read.
+#[derive(Debug, Default)]
+struct Reading {
+    sessions: u64,
+    rooms: RoomCounts,
+    media: Counters,
+    webhook_backlog: Option<u64>,
+}
+
+impl Metrics {
+    pub fn new(control: Arc<ControlPlane>, media: MediaHandle) -> Arc<Metrics> {
+        let recorder = PrometheusBuilder::new().build_recorder();
+        let handle = recorder.handle();
+        metrics::with_local_recorder(&recorder, describe);
+        Arc::new(Metrics {
+            recorder,
+            handle,
+            control,
+            media,
+        })
+    }
+
+    /// The text a scrape returns.
+    pub async fn render(&self) -> String {
+        let reading = self.read().await;
+        metrics::with_local_recorder(&self.recorder, || record(&reading));
+        self.handle.render()
+    }
+
+    async fn read(&self) -> Reading {
+        let mut reading = Reading::default();
+        let asks = self
+            .control
+            .registry()
+            .all()
+            .await
+            .into_iter()
+            .map(|room| async move {
+                let (reply, counts) = oneshot::channel();
+                room.send(RoomInput::Counts { reply }).ok()?;
+                tokio::time::timeout(ASK_TIMEOUT, counts).await.ok()?.ok()
+            });
+        for counts in futures_util::future::join_all(asks)
+            .await
+            .into_iter()
+            .flatten()
+        {
+            reading.sessions += 1;
+            reading.rooms.peers += counts.peers;
+            reading.rooms.connected += counts.connected;
+            reading.rooms.tracks += counts.tracks;
+            reading.rooms.breakouts += counts.breakouts;
+        }
+        match tokio::time::timeout(ASK_TIMEOUT, self.media.counters()).await {
+            Ok(Some(counters)) => reading.media = counters,
+            _ => warn!("the media thread did not answer a metrics scrape"),
+        }
+        reading.webhook_backlog = self
+            .control
+            .store(|store| store.webhook_backlog())
+            .await
+            .ok();
+        reading
+    }
+}
+
+fn describe() {
+    describe_gauge!("caucus_sessions", "Live sessions.");
+    describe_gauge!(
+        "caucus_peers",
+        "Peers in sessions, connected or within their reconnect grace."
+    );
+    describe_gauge!("caucus_peers_connected", "Peers whose connection is up.");
+    describe_gauge!("caucus_tracks", "Published tracks, muted ones included.");
+    describe_gauge!("caucus_breakout_rooms", "Breakout rooms in all sessions.");
+    describe_counter!(
+        "caucus_packets_in_total",
+        "Datagrams received on the media socket."
+    );
+    describe_counter!(
+        "caucus_bytes_in_total",
+        "Bytes received on the media socket."
+    );
+    describe_counter!(
+        "caucus_packets_out_total",
+        "Datagrams sent on the media socket."
+    );
+    describe_counter!("caucus_bytes_out_total", "Bytes sent on the media socket.");
+    describe_counter!(
+        "caucus_rtp_in_total",
+        "RTP packets received from publishers."
+    );
+    describe_counter!(
+        "caucus_rtp_forwarded_total",
+        "RTP packets written towards subscribers (one per subscriber)."
+    );
+    describe_counter!(
+        "caucus_forwarding_errors_total",
+        "Packets that could not be forwarded."
+    );
+    describe_counter!(
+        "caucus_dropped_packets_total",
+        "Datagrams dropped on arrival, by reason."
+    );
+    describe_counter!(
+        "caucus_keyframe_requests_total",
+        "Keyframe requests sent to publishers."
+    );
+    describe_counter!(
+        "caucus_peers_failed_total",
+        "Peers dropped because their WebRTC state failed."
+    );
+    describe_gauge!("caucus_webhook_backlog", "Webhook deliveries queued.");
+}
+
+#[allow(clippy::cast_precision_loss)] // gauges are f64; counts stay far below 2^53
+fn record(reading: &Reading) {
+    gauge!("caucus_sessions").set(reading.sessions as f64);
+    gauge!("caucus_peers").set(reading.rooms.peers as f64);
+    gauge!("caucus_peers_connected").set(reading.rooms.connected as f64);
+    gauge!("caucus_tracks").set(reading.rooms.tracks as f64);
+    gauge!("caucus_breakout_rooms").set(reading.rooms.breakouts as f64);
+    let m = &reading.media;
+    counter!("caucus_packets_in_total").absolute(m.datagrams_in);
+    counter!("caucus_bytes_in_total").absolute(m.bytes_in);
+    counter!("caucus_packets_out_total").absolute(m.datagrams_out);
+    counter!("caucus_bytes_out_total").absolute(m.bytes_out);
+    counter!("caucus_rtp_in_total").absolute(m.rtp_in);
+    counter!("caucus_rtp_forwarded_total").absolute(m.rtp_forwarded);
+    counter!("caucus_forwarding_errors_total").absolute(m.forwarding_errors);
+    counter!("caucus_dropped_packets_total", "reason" => "garbage").absolute(m.dropped_garbage);
+    counter!("caucus_dropped_packets_total", "reason" => "unknown_source")
+        .absolute(m.dropped_unknown_source);
+    counter!("caucus_dropped_packets_total", "reason" => "rejected").absolute(m.dropped_rejected);
+    counter!("caucus_keyframe_requests_total").absolute(m.keyframe_requests_sent);
+    counter!("caucus_peers_failed_total").absolute(m.peers_failed);
+    if let Some(backlog) = reading.webhook_backlog {
+        gauge!("caucus_webhook_backlog").set(backlog as f64);
+    }
+}
+
+/// `GET /metrics`.
+pub async fn scrape(State(metrics): State<Arc<Metrics>>) -> impl IntoResponse {
+    (
+        [(
+            header::CONTENT_TYPE,
+            "text/plain; version=0.0.4; charset=utf-8",
+        )],
+        metrics.render().await,
+    )
+}
