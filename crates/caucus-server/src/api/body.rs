@@ -20,7 +20,9 @@ use super::schema::{BreakoutRoomViewDoc, ChatTargetDoc, PeerInfoDoc, RoleSpecDoc
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct TokenRequest {
+    #[schema(pattern = "^[A-Za-z0-9._-]{1,64}$")]
     pub room: String,
+    #[schema(min_length = 1, max_length = 128)]
     pub user_id: String,
     pub role: String,
     /// Display name; default: the user id.
@@ -28,6 +30,7 @@ pub struct TokenRequest {
     pub name: Option<String>,
     /// Seconds the token is valid (1 to 30 days); default 3600.
     #[serde(default)]
+    #[schema(minimum = 1, maximum = 2_592_000)]
     pub ttl_s: Option<u64>,
 }
 
@@ -48,7 +51,9 @@ pub struct TokenResponse {
 pub struct TemplateCreate {
     /// Default: a slug of the name, made unique.
     #[serde(default)]
+    #[schema(pattern = "^[A-Za-z0-9._-]{1,64}$")]
     pub id: Option<String>,
+    #[schema(min_length = 1, max_length = 200)]
     pub name: String,
     #[schema(value_type = BTreeMap<String, RoleSpecDoc>)]
     pub roles: BTreeMap<RoleName, RoleSpec>,
@@ -58,6 +63,7 @@ pub struct TemplateCreate {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct TemplatePut {
+    #[schema(min_length = 1, max_length = 200)]
     pub name: String,
     #[schema(value_type = BTreeMap<String, RoleSpecDoc>)]
     pub roles: BTreeMap<RoleName, RoleSpec>,
@@ -96,11 +102,14 @@ pub struct TemplateList {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RoomCreate {
-    /// Default: a slug of the name, made unique. Letters, digits, `-` and `_`, up to 64.
+    /// Default: a slug of the name, made unique. Letters, digits, `-`, `_` and `.`, up to 64.
     #[serde(default)]
+    #[schema(pattern = "^[A-Za-z0-9._-]{1,64}$")]
     pub id: Option<String>,
+    #[schema(min_length = 1, max_length = 200)]
     pub name: String,
     /// A template id (`breakout` is built in).
+    #[schema(pattern = "^[A-Za-z0-9._-]{1,64}$")]
     pub template: String,
     /// Stored hashed; joins must give it.
     #[serde(default)]
@@ -199,6 +208,7 @@ pub struct RolesChange {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct MessageBody {
+    #[schema(min_length = 1, max_length = 4000)]
     pub text: String,
     #[serde(default)]
     #[schema(value_type = Option<ChatTargetDoc>)]
@@ -361,5 +371,6 @@ pub struct ExtendBody {
 pub struct BroadcastBody {
     #[serde(default)]
     pub version: Option<u64>,
+    #[schema(min_length = 1, max_length = 4000)]
     pub text: String,
 }

@@ -104,7 +104,7 @@ pub async fn create(
 /// One room.
 #[utoipa::path(
     get, path = "/v1/rooms/{room_id}", tag = "rooms",
-    params(("room_id" = String, Path)),
+    params(("room_id" = String, Path, description = "A room id", pattern = "^[A-Za-z0-9._-]{1,64}$", example = "demo")),
     responses(
         (status = 200, body = RoomOut),
         (status = 401, body = Envelope),
@@ -122,7 +122,7 @@ pub async fn get_one(
 /// Change a room: name, template (from its next session on), password, locked.
 #[utoipa::path(
     patch, path = "/v1/rooms/{room_id}", tag = "rooms",
-    params(("room_id" = String, Path)),
+    params(("room_id" = String, Path, description = "A room id", pattern = "^[A-Za-z0-9._-]{1,64}$", example = "demo")),
     request_body = RoomPatchBody,
     responses(
         (status = 200, body = RoomOut),
@@ -203,7 +203,7 @@ pub async fn patch(
 /// Delete a room: its live session ends, its breakout plan goes with it.
 #[utoipa::path(
     delete, path = "/v1/rooms/{room_id}", tag = "rooms",
-    params(("room_id" = String, Path)),
+    params(("room_id" = String, Path, description = "A room id", pattern = "^[A-Za-z0-9._-]{1,64}$", example = "demo")),
     responses(
         (status = 204, description = "Deleted"),
         (status = 401, body = Envelope),

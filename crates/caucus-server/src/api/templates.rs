@@ -112,7 +112,7 @@ pub async fn create(
 /// One template.
 #[utoipa::path(
     get, path = "/v1/templates/{template_id}", tag = "templates",
-    params(("template_id" = String, Path)),
+    params(("template_id" = String, Path, description = "A template id", pattern = "^[A-Za-z0-9._-]{1,64}$", example = "breakout")),
     responses(
         (status = 200, body = TemplateOut),
         (status = 401, body = Envelope),
@@ -131,7 +131,7 @@ pub async fn get_one(
 /// Create or replace a template by id (201 when created, 200 when replaced).
 #[utoipa::path(
     put, path = "/v1/templates/{template_id}", tag = "templates",
-    params(("template_id" = String, Path)),
+    params(("template_id" = String, Path, description = "A template id", pattern = "^[A-Za-z0-9._-]{1,64}$", example = "breakout")),
     request_body = TemplatePut,
     responses(
         (status = 200, description = "Replaced", body = TemplateOut),
@@ -175,7 +175,7 @@ pub async fn put(
 /// Delete a template no room uses.
 #[utoipa::path(
     delete, path = "/v1/templates/{template_id}", tag = "templates",
-    params(("template_id" = String, Path)),
+    params(("template_id" = String, Path, description = "A template id", pattern = "^[A-Za-z0-9._-]{1,64}$", example = "breakout")),
     responses(
         (status = 204, description = "Deleted"),
         (status = 401, body = Envelope),
@@ -213,7 +213,7 @@ pub async fn delete(
 /// Add or replace one role of a template.
 #[utoipa::path(
     put, path = "/v1/templates/{template_id}/roles/{role}", tag = "templates",
-    params(("template_id" = String, Path), ("role" = String, Path)),
+    params(("template_id" = String, Path, description = "A template id", pattern = "^[A-Za-z0-9._-]{1,64}$", example = "breakout"), ("role" = String, Path, description = "A role name", pattern = "^[A-Za-z0-9._-]{1,64}$", example = "guest")),
     request_body = RoleSpecDoc,
     responses(
         (status = 200, description = "The template with the role", body = TemplateOut),
@@ -253,7 +253,7 @@ pub async fn put_role(
 /// Remove one role of a template (refused while other roles name it).
 #[utoipa::path(
     delete, path = "/v1/templates/{template_id}/roles/{role}", tag = "templates",
-    params(("template_id" = String, Path), ("role" = String, Path)),
+    params(("template_id" = String, Path, description = "A template id", pattern = "^[A-Za-z0-9._-]{1,64}$", example = "breakout"), ("role" = String, Path, description = "A role name", pattern = "^[A-Za-z0-9._-]{1,64}$", example = "guest")),
     responses(
         (status = 200, description = "The template without the role", body = TemplateOut),
         (status = 401, body = Envelope),
