@@ -78,5 +78,5 @@ pub use error::{ClientError, Result};
 pub use event::{ClientEvent, EventStream};
 pub use generator::{AudioProfile, VideoProfile};
 pub use media::{MediaReport, PublishedTrack};
-pub use options::ClientOptions;
+pub use options::{ClientOptions, SimulcastLayer};
 pub use stats::{ReceiveReport, SentStats, StreamStats};

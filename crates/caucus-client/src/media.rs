@@ -18,7 +18,7 @@ use caucus_proto::signal::{ClientBody, RemoteTrack, ReplyData};
 use caucus_proto::{PeerId, Source, TrackId};
 use str0m::change::{SdpAnswer, SdpOffer, SdpPendingOffer};
 use str0m::format::Codec;
-use str0m::media::{Direction, MediaKind, Mid, Pt};
+use str0m::media::{Direction, MediaKind, Mid, Pt, Rid, Simulcast, SimulcastLayer};
 use str0m::net::{Protocol, Receive};
 use str0m::rtp::{ExtensionValues, RtpPacket, RtpWrite};
 use str0m::{Candidate, Event, IceConnectionState, Input, Output, Rtc, RtcConfig};
@@ -28,7 +28,7 @@ use tracing::{debug, info, trace, warn};
 
 use crate::error::{ClientError, Result};
 use crate::event::ClientEvent;
-use crate::generator::{Generator, Packet, Seeds};
+use crate::generator::{Generator, Packet, Seeds, VideoProfile};
 use crate::options::ClientOptions;
 use crate::payload;
 use crate::signaling::{Signal, ToMedia};
@@ -217,13 +217,18 @@ struct Task {
     sends: BTreeMap<Source, Mid>,
     /// What each receive mid carries, as the last `slot` message said.
     slots: HashMap<Mid, RemoteTrack>,
-    generators: BTreeMap<Source, Generator>,
+    /// One per published source; a simulcast camera has one per layer (the index into
+    /// `options.simulcast`).
+    generators: BTreeMap<GenKey, Generator>,
     /// The first offer (with the receive-slot pool) has been answered.
     negotiated: bool,
     negotiation: Option<Negotiation>,
     /// `Negotiate` commands that came while one was under way.
     waiting: VecDeque<Command>,
 }
+
+/// A generator: the source, and the simulcast layer (index into `options.simulcast`).
+type GenKey = (Source, Option<usize>);
 
 impl Task {
     async fn run(mut self) {
@@ -291,8 +296,9 @@ impl Task {
                 let _ = reply.send(self.start(source, track, muted));
             }
             Command::SetPaused { source, paused } => {
-                if let Some(g) = self.generators.get_mut(&source) {
-                    g.set_paused(paused, Instant::now());
+                let now = Instant::now();
+                for (_, g) in self.generators_of(source) {
+                    g.set_paused(paused, now);
                 }
                 self.report.send_modify(|r| {
                     if let Some(p) = r.published.get_mut(&source) {
@@ -301,7 +307,7 @@ impl Task {
                 });
             }
             Command::Stop { source, reply } => {
-                self.generators.remove(&source);
+                self.generators.retain(|(s, _), _| *s != source);
                 let mut track = None;
                 self.report.send_modify(|r| {
                     track = r.published.remove(&source).map(|p| p.track_id);
@@ -329,7 +335,15 @@ impl Task {
         let mut api = self.rtc.sdp_api();
         let mut added = Vec::new();
         for source in missing {
-            let mid = api.add_media(kind_of(source), Direction::SendOnly, None, None, None);
+            let simulcast =
+                (source == Source::Video && !self.options.simulcast.is_empty()).then(|| {
+                    let mut simulcast = Simulcast::new();
+                    for layer in &self.options.simulcast {
+                        simulcast.add_send_layer(SimulcastLayer::new(&layer.rid));
+                    }
+                    simulcast
+                });
+            let mid = api.add_media(kind_of(source), Direction::SendOnly, None, None, simulcast);
             added.push((source, mid));
         }
         if !self.negotiated {
@@ -467,7 +481,7 @@ impl Task {
             ToMedia::OwnTrackEnded { track } => {
                 if let Some(source) = self.source_of(track) {
                     debug!(peer = %self.me, %source, "own track ended by the server");
-                    self.generators.remove(&source);
+                    self.generators.retain(|(s, _), _| *s != source);
                     self.report.send_modify(|r| {
                         r.published.remove(&source);
                     });
@@ -492,15 +506,41 @@ impl Task {
             .ok_or(ClientError::NotPublishing(source))?;
         let now = Instant::now();
         let seeds = Seeds::random();
-        let mut generator = match source {
-            Source::Audio | Source::ScreenAudio => {
-                Generator::audio(self.me, source, self.options.audio, now, seeds)
-            }
-            Source::Video => Generator::video(self.me, source, self.options.video, now, seeds),
-            Source::Screen => Generator::video(self.me, source, self.options.screen, now, seeds),
+        let mut generators = match source {
+            Source::Audio | Source::ScreenAudio => vec![(
+                None,
+                Generator::audio(self.me, source, self.options.audio, now, seeds),
+            )],
+            Source::Video if !self.options.simulcast.is_empty() => self
+                .options
+                .simulcast
+                .iter()
+                .enumerate()
+                .map(|(i, layer)| {
+                    let profile = VideoProfile {
+                        width: layer.width,
+                        height: layer.height,
+                        ..self.options.video
+                    };
+                    let generator =
+                        Generator::video(self.me, source, profile, now, Seeds::random());
+                    (Some(i), generator)
+                })
+                .collect(),
+            Source::Video => vec![(
+                None,
+                Generator::video(self.me, source, self.options.video, now, seeds),
+            )],
+            Source::Screen => vec![(
+                None,
+                Generator::video(self.me, source, self.options.screen, now, seeds),
+            )],
         };
-        generator.set_paused(muted, now);
-        self.generators.insert(source, generator);
+        self.generators.retain(|(s, _), _| *s != source);
+        for (layer, mut generator) in generators.drain(..) {
+            generator.set_paused(muted, now);
+            self.generators.insert((source, layer), generator);
+        }
         self.report.send_modify(|r| {
             r.published.insert(
                 source,
@@ -517,26 +557,37 @@ impl Task {
 
     fn run_generators(&mut self, now: Instant) {
         let unix_us = unix_micros();
-        let due: Vec<Source> = self
+        let due: Vec<GenKey> = self
             .generators
             .iter()
             .filter(|(_, g)| g.due().is_some_and(|t| t <= now))
-            .map(|(s, _)| *s)
+            .map(|(k, _)| *k)
             .collect();
-        for source in due {
-            let Some(g) = self.generators.get_mut(&source) else {
+        for key in due {
+            let Some(g) = self.generators.get_mut(&key) else {
                 continue;
             };
             let packets = g.poll(now, unix_us);
             let video = g.is_video();
-            self.write(now, source, video, packets);
+            self.write(now, key, video, packets);
         }
     }
 
-    fn write(&mut self, now: Instant, source: Source, video: bool, packets: Vec<Packet>) {
+    /// The generators of `source` (one, or one per simulcast layer).
+    fn generators_of(&mut self, source: Source) -> impl Iterator<Item = (&GenKey, &mut Generator)> {
+        self.generators
+            .iter_mut()
+            .filter(move |((s, _), _)| *s == source)
+    }
+
+    fn write(&mut self, now: Instant, key: GenKey, video: bool, packets: Vec<Packet>) {
+        let (source, layer) = key;
         let Some(&mid) = self.sends.get(&source) else {
             return;
         };
+        let rid: Option<Rid> = layer
+            .and_then(|i| self.options.simulcast.get(i))
+            .map(|l| Rid::from(l.rid.as_str()));
         let codec = if video { Codec::Vp8 } else { Codec::Opus };
         let Some(pt) = self.payload_type(mid, codec) else {
             warn!(peer = %self.me, %mid, ?codec, "no payload type negotiated");
@@ -551,7 +602,7 @@ impl Task {
         let mut stats = SentStats::default();
         for p in packets {
             let mut api = self.rtc.direct_api();
-            let Some(stream) = api.stream_tx_by_mid(mid, None) else {
+            let Some(stream) = api.stream_tx_by_mid(mid, rid) else {
                 trace!(peer = %self.me, %mid, "no send stream yet");
                 return;
             };
@@ -669,9 +720,18 @@ impl Task {
                     .find(|(_, mid)| **mid == request.mid)
                     .map(|(s, _)| *s);
                 if let Some(source) = source {
-                    trace!(peer = %self.me, %source, kind = ?request.kind, "keyframe requested");
-                    if let Some(g) = self.generators.get_mut(&source) {
-                        g.request_keyframe();
+                    trace!(peer = %self.me, %source, kind = ?request.kind, rid = ?request.rid,
+                        "keyframe requested");
+                    let layer = request.rid.and_then(|rid| {
+                        self.options
+                            .simulcast
+                            .iter()
+                            .position(|l| Rid::from(l.rid.as_str()) == rid)
+                    });
+                    for ((_, l), g) in self.generators_of(source) {
+                        if layer.is_none() || *l == layer {
+                            g.request_keyframe();
+                        }
                     }
                     self.report.send_if_modified(|r| {
                         r.sent.entry(source).or_default().keyframe_requests += 1;
@@ -707,9 +767,15 @@ impl Task {
         let gap = self.options.segment_gap;
         let unix_us = unix_micros();
         let bytes = packet.payload.len();
+        let frame_size = payload::vp8_keyframe_size(&packet.payload);
         self.report.send_if_modified(|r| {
             r.received
                 .record(&stamp, now, unix_us, bytes, &mid, slot, gap);
+            if let Some(size) = frame_size
+                && let Some(stream) = r.received.streams.get_mut(&(stamp.peer, stamp.source))
+            {
+                stream.frame_size = Some(size);
+            }
             false
         });
         self.report_dirty = true;

@@ -36,6 +36,18 @@ pub struct ClientOptions {
     pub audio: AudioProfile,
     pub video: VideoProfile,
     pub screen: VideoProfile,
+    /// Send the camera as simulcast with these layers (lowest first; each a `video` profile
+    /// at its own size, keyframes carrying that size). Empty: one layer.
+    pub simulcast: Vec<SimulcastLayer>,
+}
+
+/// One simulcast layer of the camera.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SimulcastLayer {
+    /// Its RTP stream id, e.g. `q`, `h`, `f` (at most 8 characters).
+    pub rid: String,
+    pub width: u16,
+    pub height: u16,
 }
 
 impl Default for ClientOptions {
@@ -62,6 +74,7 @@ impl Default for ClientOptions {
                 keyframe_interval: 10,
                 ..VideoProfile::default()
             },
+            simulcast: Vec::new(),
         }
     }
 }

@@ -131,17 +131,14 @@ pub fn vp8_prefix(start_of_frame: bool, keyframe: bool, width: u16, height: u16)
     out
 }
 
-/// Whether a VP8 RTP payload starts a keyframe (descriptor S=1, PID=0, frame tag P=0).
-pub fn vp8_is_keyframe_start(payload: &[u8]) -> bool {
-    let Some(&descriptor) = payload.first() else {
-        return false;
-    };
+/// Where the VP8 payload header starts if this RTP payload starts a frame (descriptor S=1,
+/// PID=0), past the descriptor's optional extension.
+fn vp8_frame_start(payload: &[u8]) -> Option<usize> {
+    let descriptor = *payload.first()?;
     let mut at = 1;
     if descriptor & 0x80 != 0 {
         // Extended control bits: I (picture id), L (tl0picidx), T/K (tid/keyidx).
-        let Some(&ext) = payload.get(at) else {
-            return false;
-        };
+        let ext = *payload.get(at)?;
         at += 1;
         if ext & 0x80 != 0 {
             let long = payload.get(at).is_some_and(|b| b & 0x80 != 0);
@@ -154,8 +151,24 @@ pub fn vp8_is_keyframe_start(payload: &[u8]) -> bool {
             at += 1;
         }
     }
-    let start = descriptor & 0x10 != 0 && descriptor & 0x0f == 0;
-    start && payload.get(at).is_some_and(|tag| tag & 0x01 == 0)
+    (descriptor & 0x10 != 0 && descriptor & 0x0f == 0).then_some(at)
+}
+
+/// Whether a VP8 RTP payload starts a keyframe (descriptor S=1, PID=0, frame tag P=0).
+pub fn vp8_is_keyframe_start(payload: &[u8]) -> bool {
+    vp8_frame_start(payload).is_some_and(|at| payload.get(at).is_some_and(|tag| tag & 0x01 == 0))
+}
+
+/// The picture size a VP8 keyframe's first packet declares (`None` for anything else).
+pub fn vp8_keyframe_size(payload: &[u8]) -> Option<(u16, u16)> {
+    let at = vp8_frame_start(payload)?;
+    let header = payload.get(at..at + 10)?;
+    if header[0] & 0x01 != 0 || header[3..6] != [0x9d, 0x01, 0x2a] {
+        return None;
+    }
+    let width = u16::from_le_bytes([header[6], header[7]]) & 0x3fff;
+    let height = u16::from_le_bytes([header[8], header[9]]) & 0x3fff;
+    Some((width, height))
 }
 
 fn source_tag(source: Source) -> u8 {

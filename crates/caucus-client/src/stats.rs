@@ -59,6 +59,9 @@ pub struct StreamStats {
     pub mid: String,
     /// The sender's generation of the current segment.
     pub generation: u32,
+    /// The picture size of the last video keyframe received (simulcast: the layer being
+    /// forwarded).
+    pub frame_size: Option<(u16, u16)>,
     segment: Segment,
 }
 
@@ -106,6 +109,7 @@ impl StreamStats {
             track_id: None,
             mid: mid.to_owned(),
             generation: stamp.generation,
+            frame_size: None,
             segment: Segment::starting_at(stamp.seq),
         }
     }

@@ -26,6 +26,7 @@ fn workshop() -> Arc<Template> {
         },
         subscribe: SubscribeSpec {
             roles: vec!["member".into()],
+            video: None,
         },
         permissions: Permissions {
             send_chat: true,

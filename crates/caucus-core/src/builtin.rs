@@ -55,6 +55,7 @@ pub fn breakout_template_spec() -> TemplateSpec {
     };
     let roles = |names: &[&str]| SubscribeSpec {
         roles: names.iter().map(|n| RoleName::from(*n)).collect(),
+        video: None,
     };
     let stage = PublishSpec {
         allowed: vec![Source::Audio, Source::Video, Source::Screen],

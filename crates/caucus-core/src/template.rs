@@ -8,6 +8,7 @@ use std::collections::BTreeMap;
 
 use caucus_proto::{
     ErrorCode, Permission, Permissions, RoleName, RoleSpec, Source, SourceCaps, TemplateSpec,
+    ViewCaps,
 };
 
 use crate::denial::Denial;
@@ -80,6 +81,16 @@ impl Role {
         self.subscribes.contains(&publisher)
     }
 
+    /// The largest camera picture this role is sent, if capped.
+    pub fn view_caps(&self) -> Option<ViewCaps> {
+        self.spec.subscribe.video
+    }
+
+    /// Its `priority`: higher roles' tracks are placed and served first.
+    pub fn priority(&self) -> i32 {
+        self.spec.priority
+    }
+
     pub fn max_peers(&self) -> u32 {
         self.spec.max_peers
     }
@@ -140,6 +151,7 @@ impl Template {
         let mut roles = Vec::with_capacity(spec.roles.len());
         for (name, role) in &spec.roles {
             validate_publish(name, role)?;
+            validate_subscribe(name, role)?;
             let mut subscribes = Vec::new();
             for (i, target) in role.subscribe.roles.iter().enumerate() {
                 let idx = lookup(target, format!("roles.{name}.subscribe.roles[{i}]"))?;
@@ -312,6 +324,28 @@ fn validate_publish(name: &RoleName, role: &RoleSpec) -> Result<(), Denial> {
     Ok(())
 }
 
+fn validate_subscribe(name: &RoleName, role: &RoleSpec) -> Result<(), Denial> {
+    let Some(view) = role.subscribe.video else {
+        return Ok(());
+    };
+    let field = format!("roles.{name}.subscribe.video");
+    if !(16..=7680).contains(&view.max_width) {
+        return Err(Denial::new(
+            ErrorCode::InvalidCaps,
+            "max_width must be between 16 and 7680",
+        )
+        .with_field(field));
+    }
+    if !(16..=4320).contains(&view.max_height) {
+        return Err(Denial::new(
+            ErrorCode::InvalidCaps,
+            "max_height must be between 16 and 4320",
+        )
+        .with_field(field));
+    }
+    Ok(())
+}
+
 fn validate_caps(caps: &SourceCaps) -> Result<(), Denial> {
     let check = |ok: bool, what: &str| {
         if ok {
@@ -359,6 +393,7 @@ mod tests {
         let d = refused(one_role(RoleSpec {
             subscribe: SubscribeSpec {
                 roles: vec!["ghost".into()],
+                video: None,
             },
             ..RoleSpec::default()
         }));
@@ -393,6 +428,36 @@ mod tests {
             roles: BTreeMap::new(),
         };
         assert_eq!(refused(spec).code, ErrorCode::InvalidValue);
+    }
+
+    #[test]
+    fn impossible_view_caps_are_refused_and_good_ones_are_kept() {
+        let with_view = |max_width, max_height| {
+            one_role(RoleSpec {
+                subscribe: SubscribeSpec {
+                    roles: vec![],
+                    video: Some(ViewCaps {
+                        max_width,
+                        max_height,
+                    }),
+                },
+                ..RoleSpec::default()
+            })
+        };
+        for (w, h) in [(0, 240), (320, 5000)] {
+            let d = refused(with_view(w, h));
+            assert_eq!(d.code, ErrorCode::InvalidCaps);
+            assert_eq!(d.field.as_deref(), Some("roles.r.subscribe.video"));
+        }
+        let template = Template::compile(with_view(320, 240)).unwrap();
+        let (_, role) = template.roles().next().unwrap();
+        assert_eq!(
+            role.view_caps(),
+            Some(ViewCaps {
+                max_width: 320,
+                max_height: 240
+            })
+        );
     }
 
     #[test]

@@ -417,6 +417,7 @@ fn limited_template() -> Arc<Template> {
         },
         subscribe: SubscribeSpec {
             roles: subscribe.iter().map(|n| RoleName::from(*n)).collect(),
+            video: None,
         },
         permissions,
         priority: 0,

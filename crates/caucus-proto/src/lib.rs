@@ -23,4 +23,5 @@ pub use ids::{
 pub use model::{BreakoutOptions, ChatTarget, Location, Phase, Source, TrackKey, Visibility};
 pub use template::{
     Permission, Permissions, PublishSpec, RoleSpec, SourceCaps, SubscribeSpec, TemplateSpec,
+    ViewCaps,
 };

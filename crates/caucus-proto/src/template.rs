@@ -66,12 +66,23 @@ pub struct SourceCaps {
     pub max_bitrate: u32,
 }
 
-/// The subscribe strategy: the roles whose tracks this role receives.
+/// The subscribe strategy: the roles whose tracks this role receives, and the largest camera
+/// picture it is sent (the simulcast layer that fits; without simulcast, the one there is).
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct SubscribeSpec {
     #[serde(default)]
     pub roles: Vec<RoleName>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub video: Option<ViewCaps>,
+}
+
+/// The largest picture a subscriber should get of a camera track.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ViewCaps {
+    pub max_width: u32,
+    pub max_height: u32,
 }
 
 macro_rules! permissions {

@@ -22,7 +22,8 @@ use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 use caucus_media::{
-    Counters, Engine, EngineConfig, EngineEvent, EngineOutput, MediaError, PeerKey, TrackKey,
+    Counters, Engine, EngineConfig, EngineEvent, EngineOutput, MaxLayer, MediaError, PeerKey,
+    TrackKey,
 };
 use tokio::net::UdpSocket;
 use tokio::sync::{mpsc, oneshot};
@@ -71,6 +72,12 @@ pub enum MediaCommand {
     },
     RemovePeer {
         key: PeerKey,
+    },
+    /// The most `key` should receive of simulcast `track`.
+    SetMaxLayer {
+        key: PeerKey,
+        track: TrackKey,
+        max: MaxLayer,
     },
     /// The engine's totals (for `/metrics`).
     Counters {
@@ -289,6 +296,11 @@ impl MediaLoop {
                 // route goes after the flush.
                 self.flush_events();
                 self.routes.remove(&key);
+            }
+            MediaCommand::SetMaxLayer { key, track, max } => {
+                if let Err(e) = self.engine.set_max_layer(now, key, track, max) {
+                    debug!(peer = %key, error = %e, "layer hint for a gone peer");
+                }
             }
             MediaCommand::Counters { reply } => {
                 let _ = reply.send(self.engine.counters());

@@ -49,6 +49,16 @@ pub struct PublishSpecDoc {
 #[schema(as = SubscribeSpec)]
 pub struct SubscribeSpecDoc {
     roles: Option<Vec<String>>,
+    /// The largest camera picture this role is sent (the simulcast layer that fits).
+    video: Option<ViewCapsDoc>,
+}
+
+/// The largest picture a subscriber should get of a camera track.
+#[derive(Debug, ToSchema, Serialize)]
+#[schema(as = ViewCaps)]
+pub struct ViewCapsDoc {
+    max_width: u32,
+    max_height: u32,
 }
 
 /// One flag per permission; absent flags are `false`.

@@ -26,7 +26,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use caucus_core::{
     Actor, Command, Denial, Effect, JoinRequest, Outcome, Session, SessionConfig, Template,
 };
-use caucus_media::{EngineEvent, MediaError, PeerKey};
+use caucus_media::{EngineEvent, MaxLayer, MediaError, PeerKey, TrackKey as EngineTrack};
 use caucus_proto::signal::{
     BreakoutCommand, ClientBody, ClientMessage, PeerCommand, ReplyData, ServerMessage,
 };
@@ -44,6 +44,7 @@ use crate::webhooks::WebhookSink;
 pub use api::{ApiAnswer, ApiReply, ApiRequest, OptionsPatch, PeerPatch};
 use caucus_store::BreakoutPlan;
 pub use media_ids::MediaIds;
+use media_ids::by_priority;
 use plan::{Captured, Secret, Secrets};
 
 /// WebSocket close codes the server uses (4000–4999 are the application's).
@@ -187,6 +188,7 @@ pub fn spawn(
         last_plan,
         secrets,
         locked: setup.locked,
+        layer_hints: HashMap::new(),
         id,
         generation,
         ctx,
@@ -230,6 +232,8 @@ struct RoomTask {
     secrets: Secrets,
     /// The locked flag last written (or loaded).
     locked: bool,
+    /// The layer hint last given to the engine per subscriber and camera track.
+    layer_hints: HashMap<PeerId, HashMap<EngineTrack, MaxLayer>>,
 }
 
 impl RoomTask {
@@ -667,6 +671,10 @@ impl RoomTask {
                 for peer in to {
                     self.push(peer, Outbound::Frame(frame.clone()));
                 }
+                // A new (acting) role may see cameras at another size.
+                if let caucus_proto::ServerEvent::RoleChanged { peer_id, .. } = *event {
+                    self.push_subscriptions(peer_id);
+                }
             }
             Effect::Subscriptions { peer, tracks } => {
                 self.ids.set_desired(peer, tracks);
@@ -739,12 +747,42 @@ impl RoomTask {
         self.reply(peer, id, Err(error));
     }
 
+    /// Hand the engine the peer's desired set — bound tracks, highest priority first — and
+    /// the layer hint of each camera track from the peer's role (`subscribe.video`).
     fn push_subscriptions(&mut self, peer: PeerId) {
-        if let Some(key) = self.ids.ready_key_of(peer) {
-            self.ctx.media.send(MediaCommand::SetSubscriptions {
-                key,
-                tracks: self.ids.engine_set(peer),
+        let Some(key) = self.ids.ready_key_of(peer) else {
+            return;
+        };
+        let template = Arc::clone(self.session.template());
+        let mut set = self.ids.bound_set(peer);
+        by_priority(&mut set, |publisher| {
+            self.session
+                .peer(publisher)
+                .map_or(0, |p| template.role(p.acting_role()).priority())
+        });
+        self.ctx.media.send(MediaCommand::SetSubscriptions {
+            key,
+            tracks: set.iter().map(|t| t.engine).collect(),
+        });
+        let max = self
+            .session
+            .peer(peer)
+            .and_then(|p| template.role(p.acting_role()).view_caps())
+            .map_or(MaxLayer::default(), |caps| MaxLayer::Resolution {
+                max_width: caps.max_width,
+                max_height: caps.max_height,
             });
+        let hints = self.layer_hints.entry(peer).or_default();
+        hints.retain(|track, _| set.iter().any(|t| t.engine == *track));
+        for track in set.iter().filter(|t| t.source == Source::Video) {
+            if hints.get(&track.engine) != Some(&max) {
+                hints.insert(track.engine, max);
+                self.ctx.media.send(MediaCommand::SetMaxLayer {
+                    key,
+                    track: track.engine,
+                    max,
+                });
+            }
         }
     }
 
@@ -774,6 +812,7 @@ impl RoomTask {
     }
 
     fn detach_media(&mut self, peer: PeerId) {
+        self.layer_hints.remove(&peer);
         if let Some(key) = self.ids.detach(peer) {
             self.adding.remove(&key);
             self.ctx.media.send(MediaCommand::RemovePeer { key });

@@ -1,0 +1,147 @@
+//! Simulcast layers chosen by the subscriber's role: a presenter sends its camera as three
+//! layers (320×180, 640×360, 1280×720); a viewer whose role caps cameras at 320×240
+//! (`subscribe.video`) receives the smallest layer, a subscriber without a cap the largest, and
+//! when the viewer is given the uncapped role its picture grows to the largest layer — all read
+//! from the keyframes each receiver actually gets over real WebRTC.
+
+#![allow(clippy::unwrap_used)]
+
+mod common;
+
+use std::time::Duration;
+
+use caucus_client::{Client, ClientOptions, EventStream, SimulcastLayer};
+use caucus_proto::{PeerId, Source};
+use common::{T, World};
+use serde_json::json;
+
+const SMALL: (u16, u16) = (320, 180);
+const LARGE: (u16, u16) = (1280, 720);
+
+async fn rest(world: &World, method: reqwest::Method, path: &str, body: serde_json::Value) {
+    let token = world
+        .server
+        .tokens()
+        .mint_management(Duration::from_secs(600))
+        .unwrap();
+    let response = reqwest::Client::new()
+        .request(method, format!("http://{}{path}", world.server.http_addr()))
+        .header("authorization", format!("Bearer {token}"))
+        .header("content-type", "application/json")
+        .body(body.to_string())
+        .send()
+        .await
+        .unwrap();
+    let status = response.status();
+    assert!(
+        status.is_success(),
+        "{path}: {status} {}",
+        response.text().await.unwrap()
+    );
+}
+
+async fn join(
+    world: &World,
+    user: &str,
+    role: &str,
+    options: ClientOptions,
+) -> (Client, EventStream) {
+    world.join_with(user, role, options).await
+}
+
+/// Waits until `client` has received a keyframe of `size` from `from`'s camera.
+async fn wait_size(client: &Client, from: PeerId, size: (u16, u16), who: &str) {
+    let deadline = tokio::time::Instant::now() + T;
+    loop {
+        let now = client
+            .received_from(from, Source::Video)
+            .and_then(|s| s.frame_size);
+        if now == Some(size) {
+            return;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "{who} should see {size:?}, sees {now:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn each_subscriber_gets_the_layer_its_role_allows() {
+    let world = World::start("webinar").await;
+    let stage = json!({"allowed": ["audio", "video"], "simulcast": true});
+    rest(
+        &world,
+        reqwest::Method::POST,
+        "/v1/templates",
+        json!({
+            "id": "webinar",
+            "name": "Webinar",
+            "roles": {
+                "presenter": {"publish": stage, "subscribe": {"roles": ["presenter"]}, "priority": 10},
+                "viewer": {"subscribe": {"roles": ["presenter"],
+                                         "video": {"max_width": 320, "max_height": 240}}},
+                "front-row": {"subscribe": {"roles": ["presenter"]}},
+            }
+        }),
+    )
+    .await;
+    rest(
+        &world,
+        reqwest::Method::POST,
+        "/v1/rooms",
+        json!({"id": "webinar", "name": "Webinar", "template": "webinar"}),
+    )
+    .await;
+
+    let layers = [("q", SMALL), ("h", (640, 360)), ("f", LARGE)]
+        .map(|(rid, (width, height))| SimulcastLayer {
+            rid: rid.into(),
+            width,
+            height,
+        })
+        .to_vec();
+    let (presenter, _presenter_events) = join(
+        &world,
+        "pia",
+        "presenter",
+        ClientOptions {
+            simulcast: layers,
+            ..ClientOptions::default()
+        },
+    )
+    .await;
+    presenter.publish_video().await.unwrap();
+    let watcher = ClientOptions {
+        send: Vec::new(),
+        ..ClientOptions::default()
+    };
+    let (viewer, _viewer_events) = join(&world, "vic", "viewer", watcher.clone()).await;
+    let (front, _front_events) = join(&world, "fay", "front-row", watcher).await;
+    let pia = presenter.peer_id();
+
+    wait_size(&viewer, pia, SMALL, "the capped viewer").await;
+    wait_size(&front, pia, LARGE, "the uncapped front row").await;
+    // One layer at a time: the viewer keeps getting the small one.
+    let frames = viewer.received_from(pia, Source::Video).unwrap().frames;
+    viewer
+        .wait_received(pia, Source::Video, frames + 30, T)
+        .await
+        .unwrap();
+    assert_eq!(
+        viewer.received_from(pia, Source::Video).unwrap().frame_size,
+        Some(SMALL)
+    );
+
+    // Moved to the front row, the viewer's picture grows.
+    rest(
+        &world,
+        reqwest::Method::PATCH,
+        &format!("/v1/rooms/webinar/peers/{}", viewer.peer_id()),
+        json!({"role": "front-row"}),
+    )
+    .await;
+    wait_size(&viewer, pia, LARGE, "the viewer given the front-row role").await;
+    world.stop().await;
+}
