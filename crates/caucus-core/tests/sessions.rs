@@ -132,6 +132,7 @@ fn a_joining_peer_gets_the_role_its_token_names_and_is_told_what_it_may_do() {
         resumed,
         peers,
         locked,
+        may_publish,
         ..
     } = &joined[0]
     else {
@@ -144,6 +145,21 @@ fn a_joining_peer_gets_the_role_its_token_names_and_is_told_what_it_may_do() {
     assert!(!resumed);
     assert!(!locked);
     assert!(permissions.send_chat && !permissions.mute_others && !permissions.end_room);
+    assert!(may_publish.is_empty(), "a guest only watches in main");
+    let Some(ServerEvent::Joined { may_publish, .. }) = joined_event(&sim, host).first().cloned()
+    else {
+        panic!("the host was not told it is in")
+    };
+    assert_eq!(
+        may_publish,
+        vec![
+            Source::Audio,
+            Source::Video,
+            Source::Screen,
+            Source::ScreenAudio
+        ],
+        "the host is told what it may share before it tries"
+    );
     assert_eq!(
         peers.iter().map(|p| p.id).collect::<Vec<_>>(),
         vec![host],

@@ -164,6 +164,8 @@ pub enum ServerEvent {
         peer: PeerInfo,
         is_breakout: bool,
         permissions: Permissions,
+        /// The sources the peer's acting role may publish where it stands (as in `RoleChanged`).
+        may_publish: Vec<Source>,
         resumed: bool,
         peers: Vec<PeerInfo>,
         breakouts: BreakoutsView,

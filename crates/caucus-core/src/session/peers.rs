@@ -155,6 +155,7 @@ impl Session {
             peer: peer.info(template),
             is_breakout: peer.location.is_breakout(),
             permissions: *role.permissions(),
+            may_publish: role.publishable(),
             resumed,
             peers,
             breakouts: self.view(now, full),
