@@ -209,7 +209,7 @@ export class CaucusClient extends EventTarget {
     this.peers = new Map();
     /** @type {Permissions|null} */
     this.permissions = null;
-    /** Sources the acting role may publish (from `role_changed`; derived at join). @type {Source[]|null} */
+    /** Sources the acting role may publish where I stand (from `joined` and `role_changed`). @type {Source[]|null} */
     this.mayPublish = null;
     /** @type {BreakoutSet|null} */
     this.breakouts = null;
@@ -236,6 +236,8 @@ export class CaucusClient extends EventTarget {
     this.senders = new Map();
     /** Our own offer is in flight (glare: server offers are ignored meanwhile). */
     this.offering = false;
+    /** {@link close} or {@link leave} was called: a closed socket is not a lost one. */
+    this.closedByUs = false;
   }
 
   // ── connection ─────────────────────────────────────────────────────────────────────────
@@ -246,6 +248,7 @@ export class CaucusClient extends EventTarget {
    * @returns {Promise<{peer_id: string, resumed: boolean}>}
    */
   async connect() {
+    this.closedByUs = false;
     this.setState('connecting');
     const url = new URL(this.options.url);
     if (this.options.room) url.searchParams.set('room', this.options.room);
@@ -280,6 +283,7 @@ export class CaucusClient extends EventTarget {
 
   /** Closes the socket and the media connection without `leave` (the server keeps the peer for its reconnect grace). */
   close() {
+    this.closedByUs = true;
     this.ws?.close();
     this.pc?.close();
     this.pc = null;
@@ -384,7 +388,24 @@ export class CaucusClient extends EventTarget {
     }
     this.pending.clear();
     this.setState('closed');
-    this.emit('closed', { code, reason });
+    this.emit('closed', { code, reason, resumable: !this.closedByUs && isResumable(code) });
+  }
+
+  /**
+   * Joins again after a lost connection, with the same token: the server resumes the same
+   * peer, role and location within its reconnect grace, and the media connection starts
+   * afresh (own tracks are published again). Rejects like {@link connect}.
+   * @returns {Promise<{peer_id: string, resumed: boolean}>}
+   */
+  reconnect() {
+    if (this.ws) {
+      this.ws.onclose = null;
+      this.ws.onmessage = null;
+      this.ws.close();
+    }
+    this.pc?.close();
+    this.pc = null;
+    return this.connect();
   }
 
   // ── the session view ───────────────────────────────────────────────────────────────────
@@ -395,6 +416,7 @@ export class CaucusClient extends EventTarget {
       case 'joined':
         this.self = ev.peer;
         this.permissions = ev.permissions;
+        this.mayPublish = ev.may_publish ?? null;
         this.peers = new Map(ev.peers.map((/** @type {PeerInfo} */ p) => [p.id, p]));
         this.setBreakouts(ev.breakouts);
         this.locked = ev.locked;
@@ -832,6 +854,15 @@ export class CaucusClient extends EventTarget {
   claimHelp(helpId) { return this.breakoutOp('claim_help', { help_id: helpId }); }
   /** @param {string} helpId */
   dismissHelp(helpId) { return this.breakoutOp('dismiss_help', { help_id: helpId }); }
+}
+
+/**
+ * Whether a connection closed with `code` may be resumed by joining again: not after `leave`,
+ * removal or the end of the session (1000), nor when a newer connection took the peer (4000).
+ * @param {number} code
+ */
+export function isResumable(code) {
+  return code !== 1000 && code !== 4000;
 }
 
 /** `ws(s)://<this host>/v1/rtc`. */

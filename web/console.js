@@ -3,6 +3,8 @@
  * The moderator's console (for roles with `manage_breakouts`): create, rename, size and remove
  * breakout rooms, assign people (select or drag and drop), auto-assign, open with a timer,
  * extend, close one or all with a countdown, broadcast, the help queue, listen-in, lock and end.
+ * Every control has a label, and the parts that follow the session keep keyboard focus when
+ * they are re-rendered (controls carry stable ids).
  * @module console
  */
 import { h, fill, clock } from './ui.js';
@@ -31,8 +33,11 @@ export function mountConsole(panel, client, { act, roomName }) {
   const countdown = num('bo-countdown', 'Closing countdown in seconds', 30, 0, 600);
   const extendBy = num('bo-extend', 'Extend by minutes', 5, 1, 120);
   const broadcastText = /** @type {HTMLInputElement} */ (h('input', { id: 'bo-broadcast-text', 'aria-label': 'Message to all rooms', placeholder: 'Message to every room', maxlength: 500 }));
-  const excludeBox = h('fieldset', { class: 'inline' }, h('legend', null, 'Keep in main'),
+  const excludeBox = h('fieldset', { class: 'inline', id: 'bo-exclude' }, h('legend', null, 'Auto-assign leaves these roles in main'),
     ROLES.map((r) => h('label', { class: 'toggle' }, h('input', { type: 'checkbox', name: 'exclude', value: r, checked: r !== 'guest' && r !== 'breakout' }), ` ${r}`)));
+  const preUser = /** @type {HTMLInputElement} */ (h('input', { id: 'pre-user', autocomplete: 'off', placeholder: 'user id', maxlength: 128 }));
+  const preRoom = /** @type {HTMLSelectElement} */ (h('select', { id: 'pre-room' }));
+  const preList = h('ul', { class: 'help-list', id: 'pre-list', 'aria-label': 'Pre-assignments' });
 
   const optSelf = /** @type {HTMLInputElement} */ (h('input', { type: 'checkbox', id: 'opt-self' }));
   const optReturn = /** @type {HTMLInputElement} */ (h('input', { type: 'checkbox', id: 'opt-return' }));
@@ -41,7 +46,7 @@ export function mountConsole(panel, client, { act, roomName }) {
   const phaseEl = h('p', { class: 'phase', id: 'console-phase', role: 'status' });
   const roomsEl = h('div', { class: 'console-rooms', id: 'console-rooms' });
   const helpEl = h('div', { id: 'console-help' });
-  const roomStateEl = h('div', { class: 'row' });
+  const roomStateEl = h('div', { class: 'row', id: 'console-meeting' });
   const bulkFrom = /** @type {HTMLSelectElement} */ (h('select', { 'aria-label': 'Change everyone with role' }, ROLES.map((r) => h('option', { value: r, selected: r === 'guest' }, r))));
   const bulkTo = /** @type {HTMLSelectElement} */ (h('select', { 'aria-label': 'to the role' }, ROLES.map((r) => h('option', { value: r, selected: r === 'breakout' }, r))));
 
@@ -82,7 +87,24 @@ export function mountConsole(panel, client, { act, roomName }) {
           },
         }, 'Auto-assign evenly'),
         h('button', { id: 'bo-keep', onclick: () => act(() => client.autoAssign({ keep_previous: true }), 'Previous groups restored.') }, 'Keep previous groups')),
-      h('p', { class: 'muted-text' }, 'Or pick a room for each person below (or drag a name onto a room).')),
+      h('p', { class: 'muted-text' }, 'Or pick a room for each person above (or drag a name onto a room).')),
+    h('section', { class: 'console-block', 'aria-labelledby': 'c-pre' },
+      h('h3', { id: 'c-pre' }, 'Pre-assign by user id'),
+      h('p', { class: 'muted-text' }, 'People who have not joined yet go straight to their room when they arrive (or when the rooms open).'),
+      h('form', {
+        class: 'row',
+        onsubmit: (/** @type {Event} */ e) => {
+          e.preventDefault();
+          const user = preUser.value.trim();
+          if (!user || !preRoom.value) return;
+          const next = { ...(client.breakouts?.preassignments ?? {}), [user]: preRoom.value };
+          act(() => client.preassign(next).then(() => true), `${user} is pre-assigned to ${roomName(preRoom.value)}.`).then((ok) => { if (ok) preUser.value = ''; });
+        },
+      },
+      h('label', { for: 'pre-user' }, 'User id'), preUser,
+      h('label', { for: 'pre-room' }, 'Room'), preRoom,
+      h('button', { type: 'submit', id: 'pre-add' }, 'Pre-assign')),
+      preList),
     h('section', { class: 'console-block', 'aria-labelledby': 'c-run' },
       h('h3', { id: 'c-run' }, 'Run'),
       h('div', { class: 'row' },
@@ -127,6 +149,24 @@ export function mountConsole(panel, client, { act, roomName }) {
   const update = () => {
     const b = client.breakouts;
     if (!b) return;
+    // Re-rendering replaces elements: keep the keyboard focus on the control with the same
+    // id, and what someone is typing there (an input whose value differs from the one rendered).
+    const active = document.activeElement;
+    const focused = active && panel.contains(active) ? active.id : '';
+    const typing = active instanceof HTMLInputElement && active.dataset.value != null && active.value !== active.dataset.value
+      ? { value: active.value, start: active.selectionStart, end: active.selectionEnd } : null;
+    render(b);
+    const now = focused ? document.getElementById(focused) : null;
+    if (!now) return;
+    if (now !== document.activeElement) now.focus();
+    if (typing && now instanceof HTMLInputElement && now !== active) {
+      now.value = typing.value;
+      if (typing.start != null && now.type !== 'number') now.setSelectionRange(typing.start, typing.end);
+    }
+  };
+
+  /** @param {import('./caucus.js').BreakoutSet} b */
+  const render = (b) => {
     const left = client.timeLeftMs();
     fill(phaseEl, `Phase: ${b.phase}`, ` · version ${b.version}`, client.listeningTo ? ` · listening to ${roomName(client.listeningTo)}` : '');
     const timer = panel.querySelector('#console-timer');
@@ -135,9 +175,9 @@ export function mountConsole(panel, client, { act, roomName }) {
     if (document.activeElement !== optReturn) optReturn.checked = b.options.allow_return_to_main;
     if (document.activeElement !== optAuto) optAuto.checked = b.options.auto_move_on_open;
 
-    // Rooms: skip while someone is typing in them.
-    if (!(roomsEl.contains(document.activeElement) && document.activeElement?.tagName === 'INPUT')) renderRooms();
+    renderRooms();
     renderHelp();
+    renderPreassignments();
     fill(roomStateEl,
       client.permissions?.lock_room ? h('button', { id: 'lock-button', 'aria-pressed': String(client.locked), onclick: () => act(() => client.setLocked(!client.locked)) }, client.locked ? '🔓 Unlock room' : '🔒 Lock room') : null,
       client.permissions?.broadcast ? h('button', {
@@ -167,7 +207,7 @@ export function mountConsole(panel, client, { act, roomName }) {
     /** @param {PeerInfo} p */
     const chip = (p) => {
       const sel = /** @type {HTMLSelectElement} */ (h('select', {
-        'aria-label': `Room for ${p.name}`, 'data-peer': p.id, class: 'assign-select',
+        id: `assign-${p.id}`, 'aria-label': `Room for ${p.name}`, 'data-peer': p.id, class: 'assign-select',
         onchange: () => place(p, sel.value),
       }, h('option', { value: 'main' }, 'Main room'), b.rooms.map((r) => h('option', { value: r.id }, r.name))));
       const assigned = b.rooms.find((r) => r.assigned.includes(p.id))?.id;
@@ -176,31 +216,79 @@ export function mountConsole(panel, client, { act, roomName }) {
         h('span', { class: 'name' }, p.name, p.id === client.peerId ? ' (you)' : ''), h('span', { class: `badge role-${p.acting_role}` }, p.role), sel);
     };
     const where = (/** @type {PeerInfo} */ p) => (p.location !== 'main' ? p.location : b.phase === 'draft' ? b.rooms.find((r) => r.assigned.includes(p.id))?.id ?? 'main' : 'main');
+    const pre = b.preassignments ?? {};
+    const present = new Set(everyone.map((p) => p.user_id));
     fill(roomsEl,
       h('div', { class: 'room-card main-card', ...dropZone('main') }, h('h4', null, 'Main room'),
         h('ul', { class: 'chips' }, everyone.filter((p) => where(p) === 'main').map(chip))),
       b.rooms.map((r) => {
-        const name = /** @type {HTMLInputElement} */ (h('input', { value: r.name, 'aria-label': `Name of ${r.name}`, class: 'room-name-input' }));
-        name.addEventListener('change', () => act(() => client.updateBreakout(r.id, { name: name.value })));
-        const cap = /** @type {HTMLInputElement} */ (h('input', { type: 'number', min: 1, value: r.capacity ?? '', 'aria-label': `Capacity of ${r.name}`, class: 'num', placeholder: '∞' }));
-        cap.addEventListener('change', () => act(() => client.updateBreakout(r.id, { capacity: cap.value ? Number(cap.value) : null })));
+        const name = /** @type {HTMLInputElement} */ (h('input', { id: `room-name-${r.id}`, value: r.name, 'data-value': r.name, 'aria-label': `Name of ${r.name}`, class: 'room-name-input', maxlength: 64 }));
+        name.addEventListener('change', () => act(() => client.updateBreakout(r.id, { name: name.value.trim() }), 'Room renamed.'));
+        const cap = /** @type {HTMLInputElement} */ (h('input', { id: `room-cap-${r.id}`, type: 'number', min: 1, value: r.capacity ?? '', 'data-value': r.capacity ?? '', 'aria-label': `Capacity of ${r.name}`, class: 'num', placeholder: '∞' }));
+        cap.addEventListener('change', () => act(() => client.updateBreakout(r.id, { capacity: cap.value ? Number(cap.value) : null }), cap.value ? `${r.name} holds at most ${cap.value}.` : `${r.name} has no limit.`));
+        const pw = /** @type {HTMLInputElement} */ (h('input', {
+          id: `room-password-${r.id}`, type: 'password', autocomplete: 'new-password', class: 'pw', 'data-value': '',
+          'aria-label': `Password of ${r.name}`, placeholder: r.has_password ? 'set (type to change)' : 'none',
+        }));
+        pw.addEventListener('change', () => {
+          const password = pw.value;
+          pw.value = '';
+          if (password) act(() => client.updateBreakout(r.id, { password }), `${r.name} now needs a password to choose it.`);
+        });
         const stage = typeof r.visibility === 'object';
         const listening = client.listeningTo === r.id;
-        return h('div', { class: `room-card state-${r.state}`, 'data-room': r.id, ...dropZone(r.id) },
-          h('div', { class: 'row' }, name, h('label', null, 'Cap ', cap), h('span', { class: 'pill' }, b.phase === 'draft' ? 'not open yet' : r.state),
+        const waiting = Object.keys(pre).filter((u) => pre[u] === r.id && !present.has(u));
+        return h('div', { class: `room-card state-${r.state}`, 'data-room': r.id, role: 'group', 'aria-label': r.name, ...dropZone(r.id) },
+          h('div', { class: 'row' }, name, h('label', null, 'Capacity ', cap),
+            h('span', { class: 'pill' }, b.phase === 'draft' ? 'not open yet' : r.state),
+            h('span', { class: 'muted-text', 'data-count': r.peers.length }, `${r.peers.length}${r.capacity != null ? ` of ${r.capacity}` : ''} inside`),
             r.closes_in_ms != null ? h('span', { class: 'pill warn' }, 'closing') : null),
           h('div', { class: 'row' },
+            h('label', null, 'Password ', pw),
+            r.has_password ? h('button', {
+              id: `room-password-clear-${r.id}`, 'aria-label': `Remove the password of ${r.name}`,
+              onclick: () => act(() => client.updateBreakout(r.id, { password: null }), `${r.name} is open to everyone.`),
+            }, 'No password') : null),
+          h('div', { class: 'row' },
             h('label', { class: 'toggle' }, h('input', {
-              type: 'checkbox', checked: stage,
+              id: `room-stage-${r.id}`, type: 'checkbox', checked: stage,
               onchange: (/** @type {Event} */ e) => act(() => client.updateBreakout(r.id, {
                 visibility: /** @type {HTMLInputElement} */ (e.target).checked ? { main_stage: { roles: ['host', 'co-host'] } } : 'isolated',
               })),
             }), ' Sees the main stage'),
-            b.phase === 'open' ? h('button', { 'aria-pressed': String(listening), onclick: () => act(() => client.listenIn(listening ? null : r.id)) }, listening ? 'Stop listening' : 'Listen in') : null,
-            b.phase === 'open' && r.state === 'open' ? h('button', { onclick: () => act(() => client.closeBreakouts({ breakout_id: r.id, countdown_s: Number(countdown.value) || 0 }), `Closing ${r.name}.`) }, 'Close') : null,
-            h('button', { class: 'danger', 'aria-label': `Remove ${r.name}`, onclick: () => act(() => client.removeBreakout(r.id)) }, 'Remove')),
-          h('ul', { class: 'chips' }, everyone.filter((p) => where(p) === r.id).map(chip)));
+            b.phase === 'open' || b.phase === 'closing' ? h('button', {
+              id: `room-listen-${r.id}`, 'aria-pressed': String(listening), 'aria-label': `${listening ? 'Stop listening to' : 'Listen in to'} ${r.name}`,
+              onclick: () => act(() => client.listenIn(listening ? null : r.id)),
+            }, listening ? 'Stop listening' : 'Listen in') : null,
+            b.phase === 'open' && r.state === 'open' ? h('button', {
+              id: `room-close-${r.id}`, 'aria-label': `Close ${r.name}`,
+              onclick: () => act(() => client.closeBreakouts({ breakout_id: r.id, countdown_s: Number(countdown.value) || 0 }), `Closing ${r.name}.`),
+            }, 'Close') : null,
+            h('button', { id: `room-remove-${r.id}`, class: 'danger', 'aria-label': `Remove ${r.name}`, onclick: () => act(() => client.removeBreakout(r.id)) }, 'Remove')),
+          h('ul', { class: 'chips' }, everyone.filter((p) => where(p) === r.id).map(chip),
+            waiting.map((u) => h('li', { class: 'chip waiting', 'data-user': u }, h('span', { class: 'name' }, u), h('span', { class: 'muted-text' }, 'pre-assigned, not here yet')))));
       }));
+  };
+
+  const renderPreassignments = () => {
+    const b = client.breakouts;
+    if (!b) return;
+    const pre = b.preassignments ?? {};
+    if (document.activeElement !== preRoom) {
+      const prev = preRoom.value;
+      fill(preRoom, b.rooms.map((r) => h('option', { value: r.id, selected: r.id === prev }, r.name)));
+    }
+    const users = Object.keys(pre).sort();
+    fill(preList, users.length ? users.map((u) => h('li', { 'data-user': u },
+      h('span', { class: 'name' }, u), h('span', null, `→ ${roomName(pre[u])}`),
+      h('button', {
+        id: `pre-remove-${u}`, 'aria-label': `Remove the pre-assignment of ${u}`,
+        onclick: () => {
+          const next = { ...pre };
+          delete next[u];
+          act(() => client.preassign(next));
+        },
+      }, 'Remove'))) : h('li', { class: 'muted-text' }, 'No pre-assignments.'));
   };
 
   const renderHelp = () => {
@@ -209,10 +297,26 @@ export function mountConsole(panel, client, { act, roomName }) {
       const who = client.peerOrSelf(x.peer_id)?.name ?? x.peer_id;
       const claimer = x.claimed_by ? client.peerOrSelf(x.claimed_by)?.name ?? x.claimed_by : null;
       return h('li', null, h('span', null, `${who}${x.breakout_id ? ` in ${roomName(x.breakout_id)}` : ''}`),
-        claimer ? h('span', { class: 'pill' }, `claimed by ${claimer}`) : h('button', { onclick: () => act(() => client.claimHelp(x.id)) }, 'Claim'),
-        x.breakout_id ? h('button', { onclick: () => act(() => client.movePeer(/** @type {string} */ (client.peerId), /** @type {string} */ (x.breakout_id), true)) }, 'Go there') : null,
-        h('button', { onclick: () => act(() => client.dismissHelp(x.id)) }, 'Dismiss'));
+        claimer ? h('span', { class: 'pill' }, `claimed by ${claimer}`) : h('button', {
+          id: `help-claim-${x.id}`, 'aria-label': `Claim: help ${who}${x.breakout_id ? ` in ${roomName(x.breakout_id)}` : ''}`,
+          onclick: () => act(() => claim(x), x.breakout_id ? `You joined ${roomName(x.breakout_id)} to help ${who}.` : `You help ${who}.`),
+        }, x.breakout_id ? 'Claim and go there' : 'Claim'),
+        claimer && x.breakout_id && client.self?.location !== x.breakout_id ? h('button', {
+          id: `help-go-${x.id}`, 'aria-label': `Go to ${roomName(x.breakout_id)}`,
+          onclick: () => act(() => client.movePeer(/** @type {string} */ (client.peerId), /** @type {string} */ (x.breakout_id), true)),
+        }, 'Go there') : null,
+        h('button', { id: `help-dismiss-${x.id}`, 'aria-label': `Dismiss: help ${who}`, onclick: () => act(() => client.dismissHelp(x.id)) }, 'Dismiss'));
     })) : h('p', { class: 'muted-text' }, 'Nobody is asking for help.'));
+  };
+
+  /**
+   * Claims a help request and joins the asker's room (a manager stands where it helps).
+   * @param {import('./caucus.js').HelpRequest} x
+   */
+  const claim = async (x) => {
+    await client.claimHelp(x.id);
+    if (client.listeningTo) await client.listenIn(null);
+    if (x.breakout_id && client.self?.location !== x.breakout_id) await client.movePeer(/** @type {string} */ (client.peerId), x.breakout_id, true);
   };
 
   client.addEventListener('change', () => { if (!panel.hidden) update(); });

@@ -43,9 +43,20 @@ async function act(fn, ok) {
     if (ok) toast(ok, 'ok', 3000);
     return r;
   } catch (e) {
-    toast(describeError(e), 'error', 7000);
+    toast(refusalText(e), 'error', 7000);
     return undefined;
   }
+}
+
+/**
+ * A refusal for people: the sentence for its code, and the server's own sentence when it
+ * says more (e.g. which permission the role lacks).
+ * @param {any} e
+ */
+function refusalText(e) {
+  const text = describeError(e);
+  const detail = e instanceof CaucusError ? e.message : '';
+  return detail && detail !== text && detail !== e.code ? `${text} (${detail})` : text;
 }
 
 // ── the preview ────────────────────────────────────────────────────────────────────────────
@@ -182,14 +193,18 @@ function buildLayout() {
   el.controls = h('footer', { class: 'controls', 'aria-label': 'Meeting controls' });
   el.audio = h('div', { hidden: true });
   el.dialog = h('dialog', { id: 'request-dialog', 'aria-labelledby': 'request-title' });
+  el.passwordDialog = h('dialog', { id: 'password-dialog', 'aria-labelledby': 'password-title' });
   el.overlay = h('div', { class: 'overlay', hidden: true, role: 'alert' });
+  el.reconnect = h('div', { class: 'reconnect-banner', id: 'reconnect-banner', role: 'status', hidden: true },
+    'Connection lost — reconnecting…');
   fill(app,
     h('header', { class: 'topbar' }, el.title, el.where, h('span', { class: 'spacer' }), el.status),
+    el.reconnect,
     el.banner,
     h('div', { class: 'body' },
       h('section', { class: 'stage', 'aria-label': 'Videos' }, el.grid, el.stage, el.note),
       h('aside', { class: 'side', 'aria-label': 'Side panel' }, el.tabs, el.panels)),
-    el.controls, el.audio, el.dialog, el.overlay);
+    el.controls, el.audio, el.dialog, el.passwordDialog, el.overlay);
   buildChat();
 }
 
@@ -306,8 +321,49 @@ function wire() {
     const d = /** @type {CustomEvent} */ (e).detail;
     if (!el.overlay.hidden) return;
     if (d.code === 4000) ended('You joined from another tab or device; this one is disconnected.');
-    else if (d.code !== 1000) ended('The connection to the server was lost.', true);
+    else if (d.resumable) reconnect();
   });
+}
+
+/** How long the page keeps trying to rejoin: the server's default reconnect grace. */
+const RECONNECT_GRACE_MS = 30000;
+let reconnecting = false;
+
+/**
+ * Rejoins after a lost connection: the server resumes the same peer, role and location
+ * within its grace period; media starts afresh and own tracks are published again.
+ */
+async function reconnect() {
+  if (reconnecting) return;
+  reconnecting = true;
+  el.reconnect.hidden = false;
+  renderStatus('reconnecting');
+  const started = performance.now();
+  let delay = 200;
+  try {
+    while (performance.now() - started < RECONNECT_GRACE_MS) {
+      try {
+        await client.reconnect();
+        el.reconnect.hidden = true;
+        toast('Reconnected.', 'ok', 3000);
+        render();
+        await syncPublishing();
+        return;
+      } catch (e) {
+        const transient = !(e instanceof CaucusError) || ['not_connected', 'timeout', 'rate_limited', 'shutting_down'].includes(e.code);
+        if (!transient) {
+          ended(`Could not rejoin: ${refusalText(e)}`, true);
+          return;
+        }
+      }
+      await new Promise((r) => setTimeout(r, delay));
+      delay = Math.min(delay * 2, 3000);
+    }
+    ended('The connection to the server was lost.', true);
+  } finally {
+    reconnecting = false;
+    if (!el.overlay.hidden) el.reconnect.hidden = true;
+  }
 }
 
 /** @param {string|undefined|null} reason */
@@ -449,7 +505,7 @@ function render() {
 
 /** @param {string} state */
 function renderStatus(state) {
-  const text = { connecting: 'Connecting…', connected: 'Connected', disconnected: 'Reconnecting media…', closed: 'Disconnected' }[state] ?? state;
+  const text = { connecting: reconnecting ? 'Reconnecting…' : 'Connecting…', connected: 'Connected', disconnected: 'Reconnecting media…', closed: reconnecting ? 'Reconnecting…' : 'Disconnected', reconnecting: 'Reconnecting…' }[state] ?? state;
   fill(el.status, text);
   el.status.dataset.state = state;
 }
@@ -460,20 +516,40 @@ function renderWhere() {
   el.where.dataset.location = loc;
 }
 
+/** What the banner's buttons and text were built for; a tick only updates its clocks. */
+let bannerShape = '';
+
 function renderBanner() {
   const room = client.currentBreakout();
   const closing = client.closingInMs();
   const b = client.breakouts;
-  if (!room && closing == null) {
+  const left = room ? client.timeLeftMs() : null;
+  const choose = !room && b?.phase === 'open' && showRoomsTab();
+  if (!room && closing == null && !choose) {
     el.banner.hidden = true;
+    bannerShape = '';
     return;
   }
   el.banner.hidden = false;
-  const left = client.timeLeftMs();
+  const shape = JSON.stringify([room?.id, room?.name, closing != null, left != null, choose, b?.options.allow_return_to_main, b?.options.allow_self_select]);
+  if (shape === bannerShape) {
+    const t = document.getElementById('time-left');
+    if (t && left != null) t.textContent = `${clock(left)} left`;
+    const c = document.getElementById('closing-countdown');
+    if (c && closing != null) c.textContent = `Closing in ${clock(closing)}`;
+    return;
+  }
+  bannerShape = shape;
+  if (!room && closing == null) {
+    fill(el.banner, h('span', null, 'Breakout rooms are open.'), h('span', { class: 'spacer' }),
+      h('button', { id: 'choose-room', class: 'primary', onclick: () => { selectTab('rooms'); document.getElementById('tab-rooms')?.focus(); } },
+        b?.options.allow_self_select ? 'Choose a room' : 'See your room'));
+    return;
+  }
   fill(el.banner,
     room ? h('span', null, 'You are in ', h('strong', { id: 'banner-room' }, room.name)) : h('span', null, 'Breakout rooms are closing'),
-    left != null && room ? h('span', { class: 'pill', id: 'time-left' }, `${clock(left)} left`) : null,
-    closing != null ? h('span', { class: 'pill warn', id: 'closing-countdown' }, `Closing in ${clock(closing)}`) : null,
+    left != null ? h('span', { class: 'pill', id: 'time-left', role: 'timer', 'aria-label': 'Time left' }, `${clock(left)} left`) : null,
+    closing != null ? h('span', { class: 'pill warn', id: 'closing-countdown', role: 'timer' }, `Closing in ${clock(closing)}`) : null,
     h('span', { class: 'spacer' }),
     room && b?.options.allow_return_to_main ? h('button', { id: 'return-main', onclick: () => act(() => client.returnToMain()) }, 'Return to main room') : null,
     room ? h('button', { id: 'ask-help', onclick: () => act(() => client.requestHelp(), 'A moderator has been asked to help.') }, '🙋 Ask for help') : null);
@@ -597,9 +673,12 @@ function renderMedia() {
       let a = audios.get(slot.mid);
       if (!a) {
         a = /** @type {HTMLAudioElement} */ (h('audio', { autoplay: true }));
-        a.srcObject = new MediaStream([slot.mediaTrack]);
         audios.set(slot.mid, a);
         el.audio.append(a);
+      }
+      const current = /** @type {MediaStream|null} */ (a.srcObject);
+      if (!current || current.getAudioTracks()[0] !== slot.mediaTrack) {
+        a.srcObject = new MediaStream([slot.mediaTrack]);
         a.play().catch(() => {});
       }
       continue;
@@ -617,10 +696,34 @@ function renderMedia() {
   }
 }
 
+/** What my role may not share here (known from `joined`/`role_changed`, or learnt from a refusal). */
+function blockedSources() {
+  return /** @type {Source[]} */ (['audio', 'video', 'screen']).filter((s) => refused.has(s) || !client.mayPublishSource(s));
+}
+
+/** @param {Source} s */
+function sourceWord(s) {
+  return s === 'audio' ? 'audio' : s === 'video' ? 'video' : 'the screen';
+}
+
 function renderNote() {
-  const blocked = [...refused];
+  const blocked = blockedSources();
   const role = client.self?.acting_role;
-  fill(el.note, blocked.length ? `You are watching: your role (${role}) does not share ${blocked.join(' or ')} here.` : '');
+  const talk = blocked.filter((s) => s !== 'screen');
+  const words = blocked.map(sourceWord);
+  const list = words.length > 1 ? `${words.slice(0, -1).join(', ')} or ${words[words.length - 1]}` : words[0];
+  const text = talk.length ? `You are watching: your role (${role}) does not share ${list} here.`
+    : blocked.length ? `Your role (${role}) does not share ${list} here.` : '';
+  fill(el.note, text);
+}
+
+/**
+ * A control for a source the role may not share is disabled and says why (no refusal after a click).
+ * @param {Source} source
+ */
+function blockedAttrs(source) {
+  if (!blockedSources().includes(source)) return {};
+  return { disabled: true, 'aria-describedby': 'publish-note', title: `Your role (${client.self?.acting_role}) may not share ${sourceWord(source)} here` };
 }
 
 function renderControls() {
@@ -631,9 +734,9 @@ function renderControls() {
   const hand = !!client.self?.hand_raised;
   const sharing = client.published.has('screen');
   fill(el.controls,
-    h('button', { id: 'mic-button', 'aria-pressed': String(micLive), class: micLive ? 'on' : 'off', onclick: () => toggleSource('audio') }, micLive ? '🎙 Mute' : '🔇 Unmute'),
-    h('button', { id: 'cam-button', 'aria-pressed': String(camLive), class: camLive ? 'on' : 'off', onclick: () => toggleSource('video') }, camLive ? '📷 Stop video' : '📷 Start video'),
-    h('button', { id: 'screen-button', 'aria-pressed': String(sharing), onclick: () => toggleScreen() }, sharing ? '🖥 Stop sharing' : '🖥 Share screen'),
+    h('button', { id: 'mic-button', 'aria-pressed': String(micLive), class: micLive ? 'on' : 'off', onclick: () => toggleSource('audio'), ...blockedAttrs('audio') }, micLive ? '🎙 Mute' : '🔇 Unmute'),
+    h('button', { id: 'cam-button', 'aria-pressed': String(camLive), class: camLive ? 'on' : 'off', onclick: () => toggleSource('video'), ...blockedAttrs('video') }, camLive ? '📷 Stop video' : '📷 Start video'),
+    h('button', { id: 'screen-button', 'aria-pressed': String(sharing), onclick: () => toggleScreen(), ...(sharing ? {} : blockedAttrs('screen')) }, sharing ? '🖥 Stop sharing' : '🖥 Share screen'),
     h('button', { id: 'hand-button', 'aria-pressed': String(hand), onclick: () => act(() => client.setHand(!hand)) }, hand ? '✋ Lower hand' : '✋ Raise hand'),
     h('span', { class: 'spacer' }),
     h('button', { id: 'leave-button', class: 'danger', onclick: async () => { await client.leave(); ended('You left the meeting.', true); } }, 'Leave'));
@@ -666,6 +769,9 @@ function renderPeople() {
   })));
 }
 
+/** Choices made in the People panel's selects, kept across re-renders (key: `role:p3`, `move:p3`). @type {Map<string, string>} */
+const choices = new Map();
+
 /**
  * The actions the role allows on a peer.
  * @param {PeerInfo} p
@@ -675,26 +781,30 @@ function peerActions(p, open) {
   const perms = /** @type {import('./caucus.js').Permissions} */ (client.permissions);
   const items = [];
   if (perms.mute_others) {
-    items.push(h('button', { onclick: () => act(() => client.mutePeer(p.id), `${p.name} is muted.`) }, 'Mute'));
-    if (p.hand_raised) items.push(h('button', { onclick: () => act(() => client.setHand(false, p.id)) }, 'Lower hand'));
+    items.push(h('button', { 'aria-label': `Mute ${p.name}`, onclick: () => act(() => client.mutePeer(p.id, 'audio'), `${p.name} is muted.`) }, 'Mute'));
+    items.push(h('button', { 'aria-label': `Stop the camera of ${p.name}`, onclick: () => act(() => client.mutePeer(p.id, 'video'), `${p.name}'s camera is off.`) }, 'Stop camera'));
+    if (p.hand_raised) items.push(h('button', { 'aria-label': `Lower the hand of ${p.name}`, onclick: () => act(() => client.setHand(false, p.id)) }, 'Lower hand'));
   }
-  if (perms.ask_unmute) items.push(h('button', { onclick: () => act(() => client.askUnmute(p.id, 'audio'), `Asked ${p.name} to unmute.`) }, 'Ask to unmute'));
+  if (perms.ask_unmute) items.push(h('button', { 'aria-label': `Ask ${p.name} to unmute`, onclick: () => act(() => client.askUnmute(p.id, 'audio'), `Asked ${p.name} to unmute.`) }, 'Ask to unmute'));
   if (perms.change_role) {
-    const sel = /** @type {HTMLSelectElement} */ (h('select', { 'aria-label': `New role for ${p.name}` }, ROLES.map((r) => h('option', { value: r, selected: r === p.role }, r))));
+    const chosen = choices.get(`role:${p.id}`) ?? p.role;
+    const sel = /** @type {HTMLSelectElement} */ (h('select', { id: `role-${p.id}`, 'aria-label': `New role for ${p.name}`, onchange: () => choices.set(`role:${p.id}`, sel.value) },
+      ROLES.map((r) => h('option', { value: r, selected: r === chosen }, r))));
     items.push(h('div', { class: 'row' }, sel,
-      h('button', { onclick: () => act(() => client.changeRole(p.id, sel.value, false), `Asked ${p.name} to become ${sel.value}.`) }, 'Ask'),
-      h('button', { onclick: () => act(() => client.changeRole(p.id, sel.value, true), `${p.name} is now ${sel.value}.`) }, 'Set')));
+      h('button', { 'aria-label': `Ask ${p.name} to take this role`, onclick: () => act(() => client.changeRole(p.id, sel.value, false), `Asked ${p.name} to become ${sel.value}.`) }, 'Ask'),
+      h('button', { 'aria-label': `Give ${p.name} this role now`, onclick: () => act(() => client.changeRole(p.id, sel.value, true), `${p.name} is now ${sel.value}.`) }, 'Set')));
   }
   if (perms.move_peers) {
     const rooms = client.breakouts?.rooms ?? [];
-    const sel = /** @type {HTMLSelectElement} */ (h('select', { 'aria-label': `Move ${p.name} to` },
-      h('option', { value: 'main', selected: p.location === 'main' }, 'Main room'),
-      rooms.map((r) => h('option', { value: r.id, selected: p.location === r.id }, r.name))));
-    items.push(h('div', { class: 'row' }, sel, h('button', { onclick: () => act(() => client.movePeer(p.id, sel.value, true), `${p.name} moved.`) }, 'Move')));
+    const chosen = choices.get(`move:${p.id}`) ?? p.location;
+    const sel = /** @type {HTMLSelectElement} */ (h('select', { id: `move-${p.id}`, 'aria-label': `Move ${p.name} to`, onchange: () => choices.set(`move:${p.id}`, sel.value) },
+      h('option', { value: 'main', selected: chosen === 'main' }, 'Main room'),
+      rooms.map((r) => h('option', { value: r.id, selected: chosen === r.id }, r.name))));
+    items.push(h('div', { class: 'row' }, sel, h('button', { 'aria-label': `Move ${p.name} now`, onclick: () => act(() => client.movePeer(p.id, sel.value, true), `${p.name} moved.`) }, 'Move')));
   }
   if (perms.remove_peers) {
     items.push(h('button', {
-      class: 'danger',
+      class: 'danger', 'aria-label': `Remove ${p.name} from the meeting`,
       onclick: () => { if (confirm(`Remove ${p.name} from the meeting?`)) act(() => client.removePeer(p.id), `${p.name} was removed.`); },
     }, 'Remove'));
   }
@@ -757,29 +867,84 @@ function pushMessage(m) {
 /** @type {{breakout_id: string, name: string}|null} */
 let invite = null;
 
+/** The last refusal of a room choice, shown in the Rooms panel until the next try. */
+let roomsError = '';
+
+/**
+ * Goes to a breakout room myself; a refusal (full, wrong password, not allowed) is shown in
+ * the panel with the server's reason.
+ * @param {string} id
+ * @param {string} [password]
+ * @returns {Promise<boolean>}
+ */
+async function chooseRoom(id, password) {
+  roomsError = '';
+  try {
+    await client.joinBreakout(id, password);
+    renderRooms();
+    return true;
+  } catch (e) {
+    roomsError = refusalText(e);
+    toast(roomsError, 'error', 7000);
+    renderRooms();
+    return false;
+  }
+}
+
+/**
+ * Asks for a room's password in a dialog, then joins; a wrong password keeps the dialog open.
+ * @param {import('./caucus.js').BreakoutRoom} room
+ */
+function askPassword(room) {
+  const dialog = /** @type {HTMLDialogElement} */ (el.passwordDialog);
+  const input = /** @type {HTMLInputElement} */ (h('input', { type: 'password', id: 'room-password', autocomplete: 'off', required: true }));
+  const error = h('p', { class: 'form-error', role: 'alert', id: 'room-password-error' });
+  fill(dialog, h('form', {
+    method: 'dialog',
+    onsubmit: async (/** @type {Event} */ e) => {
+      e.preventDefault();
+      fill(error);
+      if (await chooseRoom(room.id, input.value)) dialog.close();
+      else fill(error, roomsError);
+    },
+  },
+  h('h2', { id: 'password-title' }, `${room.name} is protected`),
+  h('label', { for: 'room-password' }, `Password for ${room.name}`), input, error,
+  h('div', { class: 'row' },
+    h('button', { class: 'primary', type: 'submit' }, 'Join room'),
+    h('button', { type: 'button', onclick: () => dialog.close() }, 'Cancel'))));
+  dialog.showModal();
+  input.focus();
+}
+
 function renderRooms() {
   const b = client.breakouts;
   if (!b || !showRoomsTab()) {
     fill(el.rooms);
     return;
   }
-  if (el.rooms.contains(document.activeElement) && document.activeElement?.tagName === 'INPUT') return;
   const here = client.self?.location;
   const self = b.options.allow_self_select && client.permissions?.self_select_breakout;
-  fill(el.rooms, h('h2', null, 'Breakout rooms'),
+  fill(el.rooms, h('h2', null, self ? 'Choose a room' : 'Breakout rooms'),
     invite && here !== invite.breakout_id ? h('p', { class: 'invite' }, `You are invited to ${invite.name}. `,
-      h('button', { class: 'primary', onclick: () => { const id = invite?.breakout_id ?? ''; act(() => client.joinBreakout(id)); } }, 'Go there')) : null,
+      h('button', { class: 'primary', onclick: () => { const id = invite?.breakout_id ?? ''; chooseRoom(id); } }, 'Go there')) : null,
     self ? null : h('p', { class: 'muted-text' }, 'Choosing a room yourself is not enabled.'),
-    h('ul', { class: 'room-list' }, b.rooms.map((r) => {
-      const pw = /** @type {HTMLInputElement} */ (h('input', { type: 'password', 'aria-label': `Password for ${r.name}`, placeholder: 'Password' }));
+    roomsError ? h('p', { class: 'form-error', role: 'alert', id: 'rooms-error' }, roomsError) : null,
+    here !== 'main' && b.options.allow_return_to_main ? h('p', null, h('button', { onclick: () => act(() => client.returnToMain()) }, 'Return to main room')) : null,
+    h('ul', { class: 'room-list', id: 'room-list' }, b.rooms.map((r) => {
       const full = r.capacity != null && r.peers.length >= r.capacity;
       const mine = r.assigned.includes(client.peerId ?? '');
-      return h('li', null,
-        h('span', { class: 'name' }, r.name), h('span', { class: 'muted-text' }, `${r.peers.length}${r.capacity != null ? `/${r.capacity}` : ''} inside`),
+      const locked = r.has_password && !mine;
+      return h('li', { 'data-room': r.id },
+        h('span', { class: 'name' }, r.name),
+        h('span', { class: 'muted-text' }, `${r.peers.length}${r.capacity != null ? ` of ${r.capacity}` : ''} inside`),
+        full ? h('span', { class: 'pill warn' }, 'full') : null,
+        locked ? h('span', { class: 'pill', title: 'Needs a password' }, '🔒 password') : null,
         r.state !== 'open' ? h('span', { class: 'pill' }, r.state) : null,
-        here === r.id ? h('span', { class: 'pill' }, 'you are here') : (self || mine) ? h('span', { class: 'row' },
-          r.has_password && !mine ? pw : null,
-          h('button', { disabled: (full && !mine) || r.state !== 'open', onclick: () => act(() => client.joinBreakout(r.id, pw.value || undefined)) }, full && !mine ? 'Full' : 'Join')) : null);
+        here === r.id ? h('span', { class: 'pill' }, 'you are here') : (self || mine) && r.state === 'open' ? h('button', {
+          'aria-label': `Join ${r.name}`,
+          onclick: () => (locked ? askPassword(r) : chooseRoom(r.id)),
+        }, 'Join') : null);
     })));
 }
 
