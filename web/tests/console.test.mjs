@@ -1,7 +1,8 @@
 // The moderator's console, flow by flow, as a user sees it: rename and capacity, a
 // pre-assignment by user id, options, auto-assign that leaves managers in main, opening with a
-// timer and extending it, listen-in (decoded while staying in main), broadcast, the help queue
-// (claim moves the moderator there, dismiss removes), moving someone between rooms, lock, end.
+// timer and extending it, listen-in (decoded while staying in main), broadcast, moving someone
+// between rooms, self-select, the help queue (claim moves the moderator there, dismiss
+// removes), lock, end.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { launch, joinLink, join, expectDecoding, screenshot, createRoom, roomId, until } from './helpers.mjs';
@@ -13,7 +14,7 @@ function seconds(text) {
   return Number(m[1]) * 60 + Number(m[2]);
 }
 
-test('console: rooms, pre-assignment, auto-assign, timer, listen-in, broadcast, help, move, lock, end', { timeout: 180000 }, async () => {
+test('console: rooms, pre-assignment, auto-assign, timer, listen-in, broadcast, help, move, lock, end', { timeout: 240000 }, async () => {
   const browser = await launch();
   try {
     const room = roomId('console');
@@ -100,6 +101,15 @@ test('console: rooms, pre-assignment, auto-assign, timer, listen-in, broadcast, 
     await m.getByLabel(`Room for ${await mover.page.evaluate(() => window.caucusApp.client.self.name)}`).selectOption(blue);
     await until(mover.page, (b) => window.caucusApp.client.self.location === b, blue);
     await mover.page.locator('#banner-room', { hasText: 'Blue' }).waitFor();
+
+    // Self-select on: a guest is offered the other room (its own says "you are here").
+    await m.getByLabel('People may choose a room').check();
+    await until(g0, () => window.caucusApp.client.breakouts.options.allow_self_select);
+    const here = await g0.evaluate(() => window.caucusApp.client.self.location);
+    await g0.getByRole('tab', { name: 'Rooms' }).click();
+    await g0.getByRole('heading', { name: 'Choose a room' }).waitFor();
+    await g0.getByRole('button', { name: here === red ? 'Join Blue' : 'Join Red' }).waitFor();
+    await g0.locator(`#room-list li[data-room="${here}"]`).getByText('you are here').waitFor();
 
     // The help queue: a guest asks; claiming takes the moderator to that room. Another is dismissed.
     const asker = guests.find((g) => g !== mover && plan[g.peerId] === blue) ?? mover;
