@@ -352,6 +352,7 @@ async function reconnect() {
       } catch (e) {
         const transient = !(e instanceof CaucusError) || ['not_connected', 'timeout', 'rate_limited', 'shutting_down'].includes(e.code);
         if (!transient) {
+          client.close();
           ended(`Could not rejoin: ${refusalText(e)}`, true);
           return;
         }
