@@ -1089,3 +1089,70 @@ fn a_saved_plan_is_restored_with_its_room_ids_and_later_rooms_follow_them() {
     );
     assert_eq!(again.unwrap_err().code, ErrorCode::AlreadyExists);
 }
+
+#[test]
+fn a_password_learned_by_the_shell_opens_a_restored_room_without_a_visible_change() {
+    let mut sim = Sim::new();
+    let protected = caucus_core::SavedRoom {
+        id: BreakoutId::new(4),
+        name: "Quiet".into(),
+        capacity: None,
+        // What the shell gives the core for a room whose password it knows only as a hash.
+        password: Some("placeholder-nobody-knows".into()),
+        visibility: Visibility::Isolated,
+    };
+    let open_room = caucus_core::SavedRoom {
+        id: BreakoutId::new(5),
+        password: None,
+        name: "Open".into(),
+        ..protected.clone()
+    };
+    sim.session
+        .restore_breakouts(
+            sim.now,
+            vec![protected, open_room],
+            BreakoutOptions {
+                allow_self_select: true,
+                auto_move_on_open: false,
+                ..BreakoutOptions::default()
+            },
+            Default::default(),
+        )
+        .unwrap();
+    open(&mut sim);
+    let g = guests(&mut sim, 1);
+    sim.drain();
+    let choose = |password: &str| Command::JoinBreakout {
+        breakout: BreakoutId::new(4),
+        password: Some(password.into()),
+    };
+    assert_eq!(
+        sim.by(g[0], choose("s3cret")).unwrap_err().code,
+        ErrorCode::WrongPassword
+    );
+    let version = sim.session.breakouts().version();
+    assert!(
+        sim.session
+            .learn_breakout_password(BreakoutId::new(4), "s3cret".into())
+    );
+    assert_eq!(sim.session.breakouts().version(), version, "no new version");
+    assert!(
+        sim.session.poll_effect().is_none(),
+        "nothing is sent to anyone"
+    );
+    assert!(
+        !sim.session
+            .learn_breakout_password(BreakoutId::new(5), "x".into()),
+        "a room without a password keeps having none"
+    );
+    assert!(
+        !sim.session
+            .learn_breakout_password(BreakoutId::new(99), "x".into())
+    );
+    assert_eq!(
+        sim.by(g[0], choose("wrong")).unwrap_err().code,
+        ErrorCode::WrongPassword
+    );
+    sim.by(g[0], choose("s3cret")).unwrap();
+    assert_eq!(loc(&sim, g[0]), Location::Breakout(BreakoutId::new(4)));
+}

@@ -778,7 +778,10 @@ async fn templates_rooms_and_breakout_plans_survive_a_restart() {
     };
     let server = start_with(config()).await;
     let api = Api::new(&server);
-    let doc = json!({"name": "Workshop", "roles": {"lead": role(&["lead", "member"]), "member": role(&["lead", "member"])}});
+    let mut member = role(&["lead", "member"]);
+    member["permissions"]["self_select_breakout"] = json!(true);
+    let doc =
+        json!({"name": "Workshop", "roles": {"lead": role(&["lead", "member"]), "member": member}});
     let (status, _) = api.put("/v1/templates/workshop", doc).await;
     assert_eq!(status, 201);
     let (status, _) = api
@@ -866,6 +869,49 @@ async fn templates_rooms_and_breakout_plans_survive_a_restart() {
         .request(json!({"type": "join", "token": token, "password": "pw"}))
         .await;
     assert_eq!(reply["ok"], true, "{reply}");
+
+    // The breakout password survived as a hash: self-select checks attempts against it.
+    let (status, _) = api.post("/v1/rooms/ws/breakouts/open", json!({})).await;
+    assert_eq!(status, 200);
+    let choose = |password: &str| {
+        json!({"type": "command", "command":
+            {"type": "join_breakout", "breakout_id": ids[3], "password": password}})
+    };
+    let mut cy = Client::connect(&server).await;
+    let token = server.join_token("ws", "cy", "member");
+    let reply = cy
+        .request(json!({"type": "join", "token": token, "password": "pw"}))
+        .await;
+    assert_eq!(reply["ok"], true, "{reply}");
+    let reply = cy.request(choose("beta-wrong")).await;
+    assert_eq!(code(&reply), "wrong_password");
+    let reply = cy.request(choose("beta-pw")).await;
+    assert_eq!(
+        code(&reply),
+        "rate_limited",
+        "one attempt against a hash per second"
+    );
+    let mut dee = Client::connect(&server).await;
+    let token = server.join_token("ws", "dee", "member");
+    let reply = dee
+        .request(json!({"type": "join", "token": token, "password": "pw"}))
+        .await;
+    assert_eq!(reply["ok"], true, "{reply}");
+    let reply = dee.request(choose("beta-pw")).await;
+    assert_eq!(
+        reply["ok"], true,
+        "the right password opens the room: {reply}"
+    );
+    let (_, now) = api.get("/v1/rooms/ws/breakouts").await;
+    let beta = now["rooms"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["id"] == ids[3].as_str())
+        .unwrap()
+        .clone();
+    assert_eq!(beta["has_password"], true);
+    assert_eq!(beta["peers"].as_array().unwrap().len(), 1, "{beta}");
     api.check_documented().await;
     server.shutdown().await;
     let _ = std::fs::remove_dir_all(&dir);

@@ -64,6 +64,20 @@ impl Session {
 
     // ---- rooms ---------------------------------------------------------------------------
 
+    /// The shell has checked `plain` against the stored hash of `breakout`'s password (a
+    /// restored plan keeps only hashes, so the core was given a placeholder): from now on the
+    /// core compares with `plain`. Nothing a peer sees changes — no event, no new `version`.
+    /// Returns whether the room exists and has a password (otherwise nothing is done).
+    pub fn learn_breakout_password(&mut self, breakout: BreakoutId, plain: String) -> bool {
+        match self.state.breakouts.rooms.get_mut(&breakout) {
+            Some(room) if room.password.is_some() => {
+                room.password = Some(plain);
+                true
+            }
+            _ => false,
+        }
+    }
+
     /// Put a saved breakout plan into a session whose breakout set is still empty, keeping each
     /// room's id (applications keep them across restarts). Ids issued later follow the largest
     /// restored one. A room that no longer fits (a duplicate id or name, an invalid name or

@@ -22,6 +22,7 @@ pub mod plan;
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
 
 use caucus_core::{
     Actor, Command, Denial, Effect, JoinRequest, Outcome, Session, SessionConfig, Template,
@@ -168,6 +169,7 @@ pub fn spawn(
 ) -> (RoomHandle, JoinHandle<()>) {
     let (tx, inbox) = mpsc::unbounded_channel();
     let (reports_tx, reports) = mpsc::unbounded_channel();
+    let (checks_tx, checks) = mpsc::unbounded_channel();
     let now = ctx.clock.now();
     let config = SessionConfig {
         // The room password is checked against its hash before a join gets here.
@@ -198,10 +200,26 @@ pub fn spawn(
         adding: HashSet::new(),
         slow: Vec::new(),
         reports_tx,
+        checks_tx,
+        password_checks: HashMap::new(),
         ended: false,
     };
-    let join = tokio::spawn(task.run(inbox, reports));
+    let join = tokio::spawn(task.run(inbox, reports, checks));
     (RoomHandle { generation, tx }, join)
+}
+
+/// The least time between two password checks of one peer against a stored hash.
+const PASSWORD_CHECK_INTERVAL: Duration = Duration::from_secs(1);
+
+/// A `join_breakout` whose password was checked against the stored hash.
+#[derive(Debug)]
+struct PasswordCheck {
+    peer: PeerId,
+    id: u64,
+    command: PeerCommand,
+    breakout: caucus_proto::BreakoutId,
+    plain: String,
+    ok: bool,
 }
 
 /// A joined peer's connection.
@@ -223,6 +241,11 @@ struct RoomTask {
     /// Peers whose outbound queue overflowed; dropped after the current effects.
     slow: Vec<PeerId>,
     reports_tx: MediaReports,
+    /// Where password checks done off the task come back.
+    checks_tx: mpsc::UnboundedSender<PasswordCheck>,
+    /// When each peer last had a password checked against a hash (at most one a second: a
+    /// check costs a core for tens of milliseconds, and guessing must stay slow).
+    password_checks: HashMap<PeerId, caucus_core::Time>,
     ended: bool,
     /// The breakout version whose plan was last compared with `last_plan`.
     plan_version: u64,
@@ -241,6 +264,7 @@ impl RoomTask {
         mut self,
         mut inbox: mpsc::UnboundedReceiver<RoomInput>,
         mut reports: mpsc::UnboundedReceiver<MediaReport>,
+        mut checks: mpsc::UnboundedReceiver<PasswordCheck>,
     ) {
         info!(room = %self.id, generation = self.generation, "room started");
         while !self.ended {
@@ -257,6 +281,7 @@ impl RoomTask {
                     Some(input) => self.input(input),
                 },
                 Some(report) = reports.recv() => self.report(report),
+                Some(check) = checks.recv() => self.password_checked(check),
                 () = sleep_until(deadline), if deadline.is_some() => {
                     let now = self.ctx.clock.now();
                     self.session.handle_timeout(now);
@@ -514,6 +539,66 @@ impl RoomTask {
     }
 
     fn command(&mut self, peer: PeerId, id: u64, command: PeerCommand) {
+        // A restored breakout room's password is known here only as its hash: check the
+        // attempt off the task (PBKDF2 is slow on purpose), then run the command.
+        if let PeerCommand::JoinBreakout {
+            breakout_id,
+            password: Some(plain),
+        } = &command
+            && let Some(Secret::Hash(hash)) = self.secrets.get(breakout_id)
+        {
+            let now = self.ctx.clock.now();
+            if let Some(last) = self.password_checks.get(&peer)
+                && last.until(now) < PASSWORD_CHECK_INTERVAL
+            {
+                return self.reply_err(
+                    peer,
+                    id,
+                    ErrorBody {
+                        code: ErrorCode::RateLimited,
+                        message: "one password attempt per second".to_owned(),
+                        field: Some("password".to_owned()),
+                    },
+                );
+            }
+            self.password_checks.insert(peer, now);
+            let (breakout, plain, hash) = (*breakout_id, plain.clone(), hash.clone());
+            let back = self.checks_tx.clone();
+            tokio::task::spawn_blocking(move || {
+                let ok = caucus_store::password::verify(&plain, &hash);
+                let _ = back.send(PasswordCheck {
+                    peer,
+                    id,
+                    command,
+                    breakout,
+                    plain,
+                    ok,
+                });
+            });
+            return;
+        }
+        self.run_command(peer, id, command);
+    }
+
+    /// A password check is back: a right password is taught to the core (and remembered for
+    /// the plan), then the command runs as if it had just arrived — a wrong one is refused by
+    /// the core as any wrong password is.
+    fn password_checked(&mut self, check: PasswordCheck) {
+        if !self.links.contains_key(&check.peer) {
+            return;
+        }
+        if check.ok && matches!(self.secrets.get(&check.breakout), Some(Secret::Hash(_))) {
+            self.session
+                .learn_breakout_password(check.breakout, check.plain.clone());
+            self.secrets
+                .insert(check.breakout, Secret::Plain(check.plain));
+        }
+        self.run_command(check.peer, check.id, check.command);
+        self.carry_out();
+        self.persist_changes();
+    }
+
+    fn run_command(&mut self, peer: PeerId, id: u64, command: PeerCommand) {
         let now = self.ctx.clock.now();
         let actor = Actor::Peer(peer);
         let breakout_op = match &command {
@@ -820,6 +905,8 @@ impl RoomTask {
     }
 
     fn forget(&mut self, peer: PeerId) {
+        self.password_checks.remove(&peer);
+        self.layer_hints.remove(&peer);
         if let Some(key) = self.ids.forget(peer) {
             self.adding.remove(&key);
             self.ctx.media.send(MediaCommand::RemovePeer { key });

@@ -3,13 +3,12 @@
 //! a saved plan into a fresh session with the core's `Session::restore_breakouts`, which keeps
 //! every room's id.
 //!
-//! One thing the core does not offer is bridged here, and is worth a core change:
-//! - **Passwords.** The core compares breakout passwords in plain text; the store keeps only
-//!   hashes. Within one server process the shell remembers the plain password it saw set
-//!   ([`Secrets`]), so plans keep being written with its hash. After a restart only the hash is
-//!   known: the room gets a random password nobody knows, so it stays *closed* to self-select
-//!   (fail closed, never open) until a manager sets the password again; moves and auto-moves
-//!   need no password and still work. `has_password` stays `true`.
+//! **Passwords.** The core compares breakout passwords in plain text; the store keeps only
+//! hashes. Within one server process the shell remembers the plain password it saw set
+//! ([`Secrets`]), so plans keep being written with its hash. After a restart only the hash is
+//! known: the core gets a random placeholder (fail closed), and the room task checks each
+//! self-select attempt against the hash off its own task, then teaches the core the password
+//! that matched (`Session::learn_breakout_password`). Moves need no password.
 
 use std::collections::{BTreeMap, HashMap};
 
