@@ -82,58 +82,52 @@ export async function join(browser, link, { width = 1280, height = 800, media = 
 }
 
 /**
- * Waits until the set of peers whose *video* this page decodes (framesDecoded growing on a
- * slot, mapped to a peer by the SDK's slot labels) equals `expected`. Polls getStats with a
- * deadline; on timeout fails with what it saw.
+ * The videos this page decodes now (framesDecoded growing over 0.7 s on a slot, mapped to a
+ * peer by the SDK's slot labels): peer ids, or `peerId:source` when `bySource`.
  */
-export async function expectDecoding(page, expected, { label = '', timeout = 20000 } = {}) {
+async function decodingNow(page, bySource) {
+  return page.evaluate(async (bySource) => {
+    const client = window.caucusApp.client;
+    const video = async () => (await client.receiveStats()).filter((s) => s.kind === 'video');
+    const before = await video();
+    await new Promise((r) => setTimeout(r, 700));
+    const after = await video();
+    const out = new Set();
+    for (const a of after) {
+      const b = before.find((x) => x.mid === a.mid);
+      if (a.peerId && b && b.peerId === a.peerId && b.source === a.source && a.framesDecoded > b.framesDecoded) {
+        out.add(bySource ? `${a.peerId}:${a.source}` : a.peerId);
+      }
+    }
+    return [...out].sort();
+  }, bySource);
+}
+
+async function waitDecoding(page, expected, bySource, { label = '', timeout = 20000 } = {}) {
   const want = [...expected].sort();
   const deadline = Date.now() + timeout;
   let seen = [];
   while (Date.now() < deadline) {
-    seen = await page.evaluate(async () => {
-      const client = window.caucusApp.client;
-      const video = async () => (await client.receiveStats()).filter((s) => s.kind === 'video');
-      const before = await video();
-      await new Promise((r) => setTimeout(r, 700));
-      const after = await video();
-      const out = new Set();
-      for (const a of after) {
-        const b = before.find((x) => x.mid === a.mid);
-        if (a.peerId && b && b.peerId === a.peerId && a.framesDecoded > b.framesDecoded) out.add(a.peerId);
-      }
-      return [...out].sort();
-    });
+    seen = await decodingNow(page, bySource);
     if (JSON.stringify(seen) === JSON.stringify(want)) return;
   }
   throw new Error(`${label}: decoding ${JSON.stringify(seen)}, expected ${JSON.stringify(want)}`);
 }
 
 /**
+ * Waits until the set of peers whose *video* this page decodes equals `expected`. Polls
+ * getStats with a deadline; on timeout fails with what it saw.
+ */
+export async function expectDecoding(page, expected, options = {}) {
+  return waitDecoding(page, expected, false, options);
+}
+
+/**
  * Like {@link expectDecoding}, by `peerId:source` (so a screen share and a camera of the same
  * peer are told apart).
  */
-export async function expectDecodingSources(page, expected, { label = '', timeout = 20000 } = {}) {
-  const want = [...expected].sort();
-  const deadline = Date.now() + timeout;
-  let seen = [];
-  while (Date.now() < deadline) {
-    seen = await page.evaluate(async () => {
-      const client = window.caucusApp.client;
-      const video = async () => (await client.receiveStats()).filter((s) => s.kind === 'video');
-      const before = await video();
-      await new Promise((r) => setTimeout(r, 700));
-      const after = await video();
-      const out = new Set();
-      for (const a of after) {
-        const b = before.find((x) => x.mid === a.mid);
-        if (a.peerId && b && b.peerId === a.peerId && a.source === b.source && a.framesDecoded > b.framesDecoded) out.add(`${a.peerId}:${a.source}`);
-      }
-      return [...out].sort();
-    });
-    if (JSON.stringify(seen) === JSON.stringify(want)) return;
-  }
-  throw new Error(`${label}: decoding ${JSON.stringify(seen)}, expected ${JSON.stringify(want)}`);
+export async function expectDecodingSources(page, expected, options = {}) {
+  return waitDecoding(page, expected, true, options);
 }
 
 /**
