@@ -730,6 +730,17 @@ export class CaucusClient extends EventTarget {
     if (!muted) own.track.enabled = true;
   }
 
+  /**
+   * Asks for at most `maxWidth` × `maxHeight` of a remote camera (the size of its tile): of a
+   * simulcast camera the server forwards the best layer that fits.
+   * @param {string} trackId
+   * @param {number} maxWidth
+   * @param {number} maxHeight
+   */
+  async setVideoSize(trackId, maxWidth, maxHeight) {
+    await this.request({ type: 'video_size', track_id: trackId, max_width: maxWidth, max_height: maxHeight });
+  }
+
   /** @param {string} trackId */
   forgetOwnTrack(trackId) {
     for (const [source, own] of this.published) {

@@ -143,6 +143,24 @@ impl Client {
         Ok(start.elapsed())
     }
 
+    /// Asks for at most `max_width` × `max_height` of a remote camera (the size it is shown
+    /// at): of a simulcast camera the server forwards the best layer that fits.
+    pub async fn set_video_size(
+        &self,
+        track_id: TrackId,
+        max_width: u32,
+        max_height: u32,
+    ) -> Result<()> {
+        self.signal
+            .request(ClientBody::VideoSize {
+                track_id,
+                max_width,
+                max_height,
+            })
+            .await?;
+        Ok(())
+    }
+
     // ── publishing ────────────────────────────────────────────────────────────────────────
 
     /// Publishes `source` and starts its synthetic generator. Renegotiates first if no

@@ -313,6 +313,7 @@ fn kind_of(body: &ClientBody) -> &'static str {
         ClientBody::Offer { .. } => "offer",
         ClientBody::Answer { .. } => "answer",
         ClientBody::Publish { .. } => "publish",
+        ClientBody::VideoSize { .. } => "video_size",
         ClientBody::Command { .. } => "command",
         ClientBody::Ping => "ping",
     }

@@ -1,4 +1,4 @@
-//! Simulcast layers chosen by the subscriber's role: a presenter sends its camera as three
+//! Simulcast layers chosen by the subscriber's role and its tile size: a presenter sends its camera as three
 //! layers (320×180, 640×360, 1280×720); a viewer whose role caps cameras at 320×240
 //! (`subscribe.video`) receives the smallest layer, a subscriber without a cap the largest, and
 //! when the viewer is given the uncapped role its picture grows to the largest layer — all read
@@ -16,6 +16,7 @@ use common::{T, World};
 use serde_json::json;
 
 const SMALL: (u16, u16) = (320, 180);
+const MEDIUM: (u16, u16) = (640, 360);
 const LARGE: (u16, u16) = (1280, 720);
 
 async fn rest(world: &World, method: reqwest::Method, path: &str, body: serde_json::Value) {
@@ -95,7 +96,7 @@ async fn each_subscriber_gets_the_layer_its_role_allows() {
     )
     .await;
 
-    let layers = [("q", SMALL), ("h", (640, 360)), ("f", LARGE)]
+    let layers = [("q", SMALL), ("h", MEDIUM), ("f", LARGE)]
         .map(|(rid, (width, height))| SimulcastLayer {
             rid: rid.into(),
             width,
@@ -123,6 +124,20 @@ async fn each_subscriber_gets_the_layer_its_role_allows() {
 
     wait_size(&viewer, pia, SMALL, "the capped viewer").await;
     wait_size(&front, pia, LARGE, "the uncapped front row").await;
+
+    // The front row shows the presenter in a 700x400 tile: the 640x360 layer fits best.
+    let camera = presenter.track_id(Source::Video).unwrap();
+    front.set_video_size(camera, 700, 400).await.unwrap();
+    wait_size(&front, pia, MEDIUM, "the front row with a smaller tile").await;
+    // A size larger than the role's cap does not lift the cap.
+    viewer.set_video_size(camera, 1920, 1080).await.unwrap();
+    let err = viewer.set_video_size(camera, 0, 0).await.unwrap_err();
+    assert_eq!(err.code(), Some(caucus_proto::ErrorCode::InvalidValue));
+    let err = viewer
+        .set_video_size(caucus_proto::TrackId::new(999), 320, 180)
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Some(caucus_proto::ErrorCode::UnknownTrack));
     // One layer at a time: the viewer keeps getting the small one.
     let frames = viewer.received_from(pia, Source::Video).unwrap().frames;
     viewer
@@ -142,6 +157,7 @@ async fn each_subscriber_gets_the_layer_its_role_allows() {
         json!({"role": "front-row"}),
     )
     .await;
+    // Its own 1920x1080 request now counts, within no role cap: the largest layer.
     wait_size(&viewer, pia, LARGE, "the viewer given the front-row role").await;
     world.stop().await;
 }

@@ -48,6 +48,14 @@ pub enum ClientBody {
         #[serde(default)]
         muted: bool,
     },
+    /// The largest picture the client wants of a remote camera track (say, the size of its
+    /// tile): of a simulcast camera the server forwards the best layer that fits, within the
+    /// role's own cap. Lasts until the track ends or a new size is sent.
+    VideoSize {
+        track_id: TrackId,
+        max_width: u32,
+        max_height: u32,
+    },
     /// Any session command the peer may send.
     Command { command: PeerCommand },
     /// Keep-alive; the reply is empty.

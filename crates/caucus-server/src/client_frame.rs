@@ -10,7 +10,15 @@ use caucus_proto::{ErrorBody, ErrorCode};
 use serde_json::Value;
 
 /// Every client message `type`.
-pub const CLIENT_TYPES: &[&str] = &["join", "offer", "answer", "publish", "command", "ping"];
+pub const CLIENT_TYPES: &[&str] = &[
+    "join",
+    "offer",
+    "answer",
+    "publish",
+    "video_size",
+    "command",
+    "ping",
+];
 
 /// Every `command.type`.
 pub const PEER_COMMANDS: &[&str] = &[

@@ -16,7 +16,15 @@ use caucus_proto::signal::{
 use caucus_server::client_frame::{BREAKOUT_OPS, CLIENT_TYPES, PEER_COMMANDS};
 use serde_json::Value;
 
-const ALL_CLIENT_BODIES: &[&str] = &["join", "offer", "answer", "publish", "command", "ping"];
+const ALL_CLIENT_BODIES: &[&str] = &[
+    "join",
+    "offer",
+    "answer",
+    "publish",
+    "video_size",
+    "command",
+    "ping",
+];
 const ALL_PEER_COMMANDS: &[&str] = &[
     "leave",
     "update_self",
@@ -97,6 +105,7 @@ fn client_body_name(body: &ClientBody) -> &'static str {
         ClientBody::Offer { .. } => "offer",
         ClientBody::Answer { .. } => "answer",
         ClientBody::Publish { .. } => "publish",
+        ClientBody::VideoSize { .. } => "video_size",
         ClientBody::Command { .. } => "command",
         ClientBody::Ping => "ping",
     }

@@ -54,6 +54,7 @@ pub struct Bound {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct BoundTrack {
     pub publisher: PeerId,
+    pub track: TrackId,
     pub source: Source,
     pub engine: EngineTrack,
 }
@@ -216,6 +217,7 @@ impl MediaIds {
                 let announced = self.announced.get(&(key.peer, mid.clone()))?;
                 Some(BoundTrack {
                     publisher: key.peer,
+                    track: key.track,
                     source: announced.source,
                     engine,
                 })
@@ -300,6 +302,7 @@ mod tests {
     fn higher_roles_come_first_then_sound_screens_and_cameras() {
         let track = |publisher: u64, source: Source, engine: u64| BoundTrack {
             publisher: PeerId::new(publisher),
+            track: TrackId::new(engine),
             source,
             engine: EngineTrack(engine),
         };

@@ -31,7 +31,7 @@ use caucus_media::{EngineEvent, MaxLayer, MediaError, PeerKey, TrackKey as Engin
 use caucus_proto::signal::{
     BreakoutCommand, ClientBody, ClientMessage, PeerCommand, ReplyData, ServerMessage,
 };
-use caucus_proto::{ErrorBody, ErrorCode, PeerId, RoomId, Source, TrackKey, UserId};
+use caucus_proto::{ErrorBody, ErrorCode, PeerId, RoomId, Source, TrackId, TrackKey, UserId};
 use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
 use tracing::{debug, info, warn};
@@ -191,6 +191,7 @@ pub fn spawn(
         secrets,
         locked: setup.locked,
         layer_hints: HashMap::new(),
+        view_sizes: HashMap::new(),
         id,
         generation,
         ctx,
@@ -257,6 +258,8 @@ struct RoomTask {
     locked: bool,
     /// The layer hint last given to the engine per subscriber and camera track.
     layer_hints: HashMap<PeerId, HashMap<EngineTrack, MaxLayer>>,
+    /// The picture size each subscriber asked for per remote camera (`video_size`).
+    view_sizes: HashMap<PeerId, HashMap<TrackKey, (u32, u32)>>,
 }
 
 impl RoomTask {
@@ -476,6 +479,11 @@ impl RoomTask {
             ClientBody::Publish { source, mid, muted } => {
                 self.publish(peer, id, source, &mid, muted)
             }
+            ClientBody::VideoSize {
+                track_id,
+                max_width,
+                max_height,
+            } => self.video_size(peer, id, track_id, max_width, max_height),
             ClientBody::Command { command } => self.command(peer, id, command),
         }
     }
@@ -832,8 +840,50 @@ impl RoomTask {
         self.reply(peer, id, Err(error));
     }
 
+    /// A receiver's picture size for a remote camera: kept per (subscriber, track) and
+    /// applied with the role's cap at the next (and every later) subscription push.
+    fn video_size(&mut self, peer: PeerId, id: u64, track: TrackId, width: u32, height: u32) {
+        if !(16..=7680).contains(&width) || !(16..=4320).contains(&height) {
+            return self.reply_err(
+                peer,
+                id,
+                ErrorBody {
+                    code: ErrorCode::InvalidValue,
+                    message: "a picture size is 16 to 7680 × 16 to 4320 pixels".to_owned(),
+                    field: Some("max_width".to_owned()),
+                },
+            );
+        }
+        let Some(publisher) = self
+            .session
+            .peers()
+            .find(|p| p.tracks().any(|(t, _, _)| t == track))
+            .map(|p| p.id())
+        else {
+            return self.reply_err(
+                peer,
+                id,
+                ErrorBody {
+                    code: ErrorCode::UnknownTrack,
+                    message: format!("no track {track} in this session"),
+                    field: Some("track_id".to_owned()),
+                },
+            );
+        };
+        self.view_sizes.entry(peer).or_default().insert(
+            TrackKey {
+                peer: publisher,
+                track,
+            },
+            (width, height),
+        );
+        self.reply(peer, id, Ok(None));
+        self.push_subscriptions(peer);
+    }
+
     /// Hand the engine the peer's desired set — bound tracks, highest priority first — and
-    /// the layer hint of each camera track from the peer's role (`subscribe.video`).
+    /// the layer hint of each camera track: the smaller of the role's cap (`subscribe.video`)
+    /// and the size the client asked for (`video_size`).
     fn push_subscriptions(&mut self, peer: PeerId) {
         let Some(key) = self.ids.ready_key_of(peer) else {
             return;
@@ -849,17 +899,31 @@ impl RoomTask {
             key,
             tracks: set.iter().map(|t| t.engine).collect(),
         });
-        let max = self
+        let role_cap = self
             .session
             .peer(peer)
             .and_then(|p| template.role(p.acting_role()).view_caps())
-            .map_or(MaxLayer::default(), |caps| MaxLayer::Resolution {
-                max_width: caps.max_width,
-                max_height: caps.max_height,
-            });
+            .map(|caps| (caps.max_width, caps.max_height));
+        let sizes = self.view_sizes.get(&peer);
         let hints = self.layer_hints.entry(peer).or_default();
         hints.retain(|track, _| set.iter().any(|t| t.engine == *track));
         for track in set.iter().filter(|t| t.source == Source::Video) {
+            let asked = sizes.and_then(|s| {
+                s.get(&TrackKey {
+                    peer: track.publisher,
+                    track: track.track,
+                })
+            });
+            let max = match (role_cap, asked) {
+                (Some((w, h)), Some((aw, ah))) => Some(((*aw).min(w), (*ah).min(h))),
+                (cap, asked) => cap.or(asked.copied()),
+            }
+            .map_or(MaxLayer::default(), |(max_width, max_height)| {
+                MaxLayer::Resolution {
+                    max_width,
+                    max_height,
+                }
+            });
             if hints.get(&track.engine) != Some(&max) {
                 hints.insert(track.engine, max);
                 self.ctx.media.send(MediaCommand::SetMaxLayer {
@@ -907,6 +971,7 @@ impl RoomTask {
     fn forget(&mut self, peer: PeerId) {
         self.password_checks.remove(&peer);
         self.layer_hints.remove(&peer);
+        self.view_sizes.remove(&peer);
         if let Some(key) = self.ids.forget(peer) {
             self.adding.remove(&key);
             self.ctx.media.send(MediaCommand::RemovePeer { key });
