@@ -29,6 +29,7 @@
 
 /** @typedef {'audio'|'video'|'screen'|'screen_audio'} Source */
 /** @typedef {'main'|string} Location */
+/** @typedef {{max_width: number, max_height: number, max_fps: number, max_bitrate: number}} SourceCaps */
 
 /**
  * @typedef {object} Permissions
@@ -211,6 +212,14 @@ export class CaucusClient extends EventTarget {
     this.permissions = null;
     /** Sources the acting role may publish where I stand (from `joined` and `role_changed`). @type {Source[]|null} */
     this.mayPublish = null;
+    /**
+     * How my acting role publishes (from `joined` and `role_changed`): per-source caps and
+     * whether the camera goes out as simulcast.
+     * @type {{allowed?: Source[], video?: SourceCaps, screen?: SourceCaps, simulcast?: boolean}|null}
+     */
+    this.publishSpec = null;
+    /** Resolves `connect`'s wait for the `joined` event. @type {((v: unknown) => void)|null} */
+    this.onJoinedEvent = null;
     /** @type {BreakoutSet|null} */
     this.breakouts = null;
     /** `performance.now()` when {@link breakouts} arrived (for the relative `*_in_ms`). */
@@ -264,9 +273,16 @@ export class CaucusClient extends EventTarget {
     /** @type {any} */
     const join = { type: 'join', token: this.options.token };
     if (this.options.password) join.password = this.options.password;
+    // The `joined` event (right after the reply) says how my role publishes: media waits for it.
+    const joinedEvent = new Promise((resolve) => {
+      this.onJoinedEvent = resolve;
+      setTimeout(resolve, 5000);
+    });
     const data = await this.request(join);
     this.peerId = data.joined.peer_id;
     this.resumed = data.joined.resumed;
+    await joinedEvent;
+    this.onJoinedEvent = null;
     await this.startMedia();
     return data.joined;
   }
@@ -417,6 +433,8 @@ export class CaucusClient extends EventTarget {
         this.self = ev.peer;
         this.permissions = ev.permissions;
         this.mayPublish = ev.may_publish ?? null;
+        this.publishSpec = ev.publish ?? null;
+        this.onJoinedEvent?.(undefined);
         this.peers = new Map(ev.peers.map((/** @type {PeerInfo} */ p) => [p.id, p]));
         this.setBreakouts(ev.breakouts);
         this.locked = ev.locked;
@@ -435,6 +453,7 @@ export class CaucusClient extends EventTarget {
         if (ev.peer_id === this.peerId || !ev.peer_id) {
           this.permissions = ev.permissions;
           this.mayPublish = ev.may_publish;
+          this.publishSpec = ev.publish ?? null;
           if (this.self) {
             this.self.role = ev.role;
             this.self.acting_role = ev.acting_role;
@@ -569,7 +588,18 @@ export class CaucusClient extends EventTarget {
     this.slots.clear();
     for (const source of SEND_SOURCES) {
       const kind = source === 'audio' ? 'audio' : 'video';
-      this.senders.set(source, pc.addTransceiver(kind, { direction: 'sendonly' }));
+      /** @type {RTCRtpTransceiverInit} */
+      const init = { direction: 'sendonly' };
+      if (source === 'video' && this.publishSpec?.simulcast) {
+        // Three layers, lowest first; the server forwards each receiver the one that fits.
+        const top = this.publishSpec.video?.max_bitrate ?? 1_500_000;
+        init.sendEncodings = [
+          { rid: 'q', scaleResolutionDownBy: 4, maxBitrate: Math.min(150_000, top) },
+          { rid: 'h', scaleResolutionDownBy: 2, maxBitrate: Math.min(500_000, top) },
+          { rid: 'f', maxBitrate: top },
+        ];
+      }
+      this.senders.set(source, pc.addTransceiver(kind, init));
     }
     for (let i = 0; i < this.options.recvAudio; i++) pc.addTransceiver('audio', { direction: 'recvonly' });
     for (let i = 0; i < this.options.recvVideo; i++) pc.addTransceiver('video', { direction: 'recvonly' });
@@ -687,6 +717,7 @@ export class CaucusClient extends EventTarget {
     const muted = !!opts.muted;
     await transceiver.sender.replaceTrack(track);
     track.enabled = !muted;
+    await this.applyCaps(source, track, transceiver.sender);
     try {
       const data = await this.request({ type: 'publish', source, mid: transceiver.mid, muted });
       const trackId = data.published.track_id;
@@ -697,6 +728,29 @@ export class CaucusClient extends EventTarget {
       await transceiver.sender.replaceTrack(null);
       throw e;
     }
+  }
+
+  /**
+   * Keeps a published picture within my role's caps (`publish.video` / `publish.screen`):
+   * size and frame rate on the track, bitrate on every encoding. Best effort: a browser that
+   * cannot apply a constraint sends what it can.
+   * @param {Source} source
+   * @param {MediaStreamTrack} track
+   * @param {RTCRtpSender} sender
+   */
+  async applyCaps(source, track, sender) {
+    const caps = source === 'video' ? this.publishSpec?.video : source === 'screen' ? this.publishSpec?.screen : null;
+    if (!caps) return;
+    await track.applyConstraints({
+      width: { max: caps.max_width },
+      height: { max: caps.max_height },
+      frameRate: { max: caps.max_fps },
+    }).catch(() => {});
+    const params = sender.getParameters();
+    for (const encoding of params.encodings ?? []) {
+      if (!encoding.maxBitrate || encoding.maxBitrate > caps.max_bitrate) encoding.maxBitrate = caps.max_bitrate;
+    }
+    await sender.setParameters(params).catch(() => {});
   }
 
   /**

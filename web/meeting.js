@@ -666,6 +666,31 @@ function updateTile(t, peer, key, screen) {
   }
 }
 
+/**
+ * Remote camera tiles tell the server their size (in device pixels), so a simulcast camera
+ * arrives at the layer that fits: a small tile never costs a 720p stream. Sizes are sent a
+ * quarter of a second after the last change of a tile.
+ */
+const sizeTimers = new Map();
+const sizeWatch = new ResizeObserver((entries) => {
+  for (const entry of entries) {
+    const video = /** @type {HTMLVideoElement} */ (entry.target);
+    const trackId = video.dataset.trackId;
+    if (!trackId) continue;
+    const dpr = window.devicePixelRatio || 1;
+    const width = Math.max(16, Math.min(7680, Math.round(entry.contentRect.width * dpr)));
+    const height = Math.max(16, Math.min(4320, Math.round(entry.contentRect.height * dpr)));
+    clearTimeout(sizeTimers.get(video));
+    sizeTimers.set(video, setTimeout(() => {
+      sizeTimers.delete(video);
+      const size = `${width}x${height}`;
+      if (video.dataset.sentSize === size || video.dataset.trackId !== trackId) return;
+      video.dataset.sentSize = size;
+      client.setVideoSize(trackId, width, height).catch(() => { delete video.dataset.sentSize; });
+    }, 250));
+  }
+});
+
 /** Attaches slot tracks to tiles and audio elements. */
 function renderMedia() {
   for (const slot of client.slots.values()) {
@@ -694,6 +719,12 @@ function renderMedia() {
       t.video.play().catch(() => {});
     }
     t.root.dataset.mid = slot.mid;
+    if (slot.track.source === 'video' && t.video.dataset.trackId !== slot.track.track_id) {
+      t.video.dataset.trackId = slot.track.track_id;
+      delete t.video.dataset.sentSize;
+      sizeWatch.unobserve(t.video);
+      sizeWatch.observe(t.video);
+    }
   }
 }
 

@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::ids::{BreakoutId, HelpId, PeerId, RequestId, RoleName, TrackId, UserId};
 use crate::model::{BreakoutOptions, ChatTarget, Location, Phase, Source, Visibility};
-use crate::template::Permissions;
+use crate::template::{Permissions, PublishSpec};
 
 /// A peer as other peers see it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -166,6 +166,9 @@ pub enum ServerEvent {
         permissions: Permissions,
         /// The sources the peer's acting role may publish where it stands (as in `RoleChanged`).
         may_publish: Vec<Source>,
+        /// How to publish: per-source caps and whether to send the camera as simulcast.
+        #[serde(default)]
+        publish: PublishSpec,
         resumed: bool,
         peers: Vec<PeerInfo>,
         breakouts: BreakoutsView,
@@ -189,6 +192,9 @@ pub enum ServerEvent {
         acting_role: RoleName,
         permissions: Permissions,
         may_publish: Vec<Source>,
+        /// How to publish: per-source caps and whether to send the camera as simulcast.
+        #[serde(default)]
+        publish: PublishSpec,
     },
     PeersMoved {
         moves: Vec<Move>,

@@ -156,6 +156,7 @@ impl Session {
             is_breakout: peer.location.is_breakout(),
             permissions: *role.permissions(),
             may_publish: role.publishable(),
+            publish: role.spec().publish.clone(),
             resumed,
             peers,
             breakouts: self.view(now, full),

@@ -222,6 +222,7 @@ impl Session {
             acting_role: acting.name().clone(),
             permissions: *acting.permissions(),
             may_publish: acting.publishable(),
+            publish: acting.spec().publish.clone(),
         };
         self.send_one(id, event);
     }
