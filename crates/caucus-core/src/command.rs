@@ -4,8 +4,8 @@
 use std::collections::BTreeMap;
 
 use caucus_proto::{
-    BreakoutId, BreakoutOptions, ChatTarget, HelpId, Location, PeerId, RequestId, RoleName, Source,
-    TrackId, UserId, Visibility,
+    BreakoutId, BreakoutOptions, ChatTarget, HelpId, Location, PeerId, RecordingId, RequestId,
+    RoleName, Source, TrackId, UserId, Visibility,
 };
 
 /// Who issues a command.
@@ -128,6 +128,16 @@ pub enum Command {
     ReturnToMain,
     /// Ask the managers for help.
     RequestHelp,
+    /// Record `location` (main or an open breakout) under `recording`, an id the shell issues
+    /// unique across sessions (`record`). One recording per location at a time.
+    StartRecording {
+        recording: RecordingId,
+        location: Location,
+    },
+    /// End a recording in progress (`record`).
+    StopRecording {
+        recording: RecordingId,
+    },
     /// Edit or drive the breakout set (`manage_breakouts`). A `version` that is not the current
     /// one is refused with `stale_version`.
     Breakouts {

@@ -2,7 +2,7 @@
 
 use std::sync::Arc;
 
-use caucus_proto::{LifecycleEvent, PeerId, ServerEvent, TrackId, TrackKey};
+use caucus_proto::{LifecycleEvent, Location, PeerId, RecordingId, ServerEvent, TrackId, TrackKey};
 
 /// Something the shell must carry out.
 #[derive(Debug, Clone, PartialEq)]
@@ -25,6 +25,15 @@ pub enum Effect {
     TrackStopped { peer: PeerId, track: TrackId },
     /// Close this peer's connection (removed, or the session ended).
     Disconnect { peer: PeerId },
+    /// A recording's complete track set changed (or it just started): record exactly these
+    /// tracks — every unmuted track published in its location, and broadcast sound.
+    RecordingTracks {
+        recording: RecordingId,
+        location: Location,
+        tracks: Vec<TrackKey>,
+    },
+    /// A recording ended: finish its files.
+    RecordingStopped { recording: RecordingId },
     /// Tell the outside world (webhooks).
     Lifecycle(LifecycleEvent),
     /// The session is over; the shell may drop it.

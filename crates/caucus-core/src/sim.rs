@@ -19,7 +19,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use caucus_proto::{LifecycleEvent, PeerId, ServerEvent, TrackKey};
+use caucus_proto::{LifecycleEvent, PeerId, RecordingId, ServerEvent, TrackKey};
 
 use crate::command::{Actor, BreakoutOp, Command, JoinRequest, Outcome};
 use crate::denial::Denial;
@@ -40,6 +40,8 @@ pub struct Sim {
     pub subscriptions: BTreeMap<PeerId, Vec<TrackKey>>,
     pub lifecycle: Vec<LifecycleEvent>,
     pub disconnected: Vec<PeerId>,
+    /// The last complete track set of each recording in progress.
+    pub recordings: BTreeMap<RecordingId, Vec<TrackKey>>,
     /// Every effect, in order.
     pub log: Vec<Effect>,
 }
@@ -68,6 +70,7 @@ impl Sim {
             subscriptions: BTreeMap::new(),
             lifecycle: Vec::new(),
             disconnected: Vec::new(),
+            recordings: BTreeMap::new(),
             log: Vec::new(),
         };
         sim.drain();
@@ -147,6 +150,14 @@ impl Sim {
                 }
                 Effect::Lifecycle(event) => self.lifecycle.push(event.clone()),
                 Effect::Disconnect { peer } => self.disconnected.push(*peer),
+                Effect::RecordingTracks {
+                    recording, tracks, ..
+                } => {
+                    self.recordings.insert(*recording, tracks.clone());
+                }
+                Effect::RecordingStopped { recording } => {
+                    self.recordings.remove(recording);
+                }
                 Effect::TrackMuted { .. } | Effect::TrackStopped { .. } | Effect::SessionEnded => {}
             }
             self.log.push(effect);

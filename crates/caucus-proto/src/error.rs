@@ -62,6 +62,7 @@ error_codes! {
     UnknownBreakout => "unknown_breakout", 404;
     UnknownRequest => "unknown_request", 404;
     UnknownHelp => "unknown_help", 404;
+    UnknownRecording => "unknown_recording", 404;
     NotFound => "not_found", 404;
     // 405: the path exists, the method does not.
     MethodNotAllowed => "method_not_allowed", 405;

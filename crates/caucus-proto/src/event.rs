@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use crate::ids::{BreakoutId, HelpId, PeerId, RequestId, RoleName, TrackId, UserId};
+use crate::ids::{BreakoutId, HelpId, PeerId, RecordingId, RequestId, RoleName, TrackId, UserId};
 use crate::model::{BreakoutOptions, ChatTarget, Location, Phase, Source, Visibility};
 use crate::template::{Permissions, PublishSpec};
 
@@ -147,6 +147,24 @@ pub struct BreakoutsView {
     pub closes_in_ms: Option<u64>,
 }
 
+/// A recording in progress: everyone standing in `location` is being recorded.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RecordingInfo {
+    pub id: RecordingId,
+    pub location: Location,
+}
+
+/// Why a recording ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RecordingEndReason {
+    /// Stopped through the API or by a peer with `record`.
+    Stopped,
+    /// The breakout room it recorded closed (or was removed).
+    BreakoutClosed,
+    SessionEnded,
+}
+
 /// One peer's move between locations.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Move {
@@ -173,6 +191,9 @@ pub enum ServerEvent {
         peers: Vec<PeerInfo>,
         breakouts: BreakoutsView,
         locked: bool,
+        /// Recordings in progress, in every location.
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        recordings: Vec<RecordingInfo>,
     },
     PeerJoined {
         peer: PeerInfo,
@@ -259,6 +280,11 @@ pub enum ServerEvent {
     RoomLocked {
         locked: bool,
     },
+    /// The recordings in progress changed (one started or ended): the complete list, so a peer
+    /// knows whether its location is recorded wherever it moves.
+    Recordings {
+        active: Vec<RecordingInfo>,
+    },
     Removed {
         reason: String,
     },
@@ -322,6 +348,17 @@ pub enum LifecycleEvent {
         peer_id: PeerId,
         breakout_id: Option<BreakoutId>,
     },
+    #[serde(rename = "recording.started")]
+    RecordingStarted {
+        recording_id: RecordingId,
+        location: Location,
+    },
+    #[serde(rename = "recording.finished")]
+    RecordingFinished {
+        recording_id: RecordingId,
+        location: Location,
+        reason: RecordingEndReason,
+    },
 }
 
 impl LifecycleEvent {
@@ -339,6 +376,8 @@ impl LifecycleEvent {
             LifecycleEvent::BreakoutsClosed { .. } => "breakouts.closed",
             LifecycleEvent::BreakoutsTimerWarning { .. } => "breakouts.timer_warning",
             LifecycleEvent::HelpRequested { .. } => "help.requested",
+            LifecycleEvent::RecordingStarted { .. } => "recording.started",
+            LifecycleEvent::RecordingFinished { .. } => "recording.finished",
         }
     }
 }

@@ -165,6 +165,11 @@ issued_id!(
     /// An entry of the breakout help queue.
     HelpId, "h", "help"
 );
+issued_id!(
+    /// A recording of one location. Unlike the other issued ids it is unique across sessions
+    /// and restarts (the shell issues it; `GET /v1/recordings/{id}` finds it later).
+    RecordingId, "rec", "recording"
+);
 
 #[cfg(test)]
 mod tests {
@@ -188,5 +193,8 @@ mod tests {
         assert!("p99999999999999999999999".parse::<PeerId>().is_err());
         assert!(serde_json::from_str::<BreakoutId>("\"p1\"").is_err());
         assert!(serde_json::from_str::<BreakoutId>("7").is_err());
+        assert_eq!("rec12".parse::<RecordingId>(), Ok(RecordingId::new(12)));
+        assert!("rec12".parse::<RequestId>().is_err());
+        assert!("r12".parse::<RecordingId>().is_err());
     }
 }

@@ -18,7 +18,8 @@ pub mod template;
 pub use error::{ErrorBody, ErrorCode, ErrorEnvelope};
 pub use event::{LifecycleEvent, ServerEvent};
 pub use ids::{
-    BreakoutId, HelpId, PeerId, RequestId, RoleName, RoomId, TemplateId, TrackId, UserId,
+    BreakoutId, HelpId, PeerId, RecordingId, RequestId, RoleName, RoomId, TemplateId, TrackId,
+    UserId,
 };
 pub use model::{BreakoutOptions, ChatTarget, Location, Phase, Source, TrackKey, Visibility};
 pub use template::{

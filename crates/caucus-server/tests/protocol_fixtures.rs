@@ -95,6 +95,7 @@ const ALL_SERVER_EVENTS: &[&str] = &[
     "help_requested",
     "listening_to",
     "room_locked",
+    "recordings",
     "removed",
     "session_ended",
 ];
@@ -200,6 +201,7 @@ fn server_event_name(event: &ServerEvent) -> &'static str {
         ServerEvent::HelpRequested { .. } => "help_requested",
         ServerEvent::ListeningTo { .. } => "listening_to",
         ServerEvent::RoomLocked { .. } => "room_locked",
+        ServerEvent::Recordings { .. } => "recordings",
         ServerEvent::Removed { .. } => "removed",
         ServerEvent::SessionEnded { .. } => "session_ended",
     }

@@ -12,6 +12,7 @@ mod breakouts;
 mod media;
 mod moderation;
 mod peers;
+mod recordings;
 mod requests;
 mod roles;
 
@@ -79,6 +80,8 @@ pub struct Session {
     started: bool,
     ended: bool,
     empty_since: Option<Time>,
+    /// Recordings in progress, each with the track set it was last given.
+    recordings: BTreeMap<caucus_proto::RecordingId, recordings::Recording>,
 }
 
 #[derive(Debug, Clone)]
@@ -116,6 +119,7 @@ impl Session {
             started: false,
             ended: false,
             empty_since: Some(now),
+            recordings: BTreeMap::new(),
         };
         session
             .timers
@@ -259,6 +263,11 @@ impl Session {
                 self.join_breakout(actor, breakout, password.as_deref())
             }
             Command::ReturnToMain => self.return_to_main(actor),
+            Command::StartRecording {
+                recording,
+                location,
+            } => self.start_recording(actor, recording, location),
+            Command::StopRecording { recording } => self.stop_recording(actor, recording),
             Command::RequestHelp => self.request_help(actor),
             Command::Breakouts { version, op } => {
                 self.require(actor, Action::ManageBreakouts)?;
@@ -351,6 +360,7 @@ impl Session {
             self.push_send(others, public);
         }
         self.routing.flush(&self.state, &mut self.effects);
+        self.refresh_recordings();
         if !self.state.peers.is_empty() {
             self.empty_since = None;
         } else if self.empty_since.is_none() && !self.ended {

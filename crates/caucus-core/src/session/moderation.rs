@@ -67,6 +67,7 @@ impl Session {
         }
         self.requests.clear();
         self.timers.clear();
+        self.stop_all_recordings(caucus_proto::event::RecordingEndReason::SessionEnded);
         if lock == Some(true) {
             self.config.locked = true;
         }

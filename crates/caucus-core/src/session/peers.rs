@@ -161,6 +161,7 @@ impl Session {
             peers,
             breakouts: self.view(now, full),
             locked: self.config.locked,
+            recordings: self.recordings().collect(),
         };
         self.send_one(id, event);
     }

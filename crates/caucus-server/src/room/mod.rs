@@ -794,6 +794,16 @@ impl RoomTask {
                 self.close_link(peer, close_code::NORMAL, "removed from the session");
                 self.forget(peer);
             }
+            Effect::RecordingTracks {
+                recording,
+                location,
+                tracks,
+            } => {
+                debug!(room = %self.id, %recording, %location, tracks = tracks.len(), "recording tracks");
+            }
+            Effect::RecordingStopped { recording } => {
+                debug!(room = %self.id, %recording, "recording stopped");
+            }
             Effect::Lifecycle(event) => {
                 info!(room = %self.id, event = event.name(), details = ?event, "lifecycle");
                 self.ctx
