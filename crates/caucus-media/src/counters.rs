@@ -23,6 +23,8 @@ pub struct Counters {
     pub rtp_in: u64,
     /// RTP packets written towards subscribers (one per subscriber).
     pub rtp_forwarded: u64,
+    /// RTP packets handed out to recordings (one per recording).
+    pub rtp_recorded: u64,
     /// RTP packets that had no subscriber, or whose track is paused.
     pub rtp_unrouted: u64,
     /// Packets that could not be forwarded (no matching codec, no send stream).

@@ -17,10 +17,10 @@ use crate::config::EngineConfig;
 use crate::counters::Counters;
 use crate::demux::{Demux, Route};
 use crate::error::MediaError;
-use crate::ids::{MediaKind, PeerKey, TrackKey};
+use crate::ids::{Codec, MediaKind, PeerKey, RecordingKey, TrackKey};
 use crate::keyframe;
 use crate::layer::{Layers, MaxLayer};
-use crate::output::{DisconnectReason, EngineEvent, EngineOutput, Transmit};
+use crate::output::{DisconnectReason, EngineEvent, EngineOutput, RecordedPacket, Transmit};
 use crate::peer::Peer;
 use crate::slot::Slot;
 use crate::timers::Timers;
@@ -32,6 +32,8 @@ pub struct Engine {
     config: EngineConfig,
     peers: HashMap<PeerKey, Peer>,
     tracks: HashMap<TrackKey, Track>,
+    /// Each recording's current track set.
+    recordings: HashMap<RecordingKey, Vec<TrackKey>>,
     next_track: u64,
     demux: Demux,
     timers: Timers,
@@ -58,6 +60,7 @@ impl Engine {
             config,
             peers: HashMap::new(),
             tracks: HashMap::new(),
+            recordings: HashMap::new(),
             next_track: 1,
             demux: Demux::default(),
             timers: Timers::default(),
@@ -306,6 +309,51 @@ impl Engine {
     /// `set_subscriptions` (0 for unknown peers).
     pub fn subscriptions_over_limit(&self, subscriber: PeerKey) -> usize {
         self.peers.get(&subscriber).map_or(0, |p| p.over_limit)
+    }
+
+    /// Sets the complete set of tracks `recording` receives (default deny: no other track's
+    /// packets come out for it); an empty set ends it. Unknown tracks are ignored. Every
+    /// incoming packet of a track in the set then comes out as [`EngineOutput::Recorded`].
+    /// A video track joining the set gets a keyframe request, so its file can start soon.
+    pub fn set_recording(&mut self, now: Instant, recording: RecordingKey, tracks: &[TrackKey]) {
+        let old = self.recordings.remove(&recording).unwrap_or_default();
+        let mut new: Vec<TrackKey> = Vec::with_capacity(tracks.len());
+        for t in tracks {
+            if self.tracks.contains_key(t) && !new.contains(t) {
+                new.push(*t);
+            }
+        }
+        for t in old.iter().filter(|t| !new.contains(t)) {
+            if let Some(track) = self.tracks.get_mut(t) {
+                track.recordings.retain(|r| *r != recording);
+            }
+        }
+        let mut wants_keyframe = Vec::new();
+        for t in new.iter().filter(|t| !old.contains(t)) {
+            let Some(track) = self.tracks.get_mut(t) else {
+                continue;
+            };
+            if track.recordings.is_empty() {
+                track.recorded_layer = track.layers.list.last().and_then(|l| l.rid);
+            }
+            track.recordings.push(recording);
+            if track.kind == MediaKind::Video {
+                wants_keyframe.push((*t, track.recorded_layer));
+            }
+        }
+        if !new.is_empty() {
+            debug!(%recording, tracks = new.len(), "recording set");
+            self.recordings.insert(recording, new);
+        }
+        for (track, rid) in wants_keyframe {
+            self.request_keyframe(now, track, rid, KeyframeRequestKind::Pli, false);
+        }
+        self.run(now);
+    }
+
+    /// The tracks `recording` receives now (empty for an unknown or ended recording).
+    pub fn recording_tracks(&self, recording: RecordingKey) -> Vec<TrackKey> {
+        self.recordings.get(&recording).cloned().unwrap_or_default()
     }
 
     /// Pauses or resumes a published track (the publisher muted it). A paused track's
@@ -596,6 +644,8 @@ impl Engine {
                         subscribers: Vec::new(),
                         paused: false,
                         layers,
+                        recordings: Vec::new(),
+                        recorded_layer: None,
                     },
                 );
                 self.emit(EngineEvent::TrackPublished {
@@ -716,8 +766,29 @@ impl Engine {
             frame.size,
             self.config.layer_timeout,
         );
+        let recorded = !track.paused && !track.recordings.is_empty() && rid == track.recorded_layer;
+        if recorded {
+            let codec = params.map_or(Codec::Other, |p| Codec::from_str0m(p.spec().codec));
+            for recording in &track.recordings {
+                self.outputs
+                    .push_back(EngineOutput::Recorded(RecordedPacket {
+                        recording: *recording,
+                        track: track_key,
+                        kind,
+                        codec,
+                        payload_type: *pt,
+                        seq: *packet.seq_no,
+                        timestamp: packet.header.timestamp,
+                        marker: packet.header.marker,
+                        payload: packet.payload.clone(),
+                    }));
+            }
+            self.counters.rtp_recorded += track.recordings.len() as u64;
+        }
         if track.paused || track.subscribers.is_empty() {
-            self.counters.rtp_unrouted += 1;
+            if !recorded {
+                self.counters.rtp_unrouted += 1;
+            }
             return;
         }
         let Some(params) = params else {
@@ -1228,6 +1299,14 @@ impl Engine {
             self.unsubscribe(*sub, track);
             if let Some(p) = self.peers.get_mut(sub) {
                 p.desired.retain(|d| *d != track);
+            }
+        }
+        for recording in &t.recordings {
+            if let Some(set) = self.recordings.get_mut(recording) {
+                set.retain(|r| *r != track);
+                if set.is_empty() {
+                    self.recordings.remove(recording);
+                }
             }
         }
         if let Some(p) = self.peers.get_mut(&t.publisher) {

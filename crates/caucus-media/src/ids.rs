@@ -30,6 +30,40 @@ impl fmt::Display for TrackKey {
     }
 }
 
+/// A recording, named by the caller: the set of tracks whose incoming packets the engine
+/// hands out as [`EngineOutput::Recorded`](crate::EngineOutput::Recorded).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct RecordingKey(pub u64);
+
+impl fmt::Display for RecordingKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "recording-{}", self.0)
+    }
+}
+
+/// The codec of a recorded packet, from its payload type as the publisher negotiated it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Codec {
+    Opus,
+    Vp8,
+    Vp9,
+    H264,
+    /// Anything else (comfort noise, DTMF, a codec the engine does not name).
+    Other,
+}
+
+impl Codec {
+    pub(crate) fn from_str0m(codec: str0m::format::Codec) -> Self {
+        match codec {
+            str0m::format::Codec::Opus => Codec::Opus,
+            str0m::format::Codec::Vp8 => Codec::Vp8,
+            str0m::format::Codec::Vp9 => Codec::Vp9,
+            str0m::format::Codec::H264 => Codec::H264,
+            _ => Codec::Other,
+        }
+    }
+}
+
 /// Audio or video. Screen share is video; the engine does not care about the source.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum MediaKind {

@@ -146,6 +146,16 @@
 //! network, but the estimate-driven allocation is not covered by a test yet. Until then
 //! hints and layer activity decide alone.
 //!
+//! **Recording tap.** [`Engine::set_recording`] gives a recording (a key the shell picks)
+//! its complete set of tracks, as `set_subscriptions` does for a subscriber, and with the
+//! same default deny: only packets of tracks in a recording's current set come out, as
+//! [`EngineOutput::Recorded`] — decrypted, as the publisher sent them (sequence number,
+//! timestamp, marker, payload type and codec), one output per recording, the payload shared
+//! rather than copied. A paused (muted) track is not tapped. A video track joining a set gets
+//! a keyframe request (throttled like any other), so its file can start soon. Of a simulcast
+//! track the best layer at the time recording starts is recorded, and only that one (mixing
+//! layers would mix sequence spaces); if that layer stops, the recording of it stalls.
+//!
 //! **Errors.** Commands return [`MediaError`]; network input never errors. str0m panics
 //! only on its own bugs (its policy); the engine has no `unwrap` outside tests.
 //!
@@ -171,6 +181,6 @@ pub use config::EngineConfig;
 pub use counters::Counters;
 pub use engine::Engine;
 pub use error::MediaError;
-pub use ids::{MediaKind, PeerKey, TrackKey};
+pub use ids::{Codec, MediaKind, PeerKey, RecordingKey, TrackKey};
 pub use layer::{MaxLayer, Quality};
-pub use output::{DisconnectReason, EngineEvent, EngineOutput, Transmit};
+pub use output::{DisconnectReason, EngineEvent, EngineOutput, RecordedPacket, Transmit};

@@ -1,9 +1,10 @@
 //! What the engine asks its shell to do: send datagrams and learn about events.
 
 use std::net::SocketAddr;
+use std::sync::Arc;
 
 use crate::counters::Counters;
-use crate::ids::{MediaKind, PeerKey, TrackKey};
+use crate::ids::{Codec, MediaKind, PeerKey, RecordingKey, TrackKey};
 
 /// One item from [`Engine::poll_output`](crate::Engine::poll_output).
 #[derive(Debug)]
@@ -12,6 +13,27 @@ pub enum EngineOutput {
     Transmit(Transmit),
     /// Something the signaling layer or the core should know.
     Event(EngineEvent),
+    /// An incoming packet of a recorded track (see
+    /// [`Engine::set_recording`](crate::Engine::set_recording)).
+    Recorded(RecordedPacket),
+}
+
+/// One decrypted incoming RTP packet of a track that a recording receives, as the publisher
+/// sent it (no rewriting). One per recording that receives the track.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RecordedPacket {
+    pub recording: RecordingKey,
+    pub track: TrackKey,
+    pub kind: MediaKind,
+    pub codec: Codec,
+    pub payload_type: u8,
+    /// Extended sequence number (no wrap), of the recorded layer's stream.
+    pub seq: u64,
+    /// RTP timestamp.
+    pub timestamp: u32,
+    pub marker: bool,
+    /// Shared with the engine's own copy: handing it to another thread copies nothing.
+    pub payload: Arc<[u8]>,
 }
 
 /// A UDP datagram to send.

@@ -1,8 +1,8 @@
 //! A published track and who receives it.
 
-use str0m::media::Mid;
+use str0m::media::{Mid, Rid};
 
-use crate::ids::{MediaKind, PeerKey};
+use crate::ids::{MediaKind, PeerKey, RecordingKey};
 use crate::layer::Layers;
 
 /// One publisher m-line. The subscriber list is the fan-out table: an incoming packet
@@ -19,4 +19,8 @@ pub(crate) struct Track {
     /// The incoming encodings (one without simulcast), lowest quality first. Keyframe
     /// requests are throttled per layer.
     pub(crate) layers: Layers,
+    /// Recordings whose current set holds this track (the recording tap's fan-out).
+    pub(crate) recordings: Vec<RecordingKey>,
+    /// The layer the recordings get, fixed when the first recording takes the track.
+    pub(crate) recorded_layer: Option<Rid>,
 }

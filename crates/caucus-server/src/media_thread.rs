@@ -335,6 +335,8 @@ impl MediaLoop {
                     }
                 }
                 EngineOutput::Event(event) => self.route(event),
+                // No recorder yet: nothing asks the engine to record.
+                EngineOutput::Recorded(_) => {}
             }
         }
     }
@@ -346,6 +348,7 @@ impl MediaLoop {
             match output {
                 EngineOutput::Transmit(t) => transmits.push(t),
                 EngineOutput::Event(event) => self.route(event),
+                EngineOutput::Recorded(_) => {}
             }
         }
         for t in transmits {

@@ -15,7 +15,9 @@ use std::collections::{HashMap, VecDeque};
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
-use caucus_media::{Engine, EngineConfig, EngineEvent, EngineOutput, MediaKind, PeerKey, TrackKey};
+use caucus_media::{
+    Engine, EngineConfig, EngineEvent, EngineOutput, MediaKind, PeerKey, RecordedPacket, TrackKey,
+};
 use str0m::change::{SdpAnswer, SdpOffer};
 use str0m::format::{Codec, FormatParams};
 use str0m::media::{
@@ -133,6 +135,8 @@ pub struct Net {
     pub engine: Engine,
     pub clients: Vec<Client>,
     pub events: Vec<(Instant, EngineEvent)>,
+    /// Packets the recording tap handed out.
+    pub recorded: Vec<RecordedPacket>,
     pub in_flight: VecDeque<(SocketAddr, SocketAddr, Vec<u8>)>,
     pub auto_answer: bool,
     pub offers: usize,
@@ -158,6 +162,7 @@ impl Net {
             engine: Engine::new(config),
             clients: Vec::new(),
             events: Vec::new(),
+            recorded: Vec::new(),
             in_flight: VecDeque::new(),
             auto_answer: true,
             offers: 0,
@@ -571,6 +576,7 @@ impl Net {
                     }
                     self.events.push((self.now, e));
                 }
+                EngineOutput::Recorded(packet) => self.recorded.push(packet),
             }
         }
     }
