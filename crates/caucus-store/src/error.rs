@@ -10,6 +10,7 @@ pub enum Entity {
     BreakoutPlan,
     Webhook,
     AuditEntry,
+    Recording,
 }
 
 impl Entity {
@@ -20,6 +21,7 @@ impl Entity {
             Entity::BreakoutPlan => "breakout plan",
             Entity::Webhook => "webhook delivery",
             Entity::AuditEntry => "audit entry",
+            Entity::Recording => "recording",
         }
     }
 }

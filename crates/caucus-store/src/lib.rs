@@ -50,17 +50,19 @@ mod memory;
 mod outbox;
 pub mod password;
 mod plan;
+mod recording;
 mod room;
 mod sqlite;
 mod validate;
 
-use caucus_proto::{RoomId, TemplateId, TemplateSpec};
+use caucus_proto::{RecordingId, RoomId, TemplateId, TemplateSpec};
 
 pub use audit::{AuditEntry, AuditRecord};
 pub use error::{Entity, StoreError};
 pub use memory::MemoryStore;
 pub use outbox::{OutboxEntry, OutboxItem};
 pub use plan::{BreakoutPlan, PlannedRoom};
+pub use recording::{RecordingFile, RecordingRecord};
 pub use room::{RecordingPolicy, RoomPatch, RoomRecord};
 pub use sqlite::{DB_FILE, Durability, SqliteStore};
 
@@ -161,4 +163,16 @@ pub trait Store: Send + Sync {
 
     /// Up to `limit` entries, newest (highest `seq`) first; only the room's when `room` is set.
     fn list_audit(&self, room: Option<&RoomId>, limit: usize) -> Result<Vec<AuditRecord>>;
+
+    // ---- recordings -----------------------------------------------------------------------
+
+    /// Creates or replaces a recording's metadata (one writer, the recorder, keeps it current).
+    /// `Invalid` for an empty room id.
+    fn put_recording(&self, recording: &RecordingRecord) -> Result<()>;
+
+    /// `NotFound` when no recording has this id.
+    fn get_recording(&self, id: RecordingId) -> Result<RecordingRecord>;
+
+    /// The room's recordings, oldest id first (the room need not exist any more).
+    fn list_recordings(&self, room: &RoomId) -> Result<Vec<RecordingRecord>>;
 }

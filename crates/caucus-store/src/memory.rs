@@ -4,13 +4,13 @@
 use std::collections::BTreeMap;
 use std::sync::{Mutex, MutexGuard, PoisonError};
 
-use caucus_proto::{RoomId, TemplateId, TemplateSpec};
+use caucus_proto::{RecordingId, RoomId, TemplateId, TemplateSpec};
 
 use crate::error::{Entity, StoreError};
 use crate::outbox::{delivery_not_found, duplicate_delivery};
 use crate::{
-    AuditEntry, AuditRecord, BreakoutPlan, OutboxEntry, OutboxItem, Result, RoomPatch, RoomRecord,
-    Store, Written, validate,
+    AuditEntry, AuditRecord, BreakoutPlan, OutboxEntry, OutboxItem, RecordingRecord, Result,
+    RoomPatch, RoomRecord, Store, Written, validate,
 };
 
 /// An in-memory [`Store`]. Cheap to create; share it with `Arc`.
@@ -28,6 +28,7 @@ struct Data {
     outbox: BTreeMap<u64, OutboxEntry>,
     outbox_seq: u64,
     audit: Vec<AuditRecord>,
+    recordings: BTreeMap<RecordingId, RecordingRecord>,
 }
 
 impl MemoryStore {
@@ -248,6 +249,32 @@ impl Store for MemoryStore {
             .rev()
             .filter(|r| room.is_none_or(|room| r.entry.room.as_ref() == Some(room)))
             .take(limit)
+            .cloned()
+            .collect())
+    }
+
+    fn put_recording(&self, recording: &RecordingRecord) -> Result<()> {
+        validate::recording(recording)?;
+        self.data()
+            .recordings
+            .insert(recording.id, recording.clone());
+        Ok(())
+    }
+
+    fn get_recording(&self, id: RecordingId) -> Result<RecordingRecord> {
+        self.data()
+            .recordings
+            .get(&id)
+            .cloned()
+            .ok_or_else(|| StoreError::not_found(Entity::Recording, id))
+    }
+
+    fn list_recordings(&self, room: &RoomId) -> Result<Vec<RecordingRecord>> {
+        Ok(self
+            .data()
+            .recordings
+            .values()
+            .filter(|r| &r.room == room)
             .cloned()
             .collect())
     }

@@ -61,6 +61,18 @@ pub(crate) fn audit(entry: &AuditEntry) -> Result<()> {
     Ok(())
 }
 
+pub(crate) fn recording(recording: &crate::RecordingRecord) -> Result<()> {
+    not_empty("room", recording.room.as_str())?;
+    if i64::try_from(recording.id.get()).is_err() {
+        return Err(StoreError::invalid(
+            "id",
+            format!("{} is too large", recording.id),
+        ));
+    }
+    millis("started_at_ms", recording.started_at_ms)?;
+    Ok(())
+}
+
 /// Milliseconds as SQLite's signed integer; anything past year 292,277,026 is a bug.
 pub(crate) fn millis(field: &str, ms: u64) -> Result<i64> {
     i64::try_from(ms).map_err(|_| StoreError::invalid(field, format!("{ms} is out of range")))

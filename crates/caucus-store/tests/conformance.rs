@@ -49,6 +49,12 @@ macro_rules! conformance {
             }
 
             #[test]
+            fn recordings() {
+                let f = $fixture;
+                cases::recordings(&*f.store);
+            }
+
+            #[test]
             fn invalid_values() {
                 let f = $fixture;
                 cases::invalid_values(&*f.store);
@@ -83,6 +89,74 @@ fn is_invalid(result: Result<impl std::fmt::Debug, StoreError>, field: &str) {
 
 mod cases {
     use super::*;
+
+    pub fn recordings(store: &dyn Store) {
+        use caucus_proto::event::RecordingEndReason;
+        use caucus_proto::{BreakoutId, Location, PeerId, RecordingId, TrackId};
+        use caucus_store::{RecordingFile, RecordingRecord};
+
+        let id = RecordingId::new(9_007_199_254_740_000);
+        assert_eq!(
+            store.get_recording(id),
+            Err(not_found(Entity::Recording, "rec9007199254740000"))
+        );
+        let mut main = RecordingRecord {
+            id,
+            room: RoomId::from("a"),
+            location: Location::Main,
+            started_at_ms: 1_000,
+            ended_at_ms: None,
+            end_reason: None,
+            files: Vec::new(),
+        };
+        // The room need not exist: metadata outlives rooms.
+        store.put_recording(&main).unwrap();
+        assert_eq!(store.get_recording(id).unwrap(), main);
+
+        let breakout = RecordingRecord {
+            id: RecordingId::new(3),
+            location: Location::Breakout(BreakoutId::new(2)),
+            ..main.clone()
+        };
+        store.put_recording(&breakout).unwrap();
+        let other_room = RecordingRecord {
+            id: RecordingId::new(4),
+            room: RoomId::from("b"),
+            ..main.clone()
+        };
+        store.put_recording(&other_room).unwrap();
+
+        main.files.push(RecordingFile {
+            name: "p1-t2.webm".into(),
+            peer: PeerId::new(1),
+            track: TrackId::new(2),
+            kind: "audio".into(),
+            codec: "opus".into(),
+            offset_ms: 40,
+            duration_ms: 5_000,
+            frames: 250,
+            bytes: 12_345,
+        });
+        main.ended_at_ms = Some(6_000);
+        main.end_reason = Some(RecordingEndReason::Stopped);
+        store.put_recording(&main).unwrap();
+        assert_eq!(store.get_recording(id).unwrap(), main, "replaced whole");
+
+        let listed = store.list_recordings(&RoomId::from("a")).unwrap();
+        assert_eq!(listed, vec![breakout, main], "the room's, by id");
+        assert!(
+            store
+                .list_recordings(&RoomId::from("zzz"))
+                .unwrap()
+                .is_empty()
+        );
+
+        let empty_room = RecordingRecord {
+            room: RoomId::from(""),
+            ..other_room
+        };
+        is_invalid(store.put_recording(&empty_room), "room");
+    }
 
     pub fn templates(store: &dyn Store) {
         let webinar = TemplateId::from("webinar");

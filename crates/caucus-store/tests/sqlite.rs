@@ -111,7 +111,7 @@ fn migrations_are_idempotent_and_the_file_is_set_up_for_durability() {
     let version: u32 = conn
         .pragma_query_value(None, "user_version", |r| r.get(0))
         .unwrap();
-    assert_eq!(version, 1);
+    assert_eq!(version, 2);
     let tables: Vec<String> = conn
         .prepare("SELECT name FROM sqlite_schema WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY name")
         .unwrap()
@@ -124,6 +124,7 @@ fn migrations_are_idempotent_and_the_file_is_set_up_for_durability() {
         [
             "audit_log",
             "breakout_plans",
+            "recordings",
             "rooms",
             "templates",
             "webhook_outbox"
@@ -236,4 +237,28 @@ fn many_threads_write_and_read_at_once() {
         Err(StoreError::Conflict { .. })
     ));
     store.integrity_check().unwrap();
+}
+
+/// Recording metadata is there after a restart: `GET /v1/recordings/{id}` keeps working.
+#[test]
+fn recordings_survive_reopening() {
+    use caucus_proto::{Location, RecordingId};
+    use caucus_store::RecordingRecord;
+
+    let dir = TempDir::new("recordings");
+    let record = RecordingRecord {
+        id: RecordingId::new(77),
+        room: RoomId::from("demo"),
+        location: Location::Main,
+        started_at_ms: 5,
+        ended_at_ms: Some(9),
+        end_reason: None,
+        files: Vec::new(),
+    };
+    {
+        let store = SqliteStore::open(dir.path()).unwrap();
+        store.put_recording(&record).unwrap();
+    }
+    let store = SqliteStore::open(dir.path()).unwrap();
+    assert_eq!(store.get_recording(RecordingId::new(77)).unwrap(), record);
 }

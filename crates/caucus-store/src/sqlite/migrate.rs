@@ -10,7 +10,10 @@ use tracing::info;
 
 use crate::{Result, StoreError};
 
-const MIGRATIONS: &[&str] = &[include_str!("../../migrations/0001_initial.sql")];
+const MIGRATIONS: &[&str] = &[
+    include_str!("../../migrations/0001_initial.sql"),
+    include_str!("../../migrations/0002_recordings.sql"),
+];
 
 /// Marks the file as Caucus's (`PRAGMA application_id`, "CAUC"), so the store refuses to
 /// migrate some other program's database that happens to sit at the path.

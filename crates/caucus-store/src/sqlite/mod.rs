@@ -21,15 +21,15 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Mutex, MutexGuard, PoisonError, TryLockError};
 use std::time::Duration;
 
-use caucus_proto::{RoomId, TemplateId, TemplateSpec};
+use caucus_proto::{RecordingId, RoomId, TemplateId, TemplateSpec};
 use rusqlite::{Connection, OpenFlags, OptionalExtension, Row, Transaction, params};
 use tracing::{debug, info, warn};
 
 use crate::error::{Entity, StoreError};
 use crate::outbox::{delivery_not_found, duplicate_delivery};
 use crate::{
-    AuditEntry, AuditRecord, BreakoutPlan, OutboxEntry, OutboxItem, RecordingPolicy, Result,
-    RoomPatch, RoomRecord, Store, Written, validate,
+    AuditEntry, AuditRecord, BreakoutPlan, OutboxEntry, OutboxItem, RecordingPolicy,
+    RecordingRecord, Result, RoomPatch, RoomRecord, Store, Written, validate,
 };
 
 /// The database file inside the data dir.
@@ -543,6 +543,48 @@ impl Store for SqliteStore {
                 .collect()
         })
     }
+
+    fn put_recording(&self, recording: &RecordingRecord) -> Result<()> {
+        validate::recording(recording)?;
+        let doc = to_json(recording)?;
+        let id = recording_key(recording.id)?;
+        self.write("put_recording", |tx| {
+            tx.prepare_cached(
+                "INSERT INTO recordings (id, room, doc) VALUES (?1, ?2, ?3)
+                 ON CONFLICT (id) DO UPDATE SET room = excluded.room, doc = excluded.doc",
+            )?
+            .execute(params![id, recording.room.as_str(), doc])?;
+            Ok(())
+        })
+    }
+
+    fn get_recording(&self, id: RecordingId) -> Result<RecordingRecord> {
+        let key = recording_key(id)?;
+        self.read("get_recording", |conn| {
+            let doc: Option<String> = conn
+                .prepare_cached("SELECT doc FROM recordings WHERE id = ?1")?
+                .query_row([key], |row| row.get(0))
+                .optional()?;
+            match doc {
+                None => Err(StoreError::not_found(Entity::Recording, id)),
+                Some(doc) => from_json(&doc, Entity::Recording, id),
+            }
+        })
+    }
+
+    fn list_recordings(&self, room: &RoomId) -> Result<Vec<RecordingRecord>> {
+        self.read("list_recordings", |conn| {
+            let docs = conn
+                .prepare_cached("SELECT id, doc FROM recordings WHERE room = ?1 ORDER BY id")?
+                .query_map([room.as_str()], |row| {
+                    Ok((row.get::<_, i64>(0)?, row.get::<_, String>(1)?))
+                })?
+                .collect::<rusqlite::Result<Vec<_>>>()?;
+            docs.into_iter()
+                .map(|(id, doc)| from_json(&doc, Entity::Recording, id))
+                .collect()
+        })
+    }
 }
 
 fn open_reader(path: &Path) -> Result<Connection> {
@@ -620,6 +662,14 @@ impl RoomRow {
         record.recording = from_json(&self.recording, Entity::Room, &record.id)?;
         Ok(record)
     }
+}
+
+/// A recording id as SQLite's signed 64-bit key (ids are issued below 2^53).
+fn recording_key(id: RecordingId) -> Result<i64> {
+    i64::try_from(id.get()).map_err(|_| StoreError::Invalid {
+        field: "id".into(),
+        reason: format!("recording id {id} is too large"),
+    })
 }
 
 /// A non-negative integer column as `u64` (the store only writes non-negative values).
