@@ -33,7 +33,10 @@ pub enum Effect {
         tracks: Vec<TrackKey>,
     },
     /// A recording ended: finish its files.
-    RecordingStopped { recording: RecordingId },
+    RecordingStopped {
+        recording: RecordingId,
+        reason: caucus_proto::event::RecordingEndReason,
+    },
     /// Tell the outside world (webhooks).
     Lifecycle(LifecycleEvent),
     /// The session is over; the shell may drop it.

@@ -155,7 +155,7 @@ impl Sim {
                 } => {
                     self.recordings.insert(*recording, tracks.clone());
                 }
-                Effect::RecordingStopped { recording } => {
+                Effect::RecordingStopped { recording, .. } => {
                     self.recordings.remove(recording);
                 }
                 Effect::TrackMuted { .. } | Effect::TrackStopped { .. } | Effect::SessionEnded => {}

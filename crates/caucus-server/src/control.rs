@@ -223,6 +223,7 @@ impl ControlPlane {
             template,
             locked: record.locked,
             plan,
+            auto_record: record.recording.auto,
         };
         self.registry
             .open(&record.id, setup)

@@ -26,6 +26,7 @@
 //!   for the core ↔ engine id translation.
 //! - [`connection`]: one task per WebSocket.
 //! - [`media_thread`]: the engine and the socket on their own OS thread.
+//! - [`recorder`]: per-track WebM files from the media plane's recording tap, on its own thread.
 //!
 //! **How to drive it.** Tests and embedders start it in-process:
 //!
@@ -54,6 +55,7 @@ pub mod metrics;
 pub mod outbound;
 pub mod persist;
 pub mod rate_limit;
+pub mod recorder;
 pub mod registry;
 pub mod room;
 pub mod secret;

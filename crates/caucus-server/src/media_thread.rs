@@ -23,11 +23,13 @@ use std::time::{Duration, Instant};
 
 use caucus_media::{
     Counters, Engine, EngineConfig, EngineEvent, EngineOutput, MaxLayer, MediaError, PeerKey,
-    TrackKey,
+    RecordingKey, TrackKey,
 };
 use tokio::net::UdpSocket;
 use tokio::sync::{mpsc, oneshot};
 use tracing::{debug, error, info, trace, warn};
+
+use crate::recorder::{RecorderHandle, RecorderInput};
 
 /// Datagrams read per wakeup before the loop looks at commands and timers again.
 const RECEIVE_BATCH: usize = 64;
@@ -83,6 +85,10 @@ pub enum MediaCommand {
     Counters {
         reply: oneshot::Sender<Counters>,
     },
+    /// For the recorder: a recording's start, track set or stop. A track set (or a stop) is
+    /// applied to the engine's recording tap first, then forwarded, so the recorder sees it
+    /// before the packets it lets through.
+    Record(RecorderInput),
 }
 
 /// What the media plane tells a room.
@@ -127,8 +133,13 @@ pub struct MediaThread {
 }
 
 impl MediaThread {
-    /// Start the engine on `socket`, telling clients `advertised`.
-    pub fn spawn(socket: std::net::UdpSocket, advertised: SocketAddr) -> io::Result<MediaThread> {
+    /// Start the engine on `socket`, telling clients `advertised`; recorded packets go to
+    /// `recorder`.
+    pub fn spawn(
+        socket: std::net::UdpSocket,
+        advertised: SocketAddr,
+        recorder: RecorderHandle,
+    ) -> io::Result<MediaThread> {
         socket.set_nonblocking(true)?;
         let local = socket.local_addr()?;
         let runtime = tokio::runtime::Builder::new_current_thread()
@@ -143,7 +154,7 @@ impl MediaThread {
                     match UdpSocket::from_std(socket) {
                         Ok(socket) => {
                             let engine = Engine::new(EngineConfig::new(advertised));
-                            MediaLoop::new(engine, socket, advertised)
+                            MediaLoop::new(engine, socket, advertised, recorder)
                                 .run(commands, stopped)
                                 .await;
                         }
@@ -186,15 +197,22 @@ struct MediaLoop {
     socket: UdpSocket,
     advertised: SocketAddr,
     routes: HashMap<PeerKey, MediaReports>,
+    recorder: RecorderHandle,
 }
 
 impl MediaLoop {
-    fn new(engine: Engine, socket: UdpSocket, advertised: SocketAddr) -> Self {
+    fn new(
+        engine: Engine,
+        socket: UdpSocket,
+        advertised: SocketAddr,
+        recorder: RecorderHandle,
+    ) -> Self {
         Self {
             engine,
             socket,
             advertised,
             routes: HashMap::new(),
+            recorder,
         }
     }
 
@@ -290,6 +308,21 @@ impl MediaLoop {
             MediaCommand::SetPaused { track, paused } => {
                 self.engine.set_track_paused(track, paused);
             }
+            MediaCommand::Record(input) => {
+                match &input {
+                    RecorderInput::Tracks { recording, tracks } => {
+                        let keys: Vec<TrackKey> = tracks.iter().map(|t| t.engine).collect();
+                        self.engine
+                            .set_recording(now, RecordingKey(recording.get()), &keys);
+                    }
+                    RecorderInput::Stop { recording, .. } => {
+                        self.engine
+                            .set_recording(now, RecordingKey(recording.get()), &[]);
+                    }
+                    RecorderInput::Start { .. } | RecorderInput::Packet(_) => {}
+                }
+                self.recorder.send(input);
+            }
             MediaCommand::RemovePeer { key } => {
                 self.engine.remove_peer(now, key);
                 // Events the removal produced (its tracks ended) still reach the room: the
@@ -335,8 +368,7 @@ impl MediaLoop {
                     }
                 }
                 EngineOutput::Event(event) => self.route(event),
-                // No recorder yet: nothing asks the engine to record.
-                EngineOutput::Recorded(_) => {}
+                EngineOutput::Recorded(packet) => self.recorder.send(RecorderInput::Packet(packet)),
             }
         }
     }
@@ -348,7 +380,7 @@ impl MediaLoop {
             match output {
                 EngineOutput::Transmit(t) => transmits.push(t),
                 EngineOutput::Event(event) => self.route(event),
-                EngineOutput::Recorded(_) => {}
+                EngineOutput::Recorded(packet) => self.recorder.send(RecorderInput::Packet(packet)),
             }
         }
         for t in transmits {

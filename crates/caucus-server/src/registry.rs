@@ -52,6 +52,7 @@ enum Request {
 #[derive(Debug, Clone)]
 pub struct Registry {
     tx: mpsc::UnboundedSender<Request>,
+    media: MediaHandle,
 }
 
 impl std::fmt::Debug for Request {
@@ -79,7 +80,7 @@ impl Registry {
         let ctx = RoomContext {
             clock,
             session,
-            media,
+            media: media.clone(),
             peer_keys: Arc::new(AtomicU64::new(1)),
             ended: ended_tx,
             persist,
@@ -91,7 +92,15 @@ impl Registry {
             tasks: Vec::new(),
             next_generation: 1,
         };
-        (Registry { tx }, tokio::spawn(task.run(requests, ended)))
+        (
+            Registry { tx, media },
+            tokio::spawn(task.run(requests, ended)),
+        )
+    }
+
+    /// The media thread (which forwards to the recorder), for what no room is there to do.
+    pub fn media(&self) -> &MediaHandle {
+        &self.media
     }
 
     /// The live session of room `id`: `Some(None)` when it has none, `None` when the server

@@ -24,6 +24,7 @@ use crate::connection::ConnectionContext;
 use crate::control::{ControlPlane, Policy};
 use crate::media_thread::MediaThread;
 use crate::metrics::Metrics;
+use crate::recorder::Recorder;
 use crate::registry::Registry;
 use crate::token::{JoinGrant, TokenIssuer};
 use crate::webhooks::{WebhookSink, Webhooks};
@@ -96,7 +97,10 @@ impl Server {
             }
         });
         let advertised = SocketAddr::new(advertised_ip, media_local.port());
-        let media = MediaThread::spawn(udp, advertised).map_err(StartError::Media)?;
+        let recorder =
+            Recorder::spawn(&config.data, Arc::clone(&store)).map_err(StartError::Media)?;
+        let media =
+            MediaThread::spawn(udp, advertised, recorder.handle()).map_err(StartError::Media)?;
 
         let (shutdown, shutdown_rx) = watch::channel(false);
         let (persist, persist_task) = crate::persist::spawn(Arc::clone(&store));
@@ -186,6 +190,7 @@ impl Server {
             persist_task,
             webhook_task,
             media,
+            recorder,
         })
     }
 }
@@ -205,6 +210,7 @@ pub struct Running {
     persist_task: JoinHandle<()>,
     webhook_task: JoinHandle<()>,
     media: MediaThread,
+    recorder: Recorder,
 }
 
 impl Running {
@@ -275,6 +281,8 @@ impl Running {
             warn!("webhook delivery did not stop in time");
         }
         self.media.stop().await;
+        // The media thread held the last handle: the recorder finishes every file and ends.
+        self.recorder.stop().await;
         info!("stopped");
     }
 }

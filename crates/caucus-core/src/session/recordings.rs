@@ -166,8 +166,10 @@ impl Session {
 
     fn end_recording(&mut self, id: RecordingId, reason: RecordingEndReason) {
         if let Some(r) = self.recordings.remove(&id) {
-            self.effects
-                .push_back(Effect::RecordingStopped { recording: id });
+            self.effects.push_back(Effect::RecordingStopped {
+                recording: id,
+                reason,
+            });
             self.lifecycle(LifecycleEvent::RecordingFinished {
                 recording_id: id,
                 location: r.location,

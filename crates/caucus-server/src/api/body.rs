@@ -116,6 +116,9 @@ pub struct RoomCreate {
     pub password: Option<String>,
     #[serde(default)]
     pub locked: Option<bool>,
+    /// `true`: record the main room from the first join of every session (room policy).
+    #[serde(default)]
+    pub auto_record: Option<bool>,
 }
 
 /// `PATCH /v1/rooms/{room_id}`: absent fields stay; `"password": null` removes the password.
@@ -133,6 +136,9 @@ pub struct RoomPatchBody {
     /// Applies to the live session at once, too.
     #[serde(default)]
     pub locked: Option<bool>,
+    /// Record main from the first join of the room's next sessions.
+    #[serde(default)]
+    pub auto_record: Option<bool>,
 }
 
 /// A durable room. The password is never shown, only whether there is one.
@@ -143,6 +149,9 @@ pub struct RoomOut {
     pub template: String,
     pub has_password: bool,
     pub locked: bool,
+    /// Main is recorded from the first join of every session.
+    #[serde(default)]
+    pub auto_record: bool,
     pub created_at_ms: u64,
     pub updated_at_ms: u64,
 }
@@ -155,6 +164,7 @@ impl From<&RoomRecord> for RoomOut {
             template: room.template.to_string(),
             has_password: room.password_hash.is_some(),
             locked: room.locked,
+            auto_record: room.recording.auto,
             created_at_ms: room.created_at_ms,
             updated_at_ms: room.updated_at_ms,
         }

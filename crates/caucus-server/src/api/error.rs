@@ -152,6 +152,7 @@ impl From<StoreError> for ApiError {
                 let code = match entity {
                     Entity::Template => ErrorCode::UnknownTemplate,
                     Entity::Room | Entity::BreakoutPlan => ErrorCode::UnknownRoom,
+                    Entity::Recording => ErrorCode::UnknownRecording,
                     Entity::Webhook | Entity::AuditEntry => ErrorCode::InvalidValue,
                 };
                 ApiError::new(code, format!("no {entity} {id:?}"))

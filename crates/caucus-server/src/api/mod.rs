@@ -15,6 +15,7 @@ pub mod body;
 mod breakouts;
 pub mod error;
 mod live;
+mod recordings;
 mod rooms;
 pub mod schema;
 mod templates;
@@ -125,6 +126,12 @@ pub fn router(state: ApiState) -> Router {
             "/v1/rooms/{room_id}/breakouts/{breakout_id}",
             axum::routing::patch(breakouts::update).delete(breakouts::remove),
         )
+        .route(
+            "/v1/rooms/{room_id}/recordings",
+            get(recordings::list).post(recordings::create),
+        )
+        .route("/v1/recordings/{recording_id}", get(recordings::get_one))
+        .route("/v1/recordings/{recording_id}/stop", post(recordings::stop))
         .route_layer(axum::middleware::from_fn_with_state(state.clone(), auth))
         .with_state(state);
     let docs: Router = utoipa_swagger_ui::SwaggerUi::new("/docs")
@@ -283,6 +290,7 @@ pub fn unique(base: &str, taken: impl Fn(&str) -> bool) -> String {
         breakouts::view, breakouts::create, breakouts::update, breakouts::remove,
         breakouts::options, breakouts::assign, breakouts::preassign, breakouts::open,
         breakouts::close, breakouts::extend, breakouts::broadcast,
+        recordings::create, recordings::list, recordings::get_one, recordings::stop,
     ),
     components(schemas(error::Envelope, schema::BreakoutsViewDoc, schema::PeerInfoDoc)),
     modifiers(&BearerAuth),

@@ -78,7 +78,9 @@ pub async fn create(
         template,
         password_hash,
         locked: body.locked.unwrap_or(false),
-        recording: RecordingPolicy::default(),
+        recording: RecordingPolicy {
+            auto: body.auto_record.unwrap_or(false),
+        },
         created_at_ms: now,
         updated_at_ms: now,
     };
@@ -171,7 +173,7 @@ pub async fn patch(
         template,
         password_hash,
         locked: body.locked,
-        recording: None,
+        recording: body.auto_record.map(|auto| RecordingPolicy { auto }),
     };
     let details = json!({
         "name": patch.name, "template": patch.template.as_ref().map(TemplateId::as_str),

@@ -30,6 +30,12 @@ pub enum ApiRequest {
     },
     /// The breakout set.
     View,
+    /// Record a location (answered once the recording's metadata is stored).
+    StartRecording {
+        location: Location,
+    },
+    /// Stop a recording (answered once its files are finished).
+    StopRecording(caucus_proto::RecordingId),
 }
 
 /// `PATCH /v1/rooms/{room}/peers/{peer}`.
@@ -89,6 +95,7 @@ pub enum ApiAnswer {
         outcome: Outcome,
         view: BreakoutsView,
     },
+    Recording(caucus_proto::event::RecordingInfo),
 }
 
 /// The answer and, when the call changed the breakout plan, the moment it is written.
@@ -144,10 +151,16 @@ impl RoomTask {
                 outcome: Outcome::Done,
                 view: self.session.breakouts_view(now),
             }),
+            ApiRequest::StartRecording { location } => self
+                .start_recording(location, true)
+                .map(ApiAnswer::Recording),
+            ApiRequest::StopRecording(id) => self
+                .stop_recording(id)
+                .map(|()| ApiAnswer::Done(Outcome::Done)),
         }
     }
 
-    fn server_command(&mut self, command: Command) -> Result<Outcome, ErrorBody> {
+    pub(super) fn server_command(&mut self, command: Command) -> Result<Outcome, ErrorBody> {
         let now = self.ctx.clock.now();
         self.session
             .handle_command(now, Actor::Server, command)

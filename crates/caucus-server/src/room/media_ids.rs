@@ -261,6 +261,11 @@ impl MediaIds {
 
     // ---- helpers ----------------------------------------------------------------------
 
+    /// The engine track of a core track, once the client announced it and the engine saw it.
+    pub fn engine_track_of(&self, key: TrackKey) -> Option<EngineTrack> {
+        self.engine_track(key)
+    }
+
     fn engine_track(&self, key: TrackKey) -> Option<EngineTrack> {
         let mid = self.mid_of.get(&key)?;
         let key = (key.peer, mid.clone());

@@ -18,6 +18,7 @@
 mod api;
 mod media_ids;
 pub mod plan;
+mod recording;
 
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
@@ -85,6 +86,8 @@ pub struct RoomSetup {
     pub locked: bool,
     /// The saved breakout plan, restored into the fresh session.
     pub plan: Option<BreakoutPlan>,
+    /// The room's recording policy: record main from the session's first join.
+    pub auto_record: bool,
 }
 
 /// The way to reach a room task.
@@ -204,6 +207,7 @@ pub fn spawn(
         checks_tx,
         password_checks: HashMap::new(),
         ended: false,
+        recordings: recording::Recordings::new(setup.auto_record),
     };
     let join = tokio::spawn(task.run(inbox, reports, checks));
     (RoomHandle { generation, tx }, join)
@@ -260,6 +264,8 @@ struct RoomTask {
     layer_hints: HashMap<PeerId, HashMap<EngineTrack, MaxLayer>>,
     /// The picture size each subscriber asked for per remote camera (`video_size`).
     view_sizes: HashMap<PeerId, HashMap<TrackKey, (u32, u32)>>,
+    /// Recordings in progress, as the media plane was told.
+    recordings: recording::Recordings,
 }
 
 impl RoomTask {
@@ -327,7 +333,7 @@ impl RoomTask {
             RoomInput::Api { request, reply } => {
                 let result = self.api(request);
                 self.carry_out();
-                let persisted = self.persist_changes();
+                let persisted = both(self.persist_changes(), self.recordings.take_reply_ack());
                 let _ = reply.send(ApiReply { result, persisted });
             }
             RoomInput::Counts { reply } => {
@@ -436,6 +442,7 @@ impl RoomTask {
                     },
                 );
                 let _ = attempt.reply.send(Ok(peer));
+                self.auto_record();
             }
             Ok(other) => {
                 warn!(room = %self.id, ?other, "join gave an unexpected outcome");
@@ -734,6 +741,7 @@ impl RoomTask {
         for subscriber in bound.subscribers {
             self.push_subscriptions(subscriber);
         }
+        self.push_recordings();
     }
 
     // ---- effects ------------------------------------------------------------------------
@@ -798,11 +806,9 @@ impl RoomTask {
                 recording,
                 location,
                 tracks,
-            } => {
-                debug!(room = %self.id, %recording, %location, tracks = tracks.len(), "recording tracks");
-            }
-            Effect::RecordingStopped { recording } => {
-                debug!(room = %self.id, %recording, "recording stopped");
+            } => self.recording_tracks(recording, location, tracks),
+            Effect::RecordingStopped { recording, reason } => {
+                self.recording_stopped(recording, reason);
             }
             Effect::Lifecycle(event) => {
                 info!(room = %self.id, event = event.name(), details = ?event, "lifecycle");
@@ -1029,6 +1035,25 @@ fn media_error(error: &MediaError) -> ErrorBody {
         code,
         message,
         field: Some("sdp".to_owned()),
+    }
+}
+
+/// One receiver that resolves when both have (either may be absent).
+fn both(
+    a: Option<oneshot::Receiver<()>>,
+    b: Option<oneshot::Receiver<()>>,
+) -> Option<oneshot::Receiver<()>> {
+    match (a, b) {
+        (Some(a), Some(b)) => {
+            let (tx, rx) = oneshot::channel();
+            tokio::spawn(async move {
+                let _ = a.await;
+                let _ = b.await;
+                let _ = tx.send(());
+            });
+            Some(rx)
+        }
+        (a, b) => a.or(b),
     }
 }
 
