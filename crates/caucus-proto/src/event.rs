@@ -174,6 +174,9 @@ pub struct Move {
 }
 
 /// Everything a connected peer can be told by the session.
+// `Joined` is much larger than the rest; events are built, serialized once (shared by `Arc`
+// among recipients) and dropped, never stored in bulk, so boxing would only add allocations.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum ServerEvent {
