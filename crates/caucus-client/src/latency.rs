@@ -81,6 +81,26 @@ impl Latency {
     pub fn p95(&self) -> Option<Duration> {
         self.quantile(0.95)
     }
+
+    /// Adds every sample of `other`, as if each had been recorded here: percentiles over many
+    /// streams (the load generator sums thousands) keep the same bucket precision.
+    pub fn merge(&mut self, other: &Latency) {
+        if other.count == 0 {
+            return;
+        }
+        if self.count == 0 || other.min_us < self.min_us {
+            self.min_us = other.min_us;
+        }
+        self.max_us = self.max_us.max(other.max_us);
+        self.count += other.count;
+        self.sum_us += other.sum_us;
+        if self.buckets.len() < other.buckets.len() {
+            self.buckets.resize(other.buckets.len(), 0);
+        }
+        for (mine, theirs) in self.buckets.iter_mut().zip(&other.buckets) {
+            *mine += theirs;
+        }
+    }
 }
 
 fn bucket_of(us: u64) -> usize {
@@ -151,6 +171,24 @@ mod tests {
         assert_eq!(l.quantile(1.0), l.max());
         let p0 = l.quantile(0.0).expect("samples");
         assert!(p0 >= Duration::from_millis(1) && p0 <= Duration::from_micros(1040));
+    }
+
+    #[test]
+    fn a_merge_equals_recording_every_sample_in_one() {
+        let (mut a, mut b, mut all) = (Latency::default(), Latency::default(), Latency::default());
+        for us in [5, 700, 90_000] {
+            a.record(us);
+            all.record(us);
+        }
+        for us in [40, 3_000] {
+            b.record(us);
+            all.record(us);
+        }
+        let mut merged = Latency::default();
+        merged.merge(&a);
+        merged.merge(&Latency::default());
+        merged.merge(&b);
+        assert_eq!(merged, all);
     }
 
     #[test]
