@@ -83,9 +83,11 @@ pub async fn run(target: &Arc<Target>, params: &Params) -> Result<Report> {
         .first()
         .map(|t| t.id())
         .ok_or_else(|| crate::Error::setup("no talker"))?;
+    let mut phase = super::Phase::new();
     let mut to_packet: Vec<Duration> = Vec::with_capacity(joins);
     let mut to_connected: Vec<Duration> = Vec::with_capacity(joins);
     for i in 0..joins {
+        phase.wait().await;
         let spec = Spec {
             room: room.into(),
             user: format!("joiner-{i}"),

@@ -73,3 +73,29 @@ pub fn peer_options(send: &[Source], audio: usize, video: usize) -> ClientOption
 pub fn ms(d: Duration) -> f64 {
     d.as_secs_f64() * 1e3
 }
+
+/// A random pause of up to one audio packet interval (20 ms) before each timed join or move,
+/// from a fixed seed. Without it each attempt starts right after the previous one ended —
+/// at a fixed phase of the talkers' 20 ms packet clock — and the figures measure that phase
+/// rather than the server.
+#[derive(Debug)]
+pub struct Phase(rand::rngs::StdRng);
+
+impl Phase {
+    pub fn new() -> Phase {
+        use rand::SeedableRng;
+        Phase(rand::rngs::StdRng::seed_from_u64(0x5eed))
+    }
+
+    pub async fn wait(&mut self) {
+        use rand::Rng;
+        let pause = Duration::from_micros(self.0.random_range(0..20_000));
+        tokio::time::sleep(pause).await;
+    }
+}
+
+impl Default for Phase {
+    fn default() -> Self {
+        Phase::new()
+    }
+}

@@ -142,9 +142,11 @@ pub async fn run(target: &Arc<Target>, params: &Params) -> Result<Report> {
     )
     .await?;
     let mover_id = mover.id().to_string();
+    let mut phase = super::Phase::new();
     let mut to_packet: Vec<Duration> = Vec::with_capacity(moves);
     let mut rest: Vec<Duration> = Vec::with_capacity(moves);
     for i in 0..moves {
+        phase.wait().await;
         let k = i % rooms.len();
         let talker = talkers[k].id();
         mover.client.reset_received();
