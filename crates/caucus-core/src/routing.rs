@@ -59,7 +59,7 @@ fn shows_main_stage_of(state: &State, breakout: caucus_proto::BreakoutId, p: &Pe
 }
 
 /// The current desired sets, and what must be recomputed before they are true again.
-#[derive(Debug, Default)]
+#[derive(Debug, Default, Clone)]
 pub(crate) struct Routing {
     desired: BTreeMap<PeerId, BTreeSet<TrackKey>>,
     /// Subscribers whose whole set must be recomputed.

@@ -116,7 +116,7 @@ impl Peer {
 }
 
 /// Everything the decisions of a session are made from.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub(crate) struct State {
     pub(crate) template: Arc<Template>,
     pub(crate) peers: BTreeMap<PeerId, Peer>,

@@ -590,6 +590,20 @@ async fn a_rest_move_is_seen_by_the_connected_peer_at_once() {
 
     let (status, body) = api.patch(&peer_path, json!({"role": "emperor"})).await;
     assert_eq!((status, err(&body)), (404, ("unknown_role", Some("role"))));
+    // All or nothing: a good role with a bad location changes neither.
+    let (status, body) = api
+        .patch(&peer_path, json!({"role": "moderator", "location": "b999"}))
+        .await;
+    assert_eq!(
+        (status, err(&body)),
+        (404, ("unknown_breakout", Some("location")))
+    );
+    let (_, body) = api.get(&peer_path).await;
+    assert_eq!(
+        (&body["role"], &body["location"]),
+        (&json!("guest"), &json!(red.as_str())),
+        "nothing of a refused PATCH happened: {body}"
+    );
     let (status, body) = api
         .patch(
             &peer_path,

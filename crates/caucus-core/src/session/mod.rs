@@ -68,7 +68,7 @@ impl Default for SessionConfig {
 }
 
 /// The live side of a room.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct Session {
     config: SessionConfig,
     state: State,

@@ -183,6 +183,22 @@ impl RoomTask {
         if self.session.peer(peer).is_none() {
             return Err(unknown_peer(peer));
         }
+        // All or nothing: with several changes, a refusal of a later one restores the session
+        // as it was (its pending effects included), so nothing of the call happened.
+        let parts = usize::from(patch.role.is_some())
+            + usize::from(patch.location.is_some())
+            + usize::from(patch.name.is_some() || patch.metadata.is_some());
+        let before = (parts > 1).then(|| self.session.clone());
+        let result = self.apply_peer_patch(peer, patch);
+        if result.is_err()
+            && let Some(before) = before
+        {
+            self.session = before;
+        }
+        result
+    }
+
+    fn apply_peer_patch(&mut self, peer: PeerId, patch: PeerPatch) -> Result<ApiAnswer, ErrorBody> {
         if let Some(role) = patch.role {
             self.server_command(Command::ChangeRole {
                 peer,
