@@ -931,7 +931,7 @@ async fn templates_rooms_and_breakout_plans_survive_a_restart() {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
-/// Every path and verb of the contract (api.md), recordings and metrics aside (not served yet).
+/// Every path and verb of the contract (api.md) under `/v1`.
 const CONTRACT: &[(&str, &str)] = &[
     ("post", "/v1/tokens"),
     ("get", "/v1/templates"),
@@ -964,6 +964,10 @@ const CONTRACT: &[(&str, &str)] = &[
     ("post", "/v1/rooms/{room_id}/breakouts/close"),
     ("post", "/v1/rooms/{room_id}/breakouts/extend"),
     ("post", "/v1/rooms/{room_id}/breakouts/broadcast"),
+    ("post", "/v1/rooms/{room_id}/recordings"),
+    ("get", "/v1/rooms/{room_id}/recordings"),
+    ("post", "/v1/recordings/{recording_id}/stop"),
+    ("get", "/v1/recordings/{recording_id}"),
 ];
 
 #[tokio::test]
