@@ -227,6 +227,8 @@ export class CaucusClient extends EventTarget {
     /** The `breakouts_closing` countdown: when it ends, in `performance.now()` time. @type {{breakoutId: string|null, endsAt: number}|null} */
     this.closing = null;
     this.locked = false;
+    /** Recordings in progress (from `joined` and `recordings`). @type {{id: string, location: string}[]} */
+    this.recordings = [];
     this.isBreakout = false;
     /** The breakout this manager listens to. @type {string|null} */
     this.listeningTo = null;
@@ -438,6 +440,7 @@ export class CaucusClient extends EventTarget {
         this.peers = new Map(ev.peers.map((/** @type {PeerInfo} */ p) => [p.id, p]));
         this.setBreakouts(ev.breakouts);
         this.locked = ev.locked;
+        this.recordings = ev.recordings ?? [];
         this.isBreakout = ev.is_breakout;
         this.resumed = ev.resumed;
         break;
@@ -505,6 +508,9 @@ export class CaucusClient extends EventTarget {
       case 'room_locked':
         this.locked = ev.locked;
         break;
+      case 'recordings':
+        this.recordings = ev.active ?? [];
+        break;
       case 'request_received':
         this.requests.set(ev.request.id, { ...ev.request, receivedAt: performance.now() });
         break;
@@ -569,6 +575,12 @@ export class CaucusClient extends EventTarget {
     const loc = this.self?.location;
     if (!loc || loc === 'main') return null;
     return this.breakouts?.rooms.find((r) => r.id === loc) ?? null;
+  }
+
+  /** Whether the place I stand in is being recorded. */
+  isRecordedHere() {
+    const here = this.self?.location ?? 'main';
+    return this.recordings.some((r) => r.location === here);
   }
 
   /**

@@ -311,6 +311,12 @@ function wire() {
     const id = /** @type {CustomEvent} */ (e).detail.breakout_id;
     toast(id ? `Listening in to ${roomName(id)}.` : 'Stopped listening in.', 'info', 3000);
   });
+  client.addEventListener('recordings', () => {
+    const now = client.isRecordedHere();
+    if (now !== wasRecorded) toast(now ? 'This room is being recorded.' : 'Recording stopped.', 'info', 4000);
+    wasRecorded = now;
+    renderWhere();
+  });
   client.addEventListener('room_locked', (e) => {
     toast(/** @type {CustomEvent} */ (e).detail.locked ? 'The room is now locked: nobody new can join.' : 'The room is unlocked.', 'info', 4000);
   });
@@ -513,7 +519,8 @@ function renderStatus(state) {
 
 function renderWhere() {
   const loc = client.self?.location ?? 'main';
-  fill(el.where, loc === 'main' ? 'Main room' : roomName(loc), client.locked ? ' · 🔒 locked' : '');
+  fill(el.where, loc === 'main' ? 'Main room' : roomName(loc), client.locked ? ' · 🔒 locked' : '',
+    client.isRecordedHere() ? h('span', { class: 'rec', role: 'status', 'aria-label': 'This room is being recorded' }, ' · ● Recording') : null);
   el.where.dataset.location = loc;
 }
 
@@ -672,6 +679,8 @@ function updateTile(t, peer, key, screen) {
  * quarter of a second after the last change of a tile.
  */
 const sizeTimers = new Map();
+/** Whether my place was being recorded at the last `recordings` event. */
+let wasRecorded = false;
 const sizeWatch = new ResizeObserver((entries) => {
   for (const entry of entries) {
     const video = /** @type {HTMLVideoElement} */ (entry.target);
