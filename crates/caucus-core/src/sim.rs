@@ -19,9 +19,11 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use caucus_proto::{LifecycleEvent, PeerId, RecordingId, ServerEvent, TrackKey};
+use caucus_proto::{
+    BreakoutId, LifecycleEvent, Location, PeerId, RecordingId, ServerEvent, TrackKey,
+};
 
-use crate::command::{Actor, BreakoutOp, Command, JoinRequest, Outcome};
+use crate::command::{Actor, Assignee, BreakoutOp, Command, JoinRequest, Outcome};
 use crate::denial::Denial;
 use crate::effect::Effect;
 use crate::session::{Session, SessionConfig};
@@ -118,6 +120,34 @@ impl Sim {
     /// Run a breakout operation as `actor`, without a version check.
     pub fn breakouts(&mut self, actor: Actor, op: BreakoutOp) -> Result<Outcome, Denial> {
         self.run(actor, Command::Breakouts { version: None, op })
+    }
+
+    /// As the server: create `count` rooms, assign `plan` (peer → index of a new room) and
+    /// open them without moving anyone else. Panics (it is a test driver) if any step is
+    /// refused.
+    pub fn open_rooms(&mut self, count: u32, plan: &[(PeerId, usize)]) -> Vec<BreakoutId> {
+        let create = BreakoutOp::Create {
+            count,
+            names: vec![],
+            capacity: None,
+        };
+        let rooms = match self.breakouts(Actor::Server, create) {
+            Ok(Outcome::BreakoutsCreated { rooms }) => rooms,
+            other => panic!("creating rooms answered {other:?}"),
+        };
+        let assignments = plan
+            .iter()
+            .map(|(p, i)| (Assignee::Peer(*p), Location::Breakout(rooms[*i])))
+            .collect();
+        for op in [
+            BreakoutOp::Assign { assignments },
+            BreakoutOp::Open { duration_s: None },
+        ] {
+            if let Err(denial) = self.breakouts(Actor::Server, op) {
+                panic!("opening rooms was refused: {denial}");
+            }
+        }
+        rooms
     }
 
     /// Let `by` pass, firing every timer that falls due on the way, in order.

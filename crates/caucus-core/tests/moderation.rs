@@ -5,7 +5,7 @@
 use std::time::Duration;
 
 use caucus_core::sim::Sim;
-use caucus_core::{Actor, Assignee, BreakoutOp, Command, Effect, JoinRequest, Outcome};
+use caucus_core::{Actor, Command, Effect, JoinRequest, Outcome};
 use caucus_proto::event::{LeaveReason, RequestKind, RequestOutcome};
 use caucus_proto::{
     BreakoutId, ChatTarget, ErrorCode, LifecycleEvent, Location, PeerId, RequestId, RoleName,
@@ -28,32 +28,6 @@ fn publish(sim: &mut Sim, peer: PeerId, source: Source) -> TrackId {
         Outcome::Published { track } => track,
         other => panic!("{other:?}"),
     }
-}
-
-fn open_rooms(sim: &mut Sim, count: u32, plan: &[(PeerId, usize)]) -> Vec<BreakoutId> {
-    let rooms = match sim
-        .breakouts(
-            SERVER,
-            BreakoutOp::Create {
-                count,
-                names: vec![],
-                capacity: None,
-            },
-        )
-        .unwrap()
-    {
-        Outcome::BreakoutsCreated { rooms } => rooms,
-        other => panic!("{other:?}"),
-    };
-    let assignments = plan
-        .iter()
-        .map(|(p, i)| (Assignee::Peer(*p), Location::Breakout(rooms[*i])))
-        .collect();
-    sim.breakouts(SERVER, BreakoutOp::Assign { assignments })
-        .unwrap();
-    sim.breakouts(SERVER, BreakoutOp::Open { duration_s: None })
-        .unwrap();
-    rooms
 }
 
 fn loc(sim: &Sim, p: PeerId) -> Location {
@@ -182,7 +156,7 @@ fn ana_in_a_room() -> (Sim, PeerId, PeerId, TrackId, Vec<BreakoutId>) {
     let mut sim = Sim::new();
     let mo = sim.join("mo", "moderator");
     let ana = sim.join("ana", "guest");
-    let rooms = open_rooms(&mut sim, 2, &[(ana, 0)]);
+    let rooms = sim.open_rooms(2, &[(ana, 0)]);
     let audio = publish(&mut sim, ana, Source::Audio);
     assert_eq!(loc(&sim, mo), Location::Main);
     assert_eq!(loc(&sim, ana), Location::Breakout(rooms[0]));
@@ -354,7 +328,7 @@ fn ending_the_session_reaches_every_location_and_stops_everything() {
     let mo = sim.join("mo", "moderator");
     let ana = sim.join("ana", "guest");
     let ben = sim.join("ben", "guest");
-    open_rooms(&mut sim, 2, &[(ana, 0), (ben, 1)]);
+    sim.open_rooms(2, &[(ana, 0), (ben, 1)]);
     let audio = publish(&mut sim, ana, Source::Audio);
     let reconnecting = sim.join("rita", "guest");
     sim.run(SERVER, Command::Disconnect { peer: reconnecting })
@@ -517,7 +491,7 @@ fn floor() -> Floor {
     let ana = sim.join("ana", "guest");
     let ben = sim.join("ben", "guest");
     let cy = sim.join("cy", "guest");
-    let rooms = open_rooms(&mut sim, 2, &[(ana, 0), (ben, 0), (cy, 1)]);
+    let rooms = sim.open_rooms(2, &[(ana, 0), (ben, 0), (cy, 1)]);
     sim.by(
         mo,
         Command::ListenIn {
@@ -734,7 +708,7 @@ fn a_broadcasters_sound_reaches_every_location_but_its_picture_does_not() {
     let ana = sim.join("ana", "guest");
     let cy = sim.join("cy", "guest");
     let stay = sim.join("stay", "guest");
-    let rooms = open_rooms(&mut sim, 2, &[(ana, 0), (cy, 1)]);
+    let rooms = sim.open_rooms(2, &[(ana, 0), (cy, 1)]);
     let audio = publish(&mut sim, host, Source::Audio);
     let video = publish(&mut sim, host, Source::Video);
     let screen = publish(&mut sim, host, Source::Screen);
@@ -793,7 +767,7 @@ fn a_broadcast_still_reaches_only_roles_that_subscribe_to_the_broadcaster() {
     let mo = sim.join("mo", "moderator");
     let ana = sim.join("ana", "guest");
     let gus = sim.join("gus", "guest");
-    open_rooms(&mut sim, 1, &[(ana, 0)]);
+    sim.open_rooms(1, &[(ana, 0)]);
     publish(&mut sim, mo, Source::Audio);
     sim.by(mo, Command::SetBroadcasting { on: true }).unwrap();
     assert_eq!(sim.hears(ana), vec![mo]);

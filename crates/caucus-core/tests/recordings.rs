@@ -5,7 +5,7 @@
 use std::time::Duration;
 
 use caucus_core::sim::Sim;
-use caucus_core::{Actor, Assignee, BreakoutOp, Command, Outcome};
+use caucus_core::{Actor, BreakoutOp, Command, Outcome};
 use caucus_proto::event::{RecordingEndReason, RecordingInfo};
 use caucus_proto::{
     BreakoutId, ErrorCode, LifecycleEvent, Location, PeerId, RecordingId, ServerEvent, Source,
@@ -44,32 +44,6 @@ fn start(sim: &mut Sim, actor: Actor, recording: RecordingId, location: Location
     .unwrap();
 }
 
-fn rooms_with(sim: &mut Sim, count: u32, pairs: &[(PeerId, usize)]) -> Vec<BreakoutId> {
-    let rooms = match sim
-        .breakouts(
-            SERVER,
-            BreakoutOp::Create {
-                count,
-                names: vec![],
-                capacity: None,
-            },
-        )
-        .unwrap()
-    {
-        Outcome::BreakoutsCreated { rooms } => rooms,
-        other => panic!("{other:?}"),
-    };
-    let assignments = pairs
-        .iter()
-        .map(|(p, i)| (Assignee::Peer(*p), Location::Breakout(rooms[*i])))
-        .collect();
-    sim.breakouts(SERVER, BreakoutOp::Assign { assignments })
-        .unwrap();
-    sim.breakouts(SERVER, BreakoutOp::Open { duration_s: None })
-        .unwrap();
-    rooms
-}
-
 fn finished(sim: &Sim) -> Vec<(RecordingId, RecordingEndReason)> {
     sim.lifecycle
         .iter()
@@ -92,7 +66,7 @@ fn main_and_breakouts_are_recorded_at_once_each_with_its_own_tracks() {
     let bob = sim.join("bob", "guest");
     let host_audio = publish(&mut sim, host, Source::Audio);
     let host_video = publish(&mut sim, host, Source::Video);
-    let rooms = rooms_with(&mut sim, 2, &[(ana, 0), (bob, 1)]);
+    let rooms = sim.open_rooms(2, &[(ana, 0), (bob, 1)]);
     // In a breakout, guests act as `breakout` and may publish.
     let ana_audio = publish(&mut sim, ana, Source::Audio);
     let ana_video = publish(&mut sim, ana, Source::Video);
@@ -157,7 +131,7 @@ fn the_track_set_follows_publishing_muting_moves_and_leaving() {
     .unwrap();
     assert_eq!(sim.recordings[&REC1], vec![host_audio, mo_audio]);
 
-    let rooms = rooms_with(&mut sim, 1, &[(ana, 0)]);
+    let rooms = sim.open_rooms(1, &[(ana, 0)]);
     sim.run(
         SERVER,
         Command::MovePeer {
@@ -195,7 +169,7 @@ fn broadcast_sound_is_recorded_everywhere_but_the_main_stage_is_not() {
     let ana = sim.join("ana", "guest");
     let host_audio = publish(&mut sim, host, Source::Audio);
     publish(&mut sim, host, Source::Video);
-    let rooms = rooms_with(&mut sim, 1, &[(ana, 0)]);
+    let rooms = sim.open_rooms(1, &[(ana, 0)]);
     sim.breakouts(
         SERVER,
         BreakoutOp::Update {
@@ -317,7 +291,7 @@ fn a_breakout_recording_ends_when_its_room_closes_and_all_end_with_the_session()
     let host = sim.join("hana", "host");
     let ana = sim.join("ana", "guest");
     let bob = sim.join("bob", "guest");
-    let rooms = rooms_with(&mut sim, 2, &[(ana, 0), (bob, 1)]);
+    let rooms = sim.open_rooms(2, &[(ana, 0), (bob, 1)]);
     start(&mut sim, SERVER, REC1, Location::Main);
     start(&mut sim, SERVER, REC2, Location::Breakout(rooms[0]));
     start(&mut sim, SERVER, REC3, Location::Breakout(rooms[1]));

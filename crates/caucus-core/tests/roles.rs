@@ -6,11 +6,10 @@
 use std::time::Duration;
 
 use caucus_core::sim::Sim;
-use caucus_core::{Actor, Assignee, BreakoutOp, Command, Outcome};
+use caucus_core::{Actor, BreakoutOp, Command, Outcome};
 use caucus_proto::event::{RequestKind, RequestOutcome, TrackEndReason};
 use caucus_proto::{
-    BreakoutId, ErrorCode, LifecycleEvent, Location, PeerId, RequestId, RoleName, ServerEvent,
-    Source, TrackId,
+    ErrorCode, LifecycleEvent, Location, PeerId, RequestId, RoleName, ServerEvent, Source, TrackId,
 };
 
 const SERVER: Actor = Actor::Server;
@@ -108,32 +107,6 @@ fn request_id(outcome: Outcome) -> RequestId {
         Outcome::RequestSent { request } => request,
         other => panic!("{other:?}"),
     }
-}
-
-fn open_rooms(sim: &mut Sim, count: u32, plan: &[(PeerId, usize)]) -> Vec<BreakoutId> {
-    let rooms = match sim
-        .breakouts(
-            SERVER,
-            BreakoutOp::Create {
-                count,
-                names: vec![],
-                capacity: None,
-            },
-        )
-        .unwrap()
-    {
-        Outcome::BreakoutsCreated { rooms } => rooms,
-        other => panic!("{other:?}"),
-    };
-    let assignments = plan
-        .iter()
-        .map(|(p, i)| (Assignee::Peer(*p), Location::Breakout(rooms[*i])))
-        .collect();
-    sim.breakouts(SERVER, BreakoutOp::Assign { assignments })
-        .unwrap();
-    sim.breakouts(SERVER, BreakoutOp::Open { duration_s: None })
-        .unwrap();
-    rooms
 }
 
 // ---- one peer, forced -------------------------------------------------------------------------
@@ -493,7 +466,7 @@ fn a_guest_acts_as_breakout_in_a_breakout_room_and_as_guest_again_in_main() {
     let host = sim.join("hana", "host");
     let ana = sim.join("ana", "guest");
     let ben = sim.join("ben", "guest");
-    let rooms = open_rooms(&mut sim, 1, &[(ana, 0), (ben, 0)]);
+    let rooms = sim.open_rooms(1, &[(ana, 0), (ben, 0)]);
     let room = rooms[0];
     assert_eq!(sim.peer(ana).unwrap().location(), Location::Breakout(room));
 
@@ -570,7 +543,7 @@ fn a_role_changed_inside_a_breakout_acts_by_the_new_role_there() {
     let host = sim.join("hana", "host");
     let ana = sim.join("ana", "guest");
     let ben = sim.join("ben", "guest");
-    open_rooms(&mut sim, 1, &[(ana, 0), (ben, 0)]);
+    sim.open_rooms(1, &[(ana, 0), (ben, 0)]);
     publish(&mut sim, ben, Source::Audio);
     // Made a moderator from main while she stands in the room: she acts as a moderator there.
     sim.by(host, change(ana, "moderator", true)).unwrap();
@@ -597,7 +570,7 @@ fn losing_manage_breakouts_ends_a_listen_in_and_losing_broadcast_ends_a_broadcas
     let mo = sim.join("mo", "moderator");
     let cole = sim.join("cole", "co-host");
     let ana = sim.join("ana", "guest");
-    let rooms = open_rooms(&mut sim, 1, &[(ana, 0)]);
+    let rooms = sim.open_rooms(1, &[(ana, 0)]);
     publish(&mut sim, ana, Source::Audio);
     publish(&mut sim, cole, Source::Audio);
 
@@ -639,7 +612,7 @@ fn room_mates_who_heard_a_guest_are_told_its_track_ended_when_it_returns_to_main
     sim.join("hana", "host");
     let ana = sim.join("ana", "guest");
     let ben = sim.join("ben", "guest");
-    open_rooms(&mut sim, 1, &[(ana, 0), (ben, 0)]);
+    sim.open_rooms(1, &[(ana, 0), (ben, 0)]);
     let audio = publish(&mut sim, ana, Source::Audio);
     assert!(sim.was_told(ben, |e| matches!(
         e,
@@ -667,7 +640,7 @@ fn a_bulk_change_reaches_holders_standing_in_breakouts_and_keeps_them_there() {
     let host = sim.join("hana", "host");
     let ana = sim.join("ana", "guest");
     let ben = sim.join("ben", "guest");
-    let rooms = open_rooms(&mut sim, 1, &[(ana, 0)]);
+    let rooms = sim.open_rooms(1, &[(ana, 0)]);
     publish(&mut sim, ana, Source::Audio);
     assert_eq!(acting_of(&sim, ana), RoleName::from("breakout"));
 
@@ -704,7 +677,7 @@ fn a_breakout_watching_the_main_stage_is_told_when_a_stage_track_is_revoked() {
     let host = sim.join("hana", "host");
     let cole = sim.join("cole", "co-host");
     let ana = sim.join("ana", "guest");
-    let rooms = open_rooms(&mut sim, 1, &[(ana, 0)]);
+    let rooms = sim.open_rooms(1, &[(ana, 0)]);
     sim.breakouts(
         SERVER,
         BreakoutOp::Update {
