@@ -309,6 +309,19 @@ impl Client {
             .await
     }
 
+    /// Waits until the last keyframe received from (`peer`, `source`) declares `size`
+    /// (width, height): with simulcast, until that layer is the one forwarded.
+    pub async fn wait_frame_size(
+        &self,
+        peer: PeerId,
+        source: Source,
+        size: (u16, u16),
+        timeout: Duration,
+    ) -> Result<StreamStats> {
+        self.wait_stream(peer, source, timeout, |s| s.frame_size == Some(size))
+            .await
+    }
+
     /// Waits until nothing from `peer` (any source) has arrived for the quiet period
     /// (`options.segment_gap`, 300 ms by default). Returns at once if that is already so.
     pub async fn wait_silent_from(&self, peer: PeerId, timeout: Duration) -> Result<()> {

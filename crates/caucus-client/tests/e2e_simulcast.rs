@@ -52,19 +52,11 @@ async fn join(
 
 /// Waits until `client` has received a keyframe of `size` from `from`'s camera.
 async fn wait_size(client: &Client, from: PeerId, size: (u16, u16), who: &str) {
-    let deadline = tokio::time::Instant::now() + T;
-    loop {
+    if let Err(e) = client.wait_frame_size(from, Source::Video, size, T).await {
         let now = client
             .received_from(from, Source::Video)
             .and_then(|s| s.frame_size);
-        if now == Some(size) {
-            return;
-        }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "{who} should see {size:?}, sees {now:?}"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
+        panic!("{who} should see {size:?}, sees {now:?}: {e}");
     }
 }
 
