@@ -145,20 +145,15 @@ mod tests {
         #[test]
         fn shuffles_within_the_window_come_back_in_order(
             len in 1usize..200,
-            swaps in proptest::collection::vec((0usize..200, 0usize..8), 0..100),
+            keys in proptest::collection::vec(any::<u32>(), 200),
         ) {
             let window = 16;
+            // The first packet stays first (the stream starts where it says); the others are
+            // shuffled within blocks of 8, so none is displaced by 8 or more.
             let mut order: Vec<u64> = (0..len as u64).collect();
-            for (at, dist) in swaps {
-                let a = at % len;
-                let b = (a + dist).min(len - 1);
-                order.swap(a, b);
+            for block in order[1..].chunks_mut(8) {
+                block.sort_by_key(|seq| keys[*seq as usize]);
             }
-            // Keep the first packet first: the stream starts where its first packet says.
-            let first = order.iter().position(|s| *s == 0).unwrap();
-            order.swap(0, first);
-            let displaced = order.iter().enumerate().all(|(i, s)| (i as i64 - *s as i64).abs() < 8);
-            prop_assume!(displaced);
             let mut r = Reorder::new(window);
             let mut out = Vec::new();
             for seq in order {
