@@ -239,7 +239,9 @@ async fn main_and_a_breakout_are_recorded_at_once_into_webm_files_that_ffprobe_r
     for _ in 0..2 {
         wait_more(&ana, ben.peer_id(), Source::Audio, AUDIO_SECOND).await;
     }
-    wait_more(&ben, ana.peer_id(), Source::Video, 20).await;
+    // Video files start at a keyframe, which may be the publisher's periodic one (every 2 s)
+    // when the requested one is throttled: wait for a good 3 s of video.
+    wait_more(&ben, ana.peer_id(), Source::Video, 150).await;
 
     let (status, listed) = api.get(&format!("/v1/rooms/{room}/recordings")).await;
     assert_eq!(status, 200);
@@ -341,6 +343,8 @@ async fn a_room_with_an_automatic_policy_records_main_from_the_first_join() {
     talk(&host).await;
     let (guest, _guest_events) = join(&server, "lecture", "gus", "guest").await;
     wait_more(&guest, host.peer_id(), Source::Audio, AUDIO_SECOND).await;
+    // A good 3 s of video: its file starts at a keyframe (see the test above).
+    wait_more(&guest, host.peer_id(), Source::Video, 150).await;
 
     let (status, _) = api.post("/v1/rooms/lecture/end", json!({})).await;
     assert_eq!(status, 204);
