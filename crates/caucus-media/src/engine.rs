@@ -338,6 +338,7 @@ impl Engine {
             }
             track.recordings.push(recording);
             if track.kind == MediaKind::Video {
+                track.recording_keyframe_pending = true;
                 wants_keyframe.push((*t, track.recorded_layer));
             }
         }
@@ -646,6 +647,7 @@ impl Engine {
                         layers,
                         recordings: Vec::new(),
                         recorded_layer: None,
+                        recording_keyframe_pending: false,
                     },
                 );
                 self.emit(EngineEvent::TrackPublished {
@@ -785,6 +787,21 @@ impl Engine {
             }
             self.counters.rtp_recorded += track.recordings.len() as u64;
         }
+        let mut keyframe_for_recording = None;
+        if recorded && track.recording_keyframe_pending {
+            if frame.keyframe == Some(true) {
+                track.recording_keyframe_pending = false;
+            } else {
+                keyframe_for_recording = Some(track.recorded_layer);
+            }
+        }
+        if let Some(rid) = keyframe_for_recording {
+            // Throttled inside: at most one request per layer per `keyframe_request_interval`.
+            self.request_keyframe(now, track_key, rid, KeyframeRequestKind::Pli, false);
+        }
+        let Some(track) = self.tracks.get_mut(&track_key) else {
+            return;
+        };
         if track.paused || track.subscribers.is_empty() {
             if !recorded {
                 self.counters.rtp_unrouted += 1;

@@ -23,4 +23,9 @@ pub(crate) struct Track {
     pub(crate) recordings: Vec<RecordingKey>,
     /// The layer the recordings get, fixed when the first recording takes the track.
     pub(crate) recorded_layer: Option<Rid>,
+    /// A recording took this video track and no keyframe of its layer has come through yet:
+    /// keyframe requests repeat (at the throttle's pace) until one does. A publisher that
+    /// sends keyframes only when asked (browsers) would otherwise never start the file if
+    /// the first request fell inside the throttle window.
+    pub(crate) recording_keyframe_pending: bool,
 }

@@ -126,3 +126,60 @@ fn a_track_that_ends_leaves_every_recording() {
     net.engine.set_recording(net.now, REC, &tracks);
     assert!(net.engine.recording_tracks(REC).is_empty());
 }
+
+#[test]
+fn a_swallowed_keyframe_request_is_repeated_until_the_recording_gets_its_keyframe() {
+    use std::time::Duration;
+    let mut net = Net::new();
+    net.join(
+        "alice",
+        Spec {
+            simulcast: Some(&["l", "h"]),
+            ..Spec::publisher()
+        },
+    );
+    let video = net.track("alice", MediaKind::Video);
+    let frame = |net: &mut Net, keyframe: bool| {
+        net.send_layer("alice", "l", keyframe, (320, 180));
+        net.send_layer("alice", "h", keyframe, (1280, 720));
+        net.run_for(Duration::from_millis(30));
+    };
+    let asked_h = |net: &Net| {
+        net.client("alice")
+            .keyframe_rids
+            .iter()
+            .filter(|(_, rid)| rid.is_some_and(|r| r.to_string() == "h"))
+            .count()
+    };
+    frame(&mut net, true);
+    // A first recording asks for a keyframe of the top layer and gets one at once.
+    net.engine.set_recording(net.now, OTHER, &[video]);
+    net.pump();
+    frame(&mut net, true);
+    // A second recording within the throttle window: its own request is swallowed…
+    let before = asked_h(&net);
+    net.engine.set_recording(net.now, REC, &[video]);
+    net.pump();
+    net.settle();
+    assert_eq!(asked_h(&net), before, "throttled");
+    // …and repeated once the window has passed, while only delta frames come.
+    for _ in 0..30 {
+        frame(&mut net, false);
+    }
+    let repeated = asked_h(&net);
+    assert!(
+        repeated > before,
+        "the request is repeated until a keyframe comes"
+    );
+    // A keyframe of the recorded layer ends the repetition.
+    frame(&mut net, true);
+    let after_keyframe = asked_h(&net);
+    for _ in 0..30 {
+        frame(&mut net, false);
+    }
+    assert_eq!(
+        asked_h(&net),
+        after_keyframe,
+        "no more requests once it came"
+    );
+}
