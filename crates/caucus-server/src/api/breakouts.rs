@@ -17,6 +17,7 @@ use super::body::{
     ExtendBody, OpenBody, OptionsBody, PreassignBody,
 };
 use super::error::{ApiError, Envelope, JsonBody, version_query};
+use super::paths::{BreakoutPath, RoomPath};
 use super::schema::BreakoutsViewDoc;
 use super::{ApiState, Ids, created, ok};
 use crate::room::{ApiAnswer, ApiRequest, OptionsPatch};
@@ -24,7 +25,7 @@ use crate::room::{ApiAnswer, ApiRequest, OptionsPatch};
 /// The breakout set: phase, version, options, rooms, help queue, pre-assignments.
 #[utoipa::path(
     get, path = "/v1/rooms/{room_id}/breakouts", tag = "breakouts",
-    params(("room_id" = String, Path, description = "A room id", pattern = "^[A-Za-z0-9._-]{1,64}$", example = "demo")),
+    params(RoomPath),
     responses(
         (status = 200, body = BreakoutsViewDoc),
         (status = 401, body = Envelope),
@@ -43,7 +44,7 @@ pub async fn view(
 /// Create `count` rooms named "Room N" and/or rooms by name.
 #[utoipa::path(
     post, path = "/v1/rooms/{room_id}/breakouts", tag = "breakouts",
-    params(("room_id" = String, Path, description = "A room id", pattern = "^[A-Za-z0-9._-]{1,64}$", example = "demo")),
+    params(RoomPath),
     request_body = BreakoutsCreate,
     responses(
         (status = 201, body = BreakoutsCreated),
@@ -88,7 +89,7 @@ pub async fn create(
 /// Rename a room, set its capacity, password or visibility.
 #[utoipa::path(
     patch, path = "/v1/rooms/{room_id}/breakouts/{breakout_id}", tag = "breakouts",
-    params(("room_id" = String, Path, description = "A room id", pattern = "^[A-Za-z0-9._-]{1,64}$", example = "demo"), ("breakout_id" = String, Path, description = "A breakout room of the session, e.g. `b1`", pattern = "^b[0-9]+$", example = "b1")),
+    params(BreakoutPath),
     request_body = BreakoutPatch,
     responses(
         (status = 200, body = BreakoutsViewDoc),
@@ -127,7 +128,7 @@ pub async fn update(
 #[utoipa::path(
     delete, path = "/v1/rooms/{room_id}/breakouts/{breakout_id}", tag = "breakouts",
     params(
-        ("room_id" = String, Path, description = "A room id", pattern = "^[A-Za-z0-9._-]{1,64}$", example = "demo"), ("breakout_id" = String, Path, description = "A breakout room of the session, e.g. `b1`", pattern = "^b[0-9]+$", example = "b1"),
+        BreakoutPath,
         ("version" = Option<u64>, Query, description = "The version the caller saw"),
     ),
     responses(
@@ -162,7 +163,7 @@ pub async fn remove(
 /// Set the options; absent fields keep their value.
 #[utoipa::path(
     put, path = "/v1/rooms/{room_id}/breakouts/options", tag = "breakouts",
-    params(("room_id" = String, Path, description = "A room id", pattern = "^[A-Za-z0-9._-]{1,64}$", example = "demo")),
+    params(RoomPath),
     request_body = OptionsBody,
     responses(
         (status = 200, body = BreakoutsViewDoc),
@@ -208,7 +209,7 @@ pub async fn options(
 /// automatically (`auto`).
 #[utoipa::path(
     post, path = "/v1/rooms/{room_id}/breakouts/assign", tag = "breakouts",
-    params(("room_id" = String, Path, description = "A room id", pattern = "^[A-Za-z0-9._-]{1,64}$", example = "demo")),
+    params(RoomPath),
     request_body = AssignBody,
     responses(
         (status = 200, body = BreakoutsViewDoc),
@@ -249,7 +250,7 @@ pub async fn assign(
 /// Replace the pre-assignments by user id (valid before the users join).
 #[utoipa::path(
     put, path = "/v1/rooms/{room_id}/breakouts/preassignments", tag = "breakouts",
-    params(("room_id" = String, Path, description = "A room id", pattern = "^[A-Za-z0-9._-]{1,64}$", example = "demo")),
+    params(RoomPath),
     request_body = PreassignBody,
     responses(
         (status = 200, body = BreakoutsViewDoc),
@@ -279,7 +280,7 @@ pub async fn preassign(
 /// Open every room (moving or inviting the assigned peers).
 #[utoipa::path(
     post, path = "/v1/rooms/{room_id}/breakouts/open", tag = "breakouts",
-    params(("room_id" = String, Path, description = "A room id", pattern = "^[A-Za-z0-9._-]{1,64}$", example = "demo")),
+    params(RoomPath),
     request_body(content = OpenBody, description = "May be empty"),
     responses(
         (status = 200, body = BreakoutsViewDoc),
@@ -315,7 +316,7 @@ pub async fn open(
 /// Close every room, or one, after a countdown.
 #[utoipa::path(
     post, path = "/v1/rooms/{room_id}/breakouts/close", tag = "breakouts",
-    params(("room_id" = String, Path, description = "A room id", pattern = "^[A-Za-z0-9._-]{1,64}$", example = "demo")),
+    params(RoomPath),
     request_body(content = CloseBody, description = "May be empty"),
     responses(
         (status = 200, body = BreakoutsViewDoc),
@@ -346,7 +347,7 @@ pub async fn close(
 /// Extend the running timer.
 #[utoipa::path(
     post, path = "/v1/rooms/{room_id}/breakouts/extend", tag = "breakouts",
-    params(("room_id" = String, Path, description = "A room id", pattern = "^[A-Za-z0-9._-]{1,64}$", example = "demo")),
+    params(RoomPath),
     request_body = ExtendBody,
     responses(
         (status = 200, body = BreakoutsViewDoc),
@@ -382,7 +383,7 @@ pub async fn extend(
 /// Send a text to every breakout room.
 #[utoipa::path(
     post, path = "/v1/rooms/{room_id}/breakouts/broadcast", tag = "breakouts",
-    params(("room_id" = String, Path, description = "A room id", pattern = "^[A-Za-z0-9._-]{1,64}$", example = "demo")),
+    params(RoomPath),
     request_body = BroadcastBody,
     responses(
         (status = 200, body = BreakoutsViewDoc),

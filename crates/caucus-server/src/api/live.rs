@@ -12,6 +12,7 @@ use serde_json::json;
 
 use super::body::{EndBody, MessageBody, PeerList, PeerPatchBody, RolesChange};
 use super::error::{ApiError, Envelope, JsonBody};
+use super::paths::{PeerPath, RoomPath};
 use super::schema::PeerInfoDoc;
 use super::{ApiState, Ids, ok};
 use crate::control::unix_ms;
@@ -20,7 +21,7 @@ use crate::room::{ApiAnswer, ApiRequest, PeerPatch};
 /// The peers of the room's live session (none when it has no session).
 #[utoipa::path(
     get, path = "/v1/rooms/{room_id}/peers", tag = "session",
-    params(("room_id" = String, Path, description = "A room id", pattern = "^[A-Za-z0-9._-]{1,64}$", example = "demo")),
+    params(RoomPath),
     responses(
         (status = 200, body = PeerList),
         (status = 401, body = Envelope),
@@ -42,7 +43,7 @@ pub async fn peers(
 /// One peer.
 #[utoipa::path(
     get, path = "/v1/rooms/{room_id}/peers/{peer_id}", tag = "session",
-    params(("room_id" = String, Path, description = "A room id", pattern = "^[A-Za-z0-9._-]{1,64}$", example = "demo"), ("peer_id" = String, Path, description = "A peer of the live session, e.g. `p1`", pattern = "^p[0-9]+$", example = "p1")),
+    params(PeerPath),
     responses(
         (status = 200, body = PeerInfoDoc),
         (status = 401, body = Envelope),
@@ -68,7 +69,7 @@ pub async fn peer(
 /// in the order role, location, name/metadata: a refusal leaves the earlier ones made.
 #[utoipa::path(
     patch, path = "/v1/rooms/{room_id}/peers/{peer_id}", tag = "session",
-    params(("room_id" = String, Path, description = "A room id", pattern = "^[A-Za-z0-9._-]{1,64}$", example = "demo"), ("peer_id" = String, Path, description = "A peer of the live session, e.g. `p1`", pattern = "^p[0-9]+$", example = "p1")),
+    params(PeerPath),
     request_body = PeerPatchBody,
     responses(
         (status = 200, description = "The peer after the change", body = PeerInfoDoc),
@@ -117,7 +118,7 @@ pub async fn patch_peer(
 /// Remove a peer from the session.
 #[utoipa::path(
     delete, path = "/v1/rooms/{room_id}/peers/{peer_id}", tag = "session",
-    params(("room_id" = String, Path, description = "A room id", pattern = "^[A-Za-z0-9._-]{1,64}$", example = "demo"), ("peer_id" = String, Path, description = "A peer of the live session, e.g. `p1`", pattern = "^p[0-9]+$", example = "p1")),
+    params(PeerPath),
     responses(
         (status = 204, description = "Removed"),
         (status = 401, body = Envelope),
@@ -153,7 +154,7 @@ pub async fn remove_peer(
 /// Give every peer holding one of `from_roles` the role `to_role`, at once.
 #[utoipa::path(
     post, path = "/v1/rooms/{room_id}/roles/change", tag = "session",
-    params(("room_id" = String, Path, description = "A room id", pattern = "^[A-Za-z0-9._-]{1,64}$", example = "demo")),
+    params(RoomPath),
     request_body = RolesChange,
     responses(
         (status = 204, description = "Changed (nothing to change without a live session)"),
@@ -194,7 +195,7 @@ pub async fn change_roles(
 /// Send a chat message as the server: to a peer, a role, a location, or (no `to`) everyone.
 #[utoipa::path(
     post, path = "/v1/rooms/{room_id}/messages", tag = "session",
-    params(("room_id" = String, Path, description = "A room id", pattern = "^[A-Za-z0-9._-]{1,64}$", example = "demo")),
+    params(RoomPath),
     request_body = MessageBody,
     responses(
         (status = 204, description = "Sent"),
@@ -239,7 +240,7 @@ pub async fn message(
 /// End the live session for everyone; `lock: true` also locks the room (stored).
 #[utoipa::path(
     post, path = "/v1/rooms/{room_id}/end", tag = "session",
-    params(("room_id" = String, Path, description = "A room id", pattern = "^[A-Za-z0-9._-]{1,64}$", example = "demo")),
+    params(RoomPath),
     request_body(content = EndBody, description = "May be empty"),
     responses(
         (status = 204, description = "Ended (or no live session)"),

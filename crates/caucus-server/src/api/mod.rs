@@ -15,6 +15,7 @@ pub mod body;
 mod breakouts;
 pub mod error;
 mod live;
+mod paths;
 mod recordings;
 mod rooms;
 pub mod schema;

@@ -17,6 +17,7 @@ use tokio::sync::oneshot;
 use utoipa::ToSchema;
 
 use super::error::{ApiError, Envelope, JsonBody};
+use super::paths::{RecordingPath, RoomPath};
 use super::{ApiState, Ids, created, ok};
 use crate::media_thread::MediaCommand;
 use crate::recorder::RecorderInput;
@@ -79,7 +80,7 @@ pub struct RecordingList {
 /// Start recording a location of the room's session (started on demand).
 #[utoipa::path(
     post, path = "/v1/rooms/{room_id}/recordings", tag = "recordings",
-    params(("room_id" = String, Path)),
+    params(RoomPath),
     request_body = RecordingCreate,
     responses(
         (status = 201, body = RecordingView),
@@ -123,7 +124,7 @@ pub async fn create(
 /// The room's recordings, oldest first (also those of earlier sessions).
 #[utoipa::path(
     get, path = "/v1/rooms/{room_id}/recordings", tag = "recordings",
-    params(("room_id" = String, Path)),
+    params(RoomPath),
     responses(
         (status = 200, body = RecordingList),
         (status = 401, body = Envelope),
@@ -145,7 +146,7 @@ pub async fn list(
 /// One recording: its state and its files with durations.
 #[utoipa::path(
     get, path = "/v1/recordings/{recording_id}", tag = "recordings",
-    params(("recording_id" = String, Path, description = "`rec…`")),
+    params(RecordingPath),
     responses(
         (status = 200, body = RecordingView),
         (status = 401, body = Envelope),
@@ -164,7 +165,7 @@ pub async fn get_one(
 /// answers it as it is.
 #[utoipa::path(
     post, path = "/v1/recordings/{recording_id}/stop", tag = "recordings",
-    params(("recording_id" = String, Path)),
+    params(RecordingPath),
     responses(
         (status = 200, body = RecordingView),
         (status = 401, body = Envelope),

@@ -10,6 +10,7 @@ use serde_json::json;
 
 use super::body::{RoomCreate, RoomList, RoomOut, RoomPatchBody};
 use super::error::{ApiError, Envelope, JsonBody};
+use super::paths::RoomPath;
 use super::{ApiState, Ids, check_id, check_name, created, ok, slug, unique};
 use crate::control::unix_ms;
 use crate::room::ApiRequest;
@@ -106,7 +107,7 @@ pub async fn create(
 /// One room.
 #[utoipa::path(
     get, path = "/v1/rooms/{room_id}", tag = "rooms",
-    params(("room_id" = String, Path, description = "A room id", pattern = "^[A-Za-z0-9._-]{1,64}$", example = "demo")),
+    params(RoomPath),
     responses(
         (status = 200, body = RoomOut),
         (status = 401, body = Envelope),
@@ -124,7 +125,7 @@ pub async fn get_one(
 /// Change a room: name, template (from its next session on), password, locked.
 #[utoipa::path(
     patch, path = "/v1/rooms/{room_id}", tag = "rooms",
-    params(("room_id" = String, Path, description = "A room id", pattern = "^[A-Za-z0-9._-]{1,64}$", example = "demo")),
+    params(RoomPath),
     request_body = RoomPatchBody,
     responses(
         (status = 200, body = RoomOut),
@@ -205,7 +206,7 @@ pub async fn patch(
 /// Delete a room: its live session ends, its breakout plan goes with it.
 #[utoipa::path(
     delete, path = "/v1/rooms/{room_id}", tag = "rooms",
-    params(("room_id" = String, Path, description = "A room id", pattern = "^[A-Za-z0-9._-]{1,64}$", example = "demo")),
+    params(RoomPath),
     responses(
         (status = 204, description = "Deleted"),
         (status = 401, body = Envelope),

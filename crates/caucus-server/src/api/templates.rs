@@ -12,6 +12,7 @@ use serde_json::json;
 
 use super::body::{TemplateCreate, TemplateList, TemplateOut, TemplatePut};
 use super::error::{ApiError, Envelope, JsonBody};
+use super::paths::{RolePath, TemplatePath};
 use super::{ApiState, Ids, check_id, check_name, created, ok, slug, unique};
 use crate::api::schema::RoleSpecDoc;
 use crate::control::ControlPlane;
@@ -112,7 +113,7 @@ pub async fn create(
 /// One template.
 #[utoipa::path(
     get, path = "/v1/templates/{template_id}", tag = "templates",
-    params(("template_id" = String, Path, description = "A template id", pattern = "^[A-Za-z0-9._-]{1,64}$", example = "breakout")),
+    params(TemplatePath),
     responses(
         (status = 200, body = TemplateOut),
         (status = 401, body = Envelope),
@@ -131,7 +132,7 @@ pub async fn get_one(
 /// Create or replace a template by id (201 when created, 200 when replaced).
 #[utoipa::path(
     put, path = "/v1/templates/{template_id}", tag = "templates",
-    params(("template_id" = String, Path, description = "A template id", pattern = "^[A-Za-z0-9._-]{1,64}$", example = "breakout")),
+    params(TemplatePath),
     request_body = TemplatePut,
     responses(
         (status = 200, description = "Replaced", body = TemplateOut),
@@ -175,7 +176,7 @@ pub async fn put(
 /// Delete a template no room uses.
 #[utoipa::path(
     delete, path = "/v1/templates/{template_id}", tag = "templates",
-    params(("template_id" = String, Path, description = "A template id", pattern = "^[A-Za-z0-9._-]{1,64}$", example = "breakout")),
+    params(TemplatePath),
     responses(
         (status = 204, description = "Deleted"),
         (status = 401, body = Envelope),
@@ -213,7 +214,7 @@ pub async fn delete(
 /// Add or replace one role of a template.
 #[utoipa::path(
     put, path = "/v1/templates/{template_id}/roles/{role}", tag = "templates",
-    params(("template_id" = String, Path, description = "A template id", pattern = "^[A-Za-z0-9._-]{1,64}$", example = "breakout"), ("role" = String, Path, description = "A role name", pattern = "^[A-Za-z0-9._-]{1,64}$", example = "guest")),
+    params(RolePath),
     request_body = RoleSpecDoc,
     responses(
         (status = 200, description = "The template with the role", body = TemplateOut),
@@ -253,7 +254,7 @@ pub async fn put_role(
 /// Remove one role of a template (refused while other roles name it).
 #[utoipa::path(
     delete, path = "/v1/templates/{template_id}/roles/{role}", tag = "templates",
-    params(("template_id" = String, Path, description = "A template id", pattern = "^[A-Za-z0-9._-]{1,64}$", example = "breakout"), ("role" = String, Path, description = "A role name", pattern = "^[A-Za-z0-9._-]{1,64}$", example = "guest")),
+    params(RolePath),
     responses(
         (status = 200, description = "The template without the role", body = TemplateOut),
         (status = 401, body = Envelope),
