@@ -7,10 +7,9 @@
 mod common;
 
 use std::collections::BTreeMap;
-use std::time::Duration;
 
 use caucus_proto::Source;
-use common::{T, World, talk};
+use common::{AUDIO_SECOND, T, World, talk, wait_more};
 
 /// Every sample of the exposition, `name{labels}` → value; panics on a malformed line.
 async fn scrape(world: &World) -> BTreeMap<String, f64> {
@@ -42,27 +41,6 @@ async fn scrape(world: &World) -> BTreeMap<String, f64> {
     samples
 }
 
-/// Scrapes until `ok` holds (metrics are read live, so a change shows up at the next scrape
-/// once the room task has applied it).
-async fn wait_for(
-    world: &World,
-    what: &str,
-    ok: impl Fn(&BTreeMap<String, f64>) -> bool,
-) -> BTreeMap<String, f64> {
-    let deadline = tokio::time::Instant::now() + T;
-    loop {
-        let samples = scrape(world).await;
-        if ok(&samples) {
-            return samples;
-        }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "{what}: not seen in time; last scrape {samples:#?}"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-}
-
 fn get(samples: &BTreeMap<String, f64>, series: &str) -> f64 {
     samples.get(series).copied().unwrap_or(-1.0)
 }
@@ -83,12 +61,12 @@ async fn metrics_follow_sessions_peers_tracks_and_packets() {
         .await
         .unwrap();
     host.create_breakouts(3, None).await.unwrap();
-    let live = wait_for(&world, "two peers, two tracks, three rooms", |s| {
-        get(s, "caucus_peers") == 2.0
-            && get(s, "caucus_tracks") == 2.0
-            && get(s, "caucus_breakout_rooms") == 3.0
-    })
-    .await;
+    // Each answer above came from the room task after it applied the change, and a scrape
+    // asks the same task: what it reads now includes all of them.
+    let live = scrape(&world).await;
+    assert_eq!(get(&live, "caucus_peers"), 2.0);
+    assert_eq!(get(&live, "caucus_tracks"), 2.0);
+    assert_eq!(get(&live, "caucus_breakout_rooms"), 3.0);
     assert_eq!(get(&live, "caucus_sessions"), 1.0);
     assert_eq!(get(&live, "caucus_peers_connected"), 2.0);
     assert!(get(&live, "caucus_rtp_in_total") > 0.0);
@@ -106,10 +84,14 @@ async fn metrics_follow_sessions_peers_tracks_and_packets() {
             .await
             .unwrap();
     }
-    wait_for(&world, "five garbage datagrams dropped", |s| {
-        get(s, "caucus_dropped_packets_total{reason=\"garbage\"}") >= before + 5.0
-    })
-    .await;
+    // The media socket is read in order: once the guest has received audio the host sent
+    // after the garbage, the garbage has been read (and counted) before it.
+    wait_more(&guest, host.peer_id(), Source::Audio, AUDIO_SECOND / 5).await;
+    let after = scrape(&world).await;
+    assert!(
+        get(&after, "caucus_dropped_packets_total{reason=\"garbage\"}") >= before + 5.0,
+        "five garbage datagrams dropped: {after:#?}"
+    );
 
     // Counters only grow.
     let later = scrape(&world).await;
@@ -121,13 +103,16 @@ async fn metrics_follow_sessions_peers_tracks_and_packets() {
     }
 
     guest.leave().await.unwrap();
-    wait_for(&world, "one peer left", |s| get(s, "caucus_peers") == 1.0).await;
+    assert_eq!(
+        get(&scrape(&world).await, "caucus_peers"),
+        1.0,
+        "one peer left"
+    );
     host.leave().await.unwrap();
-    wait_for(
-        &world,
-        "the empty session is still counted until it ends",
-        |s| get(s, "caucus_peers") == 0.0,
-    )
-    .await;
+    assert_eq!(
+        get(&scrape(&world).await, "caucus_peers"),
+        0.0,
+        "the empty session is still counted until it ends, without peers"
+    );
     world.stop().await;
 }

@@ -22,6 +22,7 @@ use caucus_proto::{Location, PeerId, ServerEvent};
 use caucus_server::webhooks::WebhookEndpoint;
 use caucus_server::{Config, Running, Server};
 use sha2::{Digest, Sha256};
+use tokio::sync::watch;
 
 const SECRET: &str = "receiver-shared-secret";
 const T: Duration = Duration::from_secs(20);
@@ -53,9 +54,10 @@ struct Delivery {
     body: Bytes,
 }
 
-#[derive(Default)]
 struct Receiver {
     requests: Mutex<Vec<Delivery>>,
+    /// How many distinct event ids were answered with a 2xx.
+    delivered: watch::Sender<usize>,
 }
 
 async fn hook(
@@ -64,13 +66,19 @@ async fn hook(
     body: Bytes,
 ) -> StatusCode {
     let mut requests = receiver.requests.lock().unwrap();
+    let id = headers.get("x-caucus-event-id").cloned();
     requests.push(Delivery { headers, body });
     // The first request after coming up fails: the server must try it again.
     if requests.len() == 1 {
-        StatusCode::INTERNAL_SERVER_ERROR
-    } else {
-        StatusCode::NO_CONTENT
+        return StatusCode::INTERNAL_SERVER_ERROR;
     }
+    let delivered: BTreeSet<_> = requests[1..]
+        .iter()
+        .filter_map(|r| r.headers.get("x-caucus-event-id"))
+        .chain(id.as_ref())
+        .collect();
+    receiver.delivered.send_replace(delivered.len());
+    StatusCode::NO_CONTENT
 }
 
 fn config(data: &std::path::Path, hook_addr: SocketAddr, secret: &str) -> Config {
@@ -104,24 +112,6 @@ async fn metric(server: &Running, name: &str) -> Option<f64> {
             .parse()
             .ok()
     })
-}
-
-/// Polls `/metrics` until `name` satisfies `ok`.
-async fn wait_metric(server: &Running, name: &str, ok: impl Fn(f64) -> bool) -> f64 {
-    let deadline = tokio::time::Instant::now() + T;
-    loop {
-        if let Some(value) = metric(server, name).await
-            && ok(value)
-        {
-            return value;
-        }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "{name} did not reach the expected value; last {:?}",
-            metric(server, name).await
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
 }
 
 async fn wait_moved(events: &mut EventStream, peer: PeerId, to: Location) {
@@ -202,29 +192,45 @@ async fn every_event_reaches_a_receiver_that_was_down_signed_and_none_lost() {
     // peer.joined ×3, peer.moved ×2 (in, back), peer.left ×3 (ben leaves; ana and hana at the
     // end), and one of each of the seven others.
     let total = 3 + 2 + 3 + 7;
-    let queued = wait_metric(&server, "caucus_webhook_backlog", |v| v >= f64::from(total)).await;
-    assert_eq!(queued, f64::from(total), "exactly one delivery per event");
     drop((host, ana, ben));
 
-    // Restart while the receiver is still down: the outbox is on disk.
+    // Restart while the receiver is still down (shutting down, the store writer commits
+    // everything queued): the outbox is on disk, one delivery per event.
     server.shutdown().await;
     let server = Server::start(config(&data, hook_addr, server_secret))
         .await
         .unwrap();
     assert_eq!(
-        wait_metric(&server, "caucus_webhook_backlog", |_| true).await,
-        f64::from(total),
-        "nothing queued was lost in the restart"
+        metric(&server, "caucus_webhook_backlog").await,
+        Some(f64::from(total)),
+        "exactly one delivery per event, and nothing queued was lost in the restart"
     );
 
     // The receiver comes up.
-    let receiver = Arc::new(Receiver::default());
+    let (delivered, mut all_delivered) = watch::channel(0);
+    let receiver = Arc::new(Receiver {
+        requests: Mutex::default(),
+        delivered,
+    });
     let listener = tokio::net::TcpListener::bind(hook_addr).await.unwrap();
     let app = Router::new()
         .route("/hooks/caucus", post(hook))
         .with_state(Arc::clone(&receiver));
     let receiver_task = tokio::spawn(async move { axum::serve(listener, app).await });
-    wait_metric(&server, "caucus_webhook_backlog", |v| v == 0.0).await;
+    tokio::time::timeout(T, all_delivered.wait_for(|n| *n == total as usize))
+        .await
+        .expect("every event is delivered once the receiver is up")
+        .unwrap();
+    // Shutting down lets the deliveries in flight finish; after a restart the outbox is empty.
+    server.shutdown().await;
+    let server = Server::start(config(&data, hook_addr, server_secret))
+        .await
+        .unwrap();
+    assert_eq!(
+        metric(&server, "caucus_webhook_backlog").await,
+        Some(0.0),
+        "the outbox drained"
+    );
 
     let requests = receiver.requests.lock().unwrap().clone();
     assert!(

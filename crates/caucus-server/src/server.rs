@@ -313,7 +313,8 @@ impl Running {
         {
             warn!("the store writer did not finish in time");
         }
-        // Deliveries in flight are abandoned (they stay queued and go out after the next start).
+        // Deliveries in flight get the drain time to finish (an answered one is marked); what
+        // is still queued goes out after the next start.
         if tokio::time::timeout(HTTP_DRAIN, self.webhook_task)
             .await
             .is_err()

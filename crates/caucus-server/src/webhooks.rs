@@ -226,8 +226,8 @@ fn render(
     serde_json::to_string(&value)
 }
 
-/// Deliver from the outbox until `stop` turns true. Entries left when it stops stay queued
-/// for the next start.
+/// Deliver from the outbox until `stop` turns true; the round in flight then finishes.
+/// Entries left when it stops stay queued for the next start.
 pub async fn run(hooks: Arc<Webhooks>, store: Arc<dyn Store>, mut stop: watch::Receiver<bool>) {
     let client = match reqwest::Client::builder()
         .timeout(hooks.timeout)
@@ -264,13 +264,12 @@ pub async fn run(hooks: Arc<Webhooks>, store: Arc<dyn Store>, mut stop: watch::R
         };
         let full = due.len() == BATCH;
         if !due.is_empty() {
+            // A round runs to its end even when asked to stop (each request is bounded by the
+            // timeout): an answered delivery is always marked, never sent again.
             let rounds = due
                 .into_iter()
                 .map(|entry| deliver(&hooks, &client, &store, entry));
-            tokio::select! {
-                _ = futures_util::future::join_all(rounds) => {}
-                _ = stop.wait_for(|s| *s) => break,
-            }
+            futures_util::future::join_all(rounds).await;
         }
         if full {
             continue;
