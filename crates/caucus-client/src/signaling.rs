@@ -100,7 +100,7 @@ impl Signal {
 
     /// Sends `body` and waits for its reply, at most the request timeout.
     pub(crate) async fn request(&self, body: ClientBody) -> Reply {
-        let what = kind_of(&body);
+        let what = body.name();
         let (reply_tx, reply_rx) = oneshot::channel();
         self.send(body, Waiter::Caller(reply_tx))?;
         match tokio::time::timeout(self.request_timeout, reply_rx).await {
@@ -122,7 +122,7 @@ impl Signal {
 
     /// Sends `body` and forgets about the reply (a refusal is logged).
     pub(crate) fn request_detached(&self, body: ClientBody) -> Result<()> {
-        let what = kind_of(&body);
+        let what = body.name();
         self.send(body, Waiter::Detached(what))
     }
 
@@ -303,18 +303,5 @@ impl Task {
         if let Err(mpsc::error::TrySendError::Full(e)) = self.events.try_send(event) {
             warn!(event = ?e, "event stream full: event dropped");
         }
-    }
-}
-
-/// The message type, for logs and errors.
-fn kind_of(body: &ClientBody) -> &'static str {
-    match body {
-        ClientBody::Join { .. } => "join",
-        ClientBody::Offer { .. } => "offer",
-        ClientBody::Answer { .. } => "answer",
-        ClientBody::Publish { .. } => "publish",
-        ClientBody::VideoSize { .. } => "video_size",
-        ClientBody::Command { .. } => "command",
-        ClientBody::Ping => "ping",
     }
 }

@@ -62,6 +62,21 @@ pub enum ClientBody {
     Ping,
 }
 
+impl ClientBody {
+    /// Its `type` on the wire, e.g. `publish`.
+    pub const fn name(&self) -> &'static str {
+        match self {
+            ClientBody::Join { .. } => "join",
+            ClientBody::Offer { .. } => "offer",
+            ClientBody::Answer { .. } => "answer",
+            ClientBody::Publish { .. } => "publish",
+            ClientBody::VideoSize { .. } => "video_size",
+            ClientBody::Command { .. } => "command",
+            ClientBody::Ping => "ping",
+        }
+    }
+}
+
 /// A message from the server.
 // An `Event` is much larger than the other variants; messages are built, serialized once and
 // dropped, never stored in bulk, so boxing would only add an allocation.
@@ -304,6 +319,36 @@ where
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_client_body_names_its_wire_type() {
+        let bodies = [
+            ClientBody::Join {
+                token: "t".into(),
+                password: None,
+            },
+            ClientBody::Offer { sdp: "v=0".into() },
+            ClientBody::Answer { sdp: "v=0".into() },
+            ClientBody::Publish {
+                source: crate::Source::Audio,
+                mid: "0".into(),
+                muted: false,
+            },
+            ClientBody::VideoSize {
+                track_id: TrackId::new(1),
+                max_width: 320,
+                max_height: 180,
+            },
+            ClientBody::Command {
+                command: PeerCommand::Leave,
+            },
+            ClientBody::Ping,
+        ];
+        for body in bodies {
+            let value = serde_json::to_value(&body).unwrap();
+            assert_eq!(value["type"], body.name());
+        }
+    }
 
     #[test]
     fn a_command_message_has_the_documented_shape() {
