@@ -2,7 +2,7 @@
 
 use std::collections::{HashMap, VecDeque};
 use std::net::SocketAddr;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use str0m::bwe::{Bitrate, BweKind};
 use str0m::change::{SdpAnswer, SdpOffer};
@@ -10,7 +10,7 @@ use str0m::format::PayloadParams;
 use str0m::media::{Direction, KeyframeRequest, KeyframeRequestKind, Mid, Rid, Simulcast};
 use str0m::net::{DatagramRecv, Protocol, Receive};
 use str0m::rtp::{ExtensionValues, RtpPacket, RtpWrite};
-use str0m::{Candidate, Event, IceConnectionState, Input, Output, RtcConfig};
+use str0m::{Candidate, Event, IceConnectionState, Input, Output, Reason, RtcConfig};
 use tracing::{debug, trace, warn};
 
 use crate::config::EngineConfig;
@@ -19,7 +19,7 @@ use crate::demux::{Demux, Route};
 use crate::error::MediaError;
 use crate::ids::{Codec, MediaKind, PeerKey, RecordingKey, TrackKey};
 use crate::keyframe;
-use crate::layer::{Layers, MaxLayer};
+use crate::layer::{Layers, MaxLayer, with_headroom};
 use crate::output::{DisconnectReason, EngineEvent, EngineOutput, RecordedPacket, Transmit};
 use crate::peer::Peer;
 use crate::slot::Slot;
@@ -43,7 +43,15 @@ pub struct Engine {
     work: VecDeque<Work>,
     outputs: VecDeque<EngineOutput>,
     counters: Counters,
+    /// The latest `now` the engine was given.
+    clock: Option<Instant>,
 }
+
+/// The shortest wait before waking a peer for str0m's delay-based bandwidth estimator.
+/// Between transport-wide feedback reports it asks again after one round-trip time,
+/// which on a LAN or loopback is well under a millisecond (zero in simulated time): a
+/// wake-up storm for no new information. Its regular update interval is 25 ms.
+const BWE_MIN_WAKE: Duration = Duration::from_millis(25);
 
 // Not boxed: almost every item is an RTP packet event, and boxing would allocate per packet.
 #[allow(clippy::large_enum_variant)]
@@ -68,6 +76,7 @@ impl Engine {
             work: VecDeque::new(),
             outputs: VecDeque::new(),
             counters: Counters::default(),
+            clock: None,
         }
     }
 
@@ -83,6 +92,7 @@ impl Engine {
         peer: PeerKey,
         offer_sdp: &str,
     ) -> Result<String, MediaError> {
+        self.clock = Some(now);
         if self.peers.contains_key(&peer) {
             return Err(MediaError::PeerExists(peer));
         }
@@ -105,7 +115,10 @@ impl Engine {
 
         let ufrag = rtc.direct_api().local_ice_credentials().ufrag;
         self.demux.insert_ufrag(ufrag, peer);
-        self.peers.insert(peer, Peer::new(rtc));
+        let mut state = Peer::new(rtc);
+        // Until str0m's first estimate, layers are chosen within the starting rate.
+        state.bandwidth = self.config.bandwidth_estimation;
+        self.peers.insert(peer, state);
         self.drain(peer);
         // The receive-slot pool is usable at once: subscriptions set before the
         // connection is up take these slots instead of adding m-lines.
@@ -118,6 +131,7 @@ impl Engine {
     /// Forgets a peer: ends its tracks, frees the slots showing them, and sends a DTLS
     /// close to the client. Unknown keys are ignored.
     pub fn remove_peer(&mut self, now: Instant, peer: PeerKey) {
+        self.clock = Some(now);
         if let Some(p) = self.peers.get_mut(&peer)
             && p.rtc.close().is_ok()
         {
@@ -136,6 +150,7 @@ impl Engine {
         peer: PeerKey,
         offer_sdp: &str,
     ) -> Result<String, MediaError> {
+        self.clock = Some(now);
         let offer = SdpOffer::from_sdp_string(offer_sdp)
             .map_err(|e| MediaError::InvalidSdp(e.to_string()))?;
         let mids: Vec<Mid> = offer.media_lines.iter().map(|m| m.mid()).collect();
@@ -166,6 +181,7 @@ impl Engine {
         peer: PeerKey,
         answer_sdp: &str,
     ) -> Result<(), MediaError> {
+        self.clock = Some(now);
         let p = self
             .peers
             .get_mut(&peer)
@@ -206,6 +222,7 @@ impl Engine {
         subscriber: PeerKey,
         tracks: &[TrackKey],
     ) -> Result<(), MediaError> {
+        self.clock = Some(now);
         if !self.peers.contains_key(&subscriber) {
             return Err(MediaError::UnknownPeer(subscriber));
         }
@@ -280,6 +297,7 @@ impl Engine {
         track: TrackKey,
         max: MaxLayer,
     ) -> Result<(), MediaError> {
+        self.clock = Some(now);
         let p = self
             .peers
             .get_mut(&subscriber)
@@ -305,6 +323,12 @@ impl Engine {
         slot.layer.map(|rid| rid.map(|r| r.to_string()))
     }
 
+    /// The latest send-side bandwidth estimate towards `peer`, bits per second (`None`
+    /// while bandwidth estimation is off or has no estimate yet).
+    pub fn bandwidth(&self, peer: PeerKey) -> Option<u64> {
+        self.peers.get(&peer)?.bandwidth
+    }
+
     /// How many desired tracks the slot bound left out at `subscriber`'s last
     /// `set_subscriptions` (0 for unknown peers).
     pub fn subscriptions_over_limit(&self, subscriber: PeerKey) -> usize {
@@ -316,6 +340,7 @@ impl Engine {
     /// incoming packet of a track in the set then comes out as [`EngineOutput::Recorded`].
     /// A video track joining the set gets a keyframe request, so its file can start soon.
     pub fn set_recording(&mut self, now: Instant, recording: RecordingKey, tracks: &[TrackKey]) {
+        self.clock = Some(now);
         let old = self.recordings.remove(&recording).unwrap_or_default();
         let mut new: Vec<TrackKey> = Vec::with_capacity(tracks.len());
         for t in tracks {
@@ -375,6 +400,7 @@ impl Engine {
         destination: SocketAddr,
         datagram: &[u8],
     ) {
+        self.clock = Some(now);
         self.counters.datagrams_in += 1;
         self.counters.bytes_in += datagram.len() as u64;
 
@@ -417,6 +443,7 @@ impl Engine {
 
     /// Advances time: fires every peer timer that is due (and only those).
     pub fn handle_timeout(&mut self, now: Instant) {
+        self.clock = Some(now);
         // Each due peer fires once per call: a peer whose `Rtc` asks again for a deadline
         // at or before `now` (str0m's pacer can) waits for the next call instead of
         // spinning this loop forever.
@@ -490,6 +517,10 @@ impl Engine {
             match peer.rtc.poll_output() {
                 Ok(Output::Timeout(at)) => {
                     if peer.rtc.is_alive() {
+                        let at = match (peer.rtc.last_timeout_reason(), self.clock) {
+                            (Reason::BweDelayControl, Some(now)) => at.max(now + BWE_MIN_WAKE),
+                            _ => at,
+                        };
                         self.timers.set(key, at);
                     } else {
                         self.timers.remove(key);
@@ -1016,11 +1047,15 @@ impl Engine {
     /// the bandwidth estimate (audio first, then every video slot at its lowest layer,
     /// then upgrades in the subscriber's priority order). A slot whose target changes
     /// gets a keyframe request for the new layer; it switches when that keyframe arrives.
+    ///
+    /// With bandwidth estimation on, str0m is also told what to look for: the rate of
+    /// everything at its best layer (it probes towards it) and, as a minimum it keeps
+    /// up with padding, the rate of the next upgrade — so the estimate can grow past
+    /// what the subscriber receives now and it can move back up.
     fn allocate(&mut self, now: Instant, sub: PeerKey) {
         let Some(peer) = self.peers.get_mut(&sub) else {
             return;
         };
-        let mut budget = peer.bandwidth;
         // Priority order: the order of the desired set.
         let mut order: Vec<(usize, usize)> = peer
             .slots
@@ -1038,6 +1073,7 @@ impl Engine {
             .collect();
         order.sort_unstable();
         // Audio and plain video cost what they cost; reserve it first.
+        let mut plain = 0u64;
         let mut simulcast_slots = Vec::new();
         for (_, i) in &order {
             let slot = &peer.slots[*i];
@@ -1049,23 +1085,28 @@ impl Engine {
             } else {
                 let rid = track.layers.list.first().and_then(|l| l.rid);
                 peer.slots[*i].target = Some(rid);
-                budget = budget.map(|b| b.saturating_sub(track.layers.cost(rid)));
+                plain += track.layers.cost(rid);
             }
         }
+        let lowest_cost = |layers: &Layers| {
+            layers
+                .list
+                .iter()
+                .find(|l| l.active)
+                .or(layers.list.first())
+                .and_then(|l| l.bitrate)
+                .unwrap_or(0)
+        };
         // Every simulcast slot at its lowest layer, then upgrades in priority order.
-        let mut floor = 0u64;
-        for i in &simulcast_slots {
-            if let Some(track) = peer.slots[*i].track.and_then(|t| self.tracks.get(&t)) {
-                let low = track
-                    .layers
-                    .list
-                    .iter()
-                    .find(|l| l.active)
-                    .or(track.layers.list.first());
-                floor += low.and_then(|l| l.bitrate).unwrap_or(0);
-            }
-        }
-        let mut remaining = budget.map(|b| b.saturating_sub(floor));
+        let floor: u64 = simulcast_slots
+            .iter()
+            .filter_map(|i| peer.slots[*i].track.and_then(|t| self.tracks.get(&t)))
+            .map(|t| lowest_cost(&t.layers))
+            .sum();
+        let mut remaining = peer
+            .bandwidth
+            .map(|b| b.saturating_sub(plain).saturating_sub(floor));
+        let (mut allocated, mut wanted, mut next_step) = (plain, plain, None);
         let mut requests = Vec::new();
         for i in simulcast_slots {
             let slot = &mut peer.slots[i];
@@ -1076,21 +1117,31 @@ impl Engine {
                 continue;
             };
             let layers = &track.layers;
-            let low = layers
-                .list
-                .iter()
-                .find(|l| l.active)
-                .or(layers.list.first());
-            let low_cost = low.and_then(|l| l.bitrate).unwrap_or(0);
+            let low_cost = lowest_cost(layers);
             let max = peer.max_layer.get(&track_key).copied().unwrap_or_default();
             let choice = layers.choose(max, remaining.map(|r| r + low_cost), slot.layer);
             remaining = remaining.map(|r| (r + low_cost).saturating_sub(layers.cost(choice)));
+            let unlimited = layers.choose(max, None, slot.layer);
+            allocated += layers.cost(choice);
+            wanted += layers.cost(unlimited);
+            if next_step.is_none()
+                && let Some(up) = layers.step_up(choice, unlimited)
+            {
+                next_step = Some(with_headroom(layers.cost(up)).saturating_sub(layers.cost(choice)));
+            }
             if slot.target != Some(choice) {
                 slot.target = Some(choice);
                 if peer.connected && slot.negotiated && slot.layer != Some(choice) {
                     requests.push((track_key, choice));
                 }
             }
+        }
+        let targets = ((allocated + next_step.unwrap_or(0)).min(wanted), wanted);
+        if peer.bandwidth.is_some() && targets != peer.bwe_targets {
+            peer.bwe_targets = targets;
+            peer.rtc
+                .bwe()
+                .set_bitrate(Bitrate::bps(targets.0), Bitrate::bps(targets.1));
         }
         for (track, rid) in requests {
             trace!(peer = %sub, %track, ?rid, "layer target changed");

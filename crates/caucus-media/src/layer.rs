@@ -119,8 +119,8 @@ impl Layers {
         self.list.iter().position(|l| l.rid == rid)
     }
 
-    /// Books one packet. Returns whether the layer set, an order or an activity changed
-    /// (the subscribers' choices must be redone).
+    /// Books one packet. Returns whether the layer set, an order, an activity or a
+    /// measured rate changed (the subscribers' choices must be redone).
     pub(crate) fn observe(
         &mut self,
         rid: Option<Rid>,
@@ -163,6 +163,8 @@ impl Layers {
             let elapsed = now.saturating_duration_since(start);
             if elapsed >= RATE_WINDOW {
                 let bps = layer.window_bytes * 8 * 1_000_000 / (elapsed.as_micros() as u64).max(1);
+                // A new rate matters to choices made within a bandwidth budget.
+                changed |= layer.bitrate != Some(bps);
                 layer.bitrate = Some(bps);
                 layer.window_start = Some(now);
                 layer.window_bytes = 0;
@@ -239,17 +241,27 @@ impl Layers {
         let fits = |i: usize| match (budget, self.list[i].bitrate) {
             (Some(budget), Some(rate)) => {
                 let needed = if current_index.is_some_and(|c| i > c) {
-                    rate + rate * 15 / 100
+                    with_headroom(rate)
                 } else {
                     rate
                 };
                 needed <= budget
             }
-            _ => true,
+            // Under a budget a layer of unknown cost waits until its rate is measured.
+            (Some(_), None) => false,
+            (None, _) => true,
         };
         let best = (0..=cap).rev().find(|i| usable(*i) && fits(*i));
         let chosen = best.or_else(|| (0..n).find(|i| usable(*i))).unwrap_or(cap);
         self.list[chosen].rid
+    }
+
+    /// The next active layer above `from`, up to and including `to` (by index).
+    pub(crate) fn step_up(&self, from: Option<Rid>, to: Option<Rid>) -> Option<Option<Rid>> {
+        let (from, to) = (self.index(from)?, self.index(to)?);
+        (from + 1..=to)
+            .find(|i| self.list[*i].active)
+            .map(|i| self.list[i].rid)
     }
 
     /// The bitrate `rid` costs (0 if unknown).
@@ -284,6 +296,11 @@ impl Layers {
             })
             .collect()
     }
+}
+
+/// What moving up to a layer of `rate` needs: 15 % more, so a choice does not flap.
+pub(crate) fn with_headroom(rate: u64) -> u64 {
+    rate + rate * 15 / 100
 }
 
 /// Ranks for well-known rid naming schemes, or `None`.

@@ -33,6 +33,8 @@ pub(crate) struct Peer {
     pub(crate) bandwidth: Option<u64>,
     /// Desired tracks left out by the slot bound at the last `set_subscriptions`.
     pub(crate) over_limit: usize,
+    /// The (minimum, desired) rates last handed to str0m's estimator for this peer.
+    pub(crate) bwe_targets: (u64, u64),
 }
 
 impl Peer {
@@ -49,6 +51,7 @@ impl Peer {
             max_layer: HashMap::new(),
             bandwidth: None,
             over_limit: 0,
+            bwe_targets: (0, 0),
         }
     }
 

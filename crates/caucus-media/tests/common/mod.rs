@@ -11,7 +11,8 @@
 //! what it got from whom.
 #![allow(dead_code)]
 
-use std::collections::{HashMap, VecDeque};
+use std::cmp::Reverse;
+use std::collections::{BinaryHeap, HashMap, VecDeque};
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
@@ -118,6 +119,33 @@ pub struct Client {
     pub connected: bool,
 }
 
+/// A bottleneck on the way from the engine to one client: datagrams leave one after the
+/// other at `rate_bps`, then take `delay`; a datagram that would wait longer than
+/// `max_queue` for its turn is dropped (tail drop), as a router's buffer would.
+#[derive(Debug, Clone)]
+pub struct Link {
+    pub rate_bps: u64,
+    pub delay: Duration,
+    pub max_queue: Duration,
+    /// When the link has sent everything queued so far.
+    pub busy_until: Option<Instant>,
+    pub dropped: usize,
+    pub delivered_bytes: u64,
+}
+
+impl Link {
+    pub fn new(rate_bps: u64) -> Link {
+        Link {
+            rate_bps,
+            delay: Duration::from_millis(20),
+            max_queue: Duration::from_millis(250),
+            busy_until: None,
+            dropped: 0,
+            delivered_bytes: 0,
+        }
+    }
+}
+
 /// Drops the datagram from the engine to `to` that carries RTP with `ssrc` and `seq`
 /// (read from the plaintext RTP header of the SRTP packet), once.
 #[derive(Debug, Clone)]
@@ -143,6 +171,11 @@ pub struct Net {
     pub drop_rule: Option<DropRule>,
     /// Addresses cut off the network (both directions).
     pub blackholed: Vec<SocketAddr>,
+    /// Bottlenecks from the engine to these clients (see [`Link`]).
+    pub links: HashMap<SocketAddr, Link>,
+    /// Datagrams on a link, by arrival time (then order sent).
+    held: BinaryHeap<Reverse<(Instant, u64, SocketAddr, SocketAddr, Vec<u8>)>>,
+    held_seq: u64,
 }
 
 impl Net {
@@ -168,6 +201,9 @@ impl Net {
             offers: 0,
             drop_rule: None,
             blackholed: Vec::new(),
+            links: HashMap::new(),
+            held: BinaryHeap::new(),
+            held_seq: 0,
         }
     }
 
@@ -406,6 +442,21 @@ impl Net {
     /// payload descriptor and frame header (keyframe start code and size when
     /// `keyframe`), then `|name/video/<rid>/<n>`. `n` counts per layer.
     pub fn send_layer(&mut self, name: &str, rid: &str, keyframe: bool, size: (u16, u16)) {
+        self.send_layer_frame(name, rid, keyframe, size, 1, 0);
+    }
+
+    /// `name` sends one frame of `packets` VP8 packets on layer `rid`, each about
+    /// `packet_bytes` long (filler before the `|name/video/<rid>/<n>` label): the first
+    /// starts the frame (a keyframe if `keyframe`), the last has the marker bit.
+    pub fn send_layer_frame(
+        &mut self,
+        name: &str,
+        rid: &str,
+        keyframe: bool,
+        size: (u16, u16),
+        packets: usize,
+        packet_bytes: usize,
+    ) {
         let idx = self.index(name);
         let now = self.now;
         let c = &mut self.clients[idx];
@@ -417,21 +468,33 @@ impl Net {
             .expect("codec")
             .pt();
         let label: &'static str = Box::leak(format!("layer-{rid}").into_boxed_str());
-        let n = c.sent.entry(label).or_insert(0);
-        let seq = 30_000 + *n;
-        let ts = (*n * 3_000) as u32;
-        let mut payload = vp8_prefix(keyframe, size);
-        payload.extend_from_slice(format!("|{}/video/{rid}/{n}", c.name).as_bytes());
-        *n += 1;
-        let mut api = c.rtc.direct_api();
-        let stream = api
-            .stream_tx_by_mid(mid, Some(rid.into()))
-            .expect("layer send stream");
-        stream.write_rtp(
-            RtpWrite::new(pt, seq.into(), ts, now, payload)
-                .marker(true)
-                .nackable(true),
-        );
+        let frame_label: &'static str = Box::leak(format!("frame-{rid}").into_boxed_str());
+        let frame = *c.sent.get(frame_label).unwrap_or(&0);
+        c.sent.insert(frame_label, frame + 1);
+        let ts = (frame * 3_000) as u32;
+        for i in 0..packets {
+            let n = c.sent.entry(label).or_insert(0);
+            let seq = 30_000 + *n;
+            let mut payload = if i == 0 {
+                vp8_prefix(keyframe, size)
+            } else {
+                vec![0x00]
+            };
+            let text = format!("|{}/video/{rid}/{n}", c.name);
+            *n += 1;
+            let filler = packet_bytes.saturating_sub(payload.len() + text.len());
+            payload.resize(payload.len() + filler, b'.');
+            payload.extend_from_slice(text.as_bytes());
+            let mut api = c.rtc.direct_api();
+            let stream = api
+                .stream_tx_by_mid(mid, Some(rid.into()))
+                .expect("layer send stream");
+            stream.write_rtp(
+                RtpWrite::new(pt, seq.into(), ts, now, payload)
+                    .marker(i + 1 == packets)
+                    .nackable(true),
+            );
+        }
         self.drain_client(idx);
         self.clients[idx]
             .rtc
@@ -469,37 +532,83 @@ impl Net {
         self.tick();
     }
 
-    /// Advances simulated time by one tick and settles the network.
+    /// Advances simulated time by one tick and settles the network. Inside the tick,
+    /// datagrams leaving a [`Link`] and every deadline (engine and clients) are handled
+    /// at their own instant, in time order.
     pub fn tick(&mut self) {
-        self.now += TICK;
-        self.settle();
-        // Timers.
-        // The engine fires once per tick: with bandwidth estimation on, str0m may keep
-        // asking for a deadline equal to `now`, which in simulated time never passes.
-        let mut engine_fired = false;
+        let target = self.now + TICK;
+        let mut steps = 0;
         loop {
-            let mut fired = false;
-            if !engine_fired && self.engine.poll_timeout().is_some_and(|t| t <= self.now) {
-                self.engine.handle_timeout(self.now);
-                engine_fired = true;
-                fired = true;
+            let mut next = target;
+            if let Some(Reverse((at, ..))) = self.held.peek() {
+                next = next.min(*at);
             }
-            for idx in 0..self.clients.len() {
-                if self.clients[idx].timeout <= self.now {
-                    let now = self.now;
-                    self.clients[idx]
-                        .rtc
-                        .handle_input(Input::Timeout(now))
-                        .expect("client timeout");
-                    self.drain_client(idx);
-                    fired = true;
-                }
+            if let Some(at) = self.engine.poll_timeout() {
+                next = next.min(at);
             }
-            self.settle();
+            for c in &self.clients {
+                next = next.min(c.timeout);
+            }
+            if next >= target {
+                break;
+            }
+            steps += 1;
+            assert!(
+                steps < 200_000,
+                "deadlines do not advance: stuck at {:?} (engine {:?}, clients {:?})",
+                self.now - self.start,
+                self.engine.poll_timeout().map(|t| t.saturating_duration_since(self.now)),
+                self.clients
+                    .iter()
+                    .map(|c| (c.name.clone(), c.timeout.saturating_duration_since(self.now)))
+                    .collect::<Vec<_>>()
+            );
+            self.now = self.now.max(next);
+            self.fire_due(true);
+        }
+        self.now = target;
+        self.settle();
+        // At the tick's end the engine fires once; clients until nothing is due.
+        let mut engine_once = true;
+        loop {
+            let fired = self.fire_due(engine_once);
+            engine_once = false;
             if !fired {
                 break;
             }
         }
+    }
+
+    /// Delivers what leaves the links by `now` and fires due timers (the engine's only if
+    /// `engine`); then settles. Whether anything fired.
+    fn fire_due(&mut self, engine: bool) -> bool {
+        while let Some(Reverse((at, ..))) = self.held.peek() {
+            if *at > self.now {
+                break;
+            }
+            let Some(Reverse((_, _, src, dst, bytes))) = self.held.pop() else {
+                break;
+            };
+            self.deliver(src, dst, bytes);
+        }
+        let mut fired = false;
+        if engine && self.engine.poll_timeout().is_some_and(|t| t <= self.now) {
+            self.engine.handle_timeout(self.now);
+            fired = true;
+        }
+        for idx in 0..self.clients.len() {
+            if self.clients[idx].timeout <= self.now {
+                let now = self.now;
+                self.clients[idx]
+                    .rtc
+                    .handle_input(Input::Timeout(now))
+                    .expect("client timeout");
+                self.drain_client(idx);
+                fired = true;
+            }
+        }
+        self.settle();
+        fired
     }
 
     pub fn run_for(&mut self, d: Duration) {
@@ -531,30 +640,52 @@ impl Net {
                 rule.dropped += 1;
                 continue;
             }
-            if dst == server_addr() {
-                self.engine.handle_receive(self.now, src, dst, &bytes);
-                self.pump();
-            } else if let Some(idx) = self.clients.iter().position(|c| c.addr == dst) {
-                let now = self.now;
-                let input = Input::Receive(
-                    now,
-                    Receive {
-                        proto: Protocol::Udp,
-                        source: src,
-                        destination: dst,
-                        contents: bytes
-                            .as_slice()
-                            .try_into()
-                            .expect("engine sends parseable datagrams"),
-                    },
-                );
-                if self.clients[idx].rtc.accepts(&input) {
-                    self.clients[idx]
-                        .rtc
-                        .handle_input(input)
-                        .expect("client handles engine datagram");
-                    self.drain_client(idx);
+            if src == server_addr()
+                && let Some(link) = self.links.get_mut(&dst)
+            {
+                let start = link.busy_until.map_or(self.now, |b| b.max(self.now));
+                if start - self.now > link.max_queue {
+                    link.dropped += 1;
+                    continue;
                 }
+                let bits = bytes.len() as u64 * 8;
+                let done = start + Duration::from_nanos(bits * 1_000_000_000 / link.rate_bps);
+                link.busy_until = Some(done);
+                link.delivered_bytes += bytes.len() as u64;
+                self.held_seq += 1;
+                self.held
+                    .push(Reverse((done + link.delay, self.held_seq, src, dst, bytes)));
+                continue;
+            }
+            self.deliver(src, dst, bytes);
+        }
+    }
+
+    /// Hands one datagram to its receiver.
+    fn deliver(&mut self, src: SocketAddr, dst: SocketAddr, bytes: Vec<u8>) {
+        if dst == server_addr() {
+            self.engine.handle_receive(self.now, src, dst, &bytes);
+            self.pump();
+        } else if let Some(idx) = self.clients.iter().position(|c| c.addr == dst) {
+            let now = self.now;
+            let input = Input::Receive(
+                now,
+                Receive {
+                    proto: Protocol::Udp,
+                    source: src,
+                    destination: dst,
+                    contents: bytes
+                        .as_slice()
+                        .try_into()
+                        .expect("engine sends parseable datagrams"),
+                },
+            );
+            if self.clients[idx].rtc.accepts(&input) {
+                self.clients[idx]
+                    .rtc
+                    .handle_input(input)
+                    .expect("client handles engine datagram");
+                self.drain_client(idx);
             }
         }
     }

@@ -1,0 +1,193 @@
+//! Simulcast layer choice from the bandwidth estimate: the engine estimates each
+//! subscriber's downlink (str0m's send-side estimator on transport-wide feedback) and
+//! gives it the layers that fit, in priority order; it keeps looking for room, so a
+//! subscriber held down moves back up when the link allows. The network here has real
+//! bottlenecks ([`Link`]): a queue drained at a fixed rate, with tail drop.
+
+mod common;
+
+use std::time::Duration;
+
+use caucus_media::{MediaKind, PeerKey, TrackKey};
+use common::{Link, Net, Spec};
+
+/// (rid, picture size, packets per frame, bytes per packet): about 150 kbit/s,
+/// 500 kbit/s and 1.5 Mbit/s at 33 frames a second.
+const LAYERS: [(&str, (u16, u16), usize, usize); 3] = [
+    ("l", (320, 180), 1, 570),
+    ("m", (640, 360), 2, 950),
+    ("h", (1280, 720), 6, 950),
+];
+
+/// A simulcast publisher that answers the engine's keyframe requests per layer.
+struct Publisher {
+    name: &'static str,
+    requests_seen: usize,
+    started: Vec<&'static str>,
+}
+
+impl Publisher {
+    fn new(name: &'static str) -> Publisher {
+        Publisher {
+            name,
+            requests_seen: 0,
+            started: Vec::new(),
+        }
+    }
+
+    fn frame(&mut self, net: &mut Net) {
+        let requests = &net.client(self.name).keyframe_rids;
+        let new: Vec<String> = requests[self.requests_seen..]
+            .iter()
+            .map(|(_, rid)| rid.map(|r| r.to_string()).unwrap_or_default())
+            .collect();
+        self.requests_seen = requests.len();
+        for (rid, size, packets, bytes) in LAYERS {
+            let keyframe = !self.started.contains(&rid) || new.iter().any(|r| r == rid);
+            if !self.started.contains(&rid) {
+                self.started.push(rid);
+            }
+            net.send_layer_frame(self.name, rid, keyframe, size, packets, bytes);
+        }
+    }
+}
+
+fn simulcast_publisher() -> Spec {
+    Spec {
+        simulcast: Some(&["l", "m", "h"]),
+        ..Spec::publisher()
+    }
+}
+
+fn viewer(videos: usize) -> Spec {
+    Spec {
+        recv_video: videos,
+        ..Spec::default()
+    }
+}
+
+/// Runs `seconds` of 30 ms frames from every publisher.
+fn run(net: &mut Net, publishers: &mut [Publisher], seconds: u64) {
+    for _ in 0..seconds * 1_000 / 30 {
+        for p in publishers.iter_mut() {
+            p.frame(net);
+        }
+        net.run_for(Duration::from_millis(30));
+    }
+}
+
+/// The layers of `from`'s video that `name` received since packet index `since`.
+fn layers_received(net: &Net, name: &str, from: &str, since: usize) -> Vec<String> {
+    let mut layers: Vec<String> = net.client(name).received[since..]
+        .iter()
+        .filter(|r| r.from() == from && r.kind() == "video")
+        .map(|r| r.layer().to_string())
+        .collect();
+    layers.dedup();
+    layers
+}
+
+fn layer(net: &Net, sub: PeerKey, track: TrackKey) -> Option<String> {
+    net.engine.forwarded_layer(sub, track).flatten()
+}
+
+#[test]
+fn each_subscriber_gets_the_best_layer_its_link_carries() {
+    let mut net = Net::with_config(|c| c.bandwidth_estimation = Some(300_000));
+    net.join("alice", simulcast_publisher());
+    net.join("bob", viewer(1));
+    net.join("carol", viewer(1));
+    let bob_addr = net.client("bob").addr;
+    // Bob's downlink carries 800 kbit/s: the middle layer, not the top one.
+    net.links.insert(bob_addr, Link::new(800_000));
+    net.links
+        .insert(net.client("carol").addr, Link::new(10_000_000));
+    let video = net.track("alice", MediaKind::Video);
+    net.subscribe("bob", &[video]);
+    net.subscribe("carol", &[video]);
+    let mut publishers = [Publisher::new("alice")];
+
+    run(&mut net, &mut publishers, 10);
+    let (bob, carol) = (net.key("bob"), net.key("carol"));
+    assert_eq!(layer(&net, bob, video).as_deref(), Some("m"));
+    assert_eq!(layer(&net, carol, video).as_deref(), Some("h"));
+    let estimate = net.engine.bandwidth(bob).expect("an estimate for bob");
+    assert!(
+        (500_000..=1_000_000).contains(&estimate),
+        "bob's estimate {estimate} is near his 800 kbit/s link"
+    );
+
+    // Steady state: ten more seconds on the same layers, and bob's link keeps up.
+    let (bob_seen, carol_seen) = (
+        net.client("bob").received.len(),
+        net.client("carol").received.len(),
+    );
+    let dropped = net.links[&bob_addr].dropped;
+    run(&mut net, &mut publishers, 10);
+    assert_eq!(layers_received(&net, "bob", "alice", bob_seen), ["m"]);
+    assert_eq!(layers_received(&net, "carol", "alice", carol_seen), ["h"]);
+    assert_eq!(
+        net.links[&bob_addr].dropped, dropped,
+        "nothing is lost on bob's link once the layer fits"
+    );
+}
+
+#[test]
+fn a_narrowing_link_moves_the_subscriber_down_and_a_wider_one_back_up() {
+    let mut net = Net::with_config(|c| c.bandwidth_estimation = Some(300_000));
+    net.join("alice", simulcast_publisher());
+    net.join("bob", viewer(1));
+    let bob_addr = net.client("bob").addr;
+    net.links.insert(bob_addr, Link::new(10_000_000));
+    let video = net.track("alice", MediaKind::Video);
+    net.subscribe("bob", &[video]);
+    let bob = net.key("bob");
+    let mut publishers = [Publisher::new("alice")];
+
+    run(&mut net, &mut publishers, 8);
+    assert_eq!(layer(&net, bob, video).as_deref(), Some("h"));
+
+    // The link drops to 400 kbit/s: only the lowest layer fits.
+    net.links.get_mut(&bob_addr).expect("link").rate_bps = 400_000;
+    run(&mut net, &mut publishers, 8);
+    assert_eq!(layer(&net, bob, video).as_deref(), Some("l"));
+    let seen = net.client("bob").received.len();
+    let dropped = net.links[&bob_addr].dropped;
+    run(&mut net, &mut publishers, 5);
+    assert_eq!(layers_received(&net, "bob", "alice", seen), ["l"]);
+    assert_eq!(net.links[&bob_addr].dropped, dropped, "the low layer fits");
+
+    // The link widens again: the estimator finds the room and bob moves back up.
+    net.links.get_mut(&bob_addr).expect("link").rate_bps = 10_000_000;
+    run(&mut net, &mut publishers, 20);
+    assert_eq!(layer(&net, bob, video).as_deref(), Some("h"));
+}
+
+#[test]
+fn a_short_budget_goes_to_the_first_track_of_the_desired_set() {
+    let mut net = Net::with_config(|c| c.bandwidth_estimation = Some(300_000));
+    net.join("alice", simulcast_publisher());
+    net.join("dave", simulcast_publisher());
+    net.join("bob", viewer(2));
+    // Room for one top layer and one bottom one, not two top layers.
+    net.links
+        .insert(net.client("bob").addr, Link::new(2_200_000));
+    let (alice, dave) = (
+        net.track("alice", MediaKind::Video),
+        net.track("dave", MediaKind::Video),
+    );
+    let bob = net.key("bob");
+    let mut publishers = [Publisher::new("alice"), Publisher::new("dave")];
+
+    // Dave first (say, the host), then Alice.
+    net.subscribe("bob", &[dave, alice]);
+    run(&mut net, &mut publishers, 12);
+    assert_eq!(layer(&net, bob, dave).as_deref(), Some("h"));
+    assert_ne!(layer(&net, bob, alice).as_deref(), Some("h"));
+
+    // The order turns around: so does the budget.
+    net.subscribe("bob", &[alice, dave]);
+    run(&mut net, &mut publishers, 12);
+    assert_eq!(layer(&net, bob, alice).as_deref(), Some("h"));
+    assert_ne!(layer(&net, bob, dave).as_deref(), Some("h"));
+}
