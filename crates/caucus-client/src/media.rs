@@ -520,6 +520,9 @@ impl Task {
                     let profile = VideoProfile {
                         width: layer.width,
                         height: layer.height,
+                        packets_per_frame: layer
+                            .packets_per_frame
+                            .unwrap_or(self.options.video.packets_per_frame),
                         ..self.options.video
                     };
                     let generator =

@@ -48,6 +48,8 @@ pub struct SimulcastLayer {
     pub rid: String,
     pub width: u16,
     pub height: u16,
+    /// Packets per delta frame of this layer (its bitrate); `None`: the video profile's.
+    pub packets_per_frame: Option<u32>,
 }
 
 impl Default for ClientOptions {

@@ -93,6 +93,7 @@ async fn each_subscriber_gets_the_layer_its_role_allows() {
             rid: rid.into(),
             width,
             height,
+            packets_per_frame: None,
         })
         .to_vec();
     let (presenter, _presenter_events) = join(

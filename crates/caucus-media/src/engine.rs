@@ -1127,7 +1127,8 @@ impl Engine {
             if next_step.is_none()
                 && let Some(up) = layers.step_up(choice, unlimited)
             {
-                next_step = Some(with_headroom(layers.cost(up)).saturating_sub(layers.cost(choice)));
+                next_step =
+                    Some(with_headroom(layers.cost(up)).saturating_sub(layers.cost(choice)));
             }
             if slot.target != Some(choice) {
                 slot.target = Some(choice);

@@ -20,6 +20,8 @@ pub const MIN_SECRET_BYTES: usize = 16;
 const MIN_OUTBOUND_QUEUE: usize = 16;
 const MIN_BODY_BYTES: usize = 1024;
 const MAX_BODY_BYTES: usize = 64 * 1024 * 1024;
+const MIN_BANDWIDTH_KBPS: u32 = 30;
+const MAX_BANDWIDTH_KBPS: u32 = 100_000;
 
 /// One value that cannot work: `key` as the file names it, and why.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -98,6 +100,10 @@ pub struct Config {
     pub webhook_backoff_initial_ms: u64,
     /// The longest wait between two attempts of one webhook (milliseconds).
     pub webhook_backoff_max_ms: u64,
+    /// Bandwidth estimation towards every peer starts from this rate (kbit/s); the
+    /// estimate then decides which simulcast layers a subscriber gets. 0 turns
+    /// estimation off (layers then follow roles and tile sizes only).
+    pub bandwidth_start_kbps: u32,
 }
 
 impl Default for Config {
@@ -124,6 +130,7 @@ impl Default for Config {
             webhook_timeout_ms: 10_000,
             webhook_backoff_initial_ms: 1_000,
             webhook_backoff_max_ms: 300_000,
+            bandwidth_start_kbps: 1_000,
         }
     }
 }
@@ -242,6 +249,14 @@ impl Config {
             "max_body_bytes",
             format!("must be between {MIN_BODY_BYTES} and {MAX_BODY_BYTES} bytes"),
         );
+        check(
+            self.bandwidth_start_kbps == 0
+                || (MIN_BANDWIDTH_KBPS..=MAX_BANDWIDTH_KBPS).contains(&self.bandwidth_start_kbps),
+            "bandwidth_start_kbps",
+            format!(
+                "must be 0 (off) or between {MIN_BANDWIDTH_KBPS} and {MAX_BANDWIDTH_KBPS} kbit/s"
+            ),
+        );
         if let Some(room) = &self.demo_room {
             check(
                 crate::api::check_id("demo_room", room).is_ok(),
@@ -314,6 +329,14 @@ impl Config {
         }
     }
 
+    /// The media engine's settings, telling clients `advertised`.
+    pub fn engine(&self, advertised: SocketAddr) -> caucus_media::EngineConfig {
+        let mut engine = caucus_media::EngineConfig::new(advertised);
+        engine.bandwidth_estimation =
+            (self.bandwidth_start_kbps > 0).then(|| u64::from(self.bandwidth_start_kbps) * 1_000);
+        engine
+    }
+
     /// The settings each new session gets.
     pub fn session(&self) -> SessionConfig {
         SessionConfig {
@@ -360,6 +383,7 @@ mod tests {
             secret: Some("short".into()),
             rate_burst: 0,
             max_body_bytes: 10,
+            bandwidth_start_kbps: 5,
             demo_room: Some("no spaces".into()),
             webhook_backoff_initial_ms: 10_000,
             webhook_backoff_max_ms: 1_000,
@@ -391,6 +415,7 @@ mod tests {
                 "secret",
                 "rate_burst",
                 "max_body_bytes",
+                "bandwidth_start_kbps",
                 "demo_room",
                 "webhook_backoff_initial_ms",
                 "webhooks[0].url",

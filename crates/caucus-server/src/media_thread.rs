@@ -133,13 +133,14 @@ pub struct MediaThread {
 }
 
 impl MediaThread {
-    /// Start the engine on `socket`, telling clients `advertised`; recorded packets go to
-    /// `recorder`.
+    /// Start the engine on `socket` with `config` (clients are told
+    /// `config.advertised`); recorded packets go to `recorder`.
     pub fn spawn(
         socket: std::net::UdpSocket,
-        advertised: SocketAddr,
+        config: EngineConfig,
         recorder: RecorderHandle,
     ) -> io::Result<MediaThread> {
+        let advertised = config.advertised;
         socket.set_nonblocking(true)?;
         let local = socket.local_addr()?;
         let runtime = tokio::runtime::Builder::new_current_thread()
@@ -153,7 +154,7 @@ impl MediaThread {
                 runtime.block_on(async move {
                     match UdpSocket::from_std(socket) {
                         Ok(socket) => {
-                            let engine = Engine::new(EngineConfig::new(advertised));
+                            let engine = Engine::new(config);
                             MediaLoop::new(engine, socket, advertised, recorder)
                                 .run(commands, stopped)
                                 .await;

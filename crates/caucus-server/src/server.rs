@@ -139,8 +139,8 @@ impl Server {
         let advertised = SocketAddr::new(advertised_ip, media_local.port());
         let recorder =
             Recorder::spawn(&config.data, Arc::clone(&store)).map_err(StartError::Media)?;
-        let media =
-            MediaThread::spawn(udp, advertised, recorder.handle()).map_err(StartError::Media)?;
+        let media = MediaThread::spawn(udp, config.engine(advertised), recorder.handle())
+            .map_err(StartError::Media)?;
 
         let (shutdown, shutdown_rx) = watch::channel(false);
         let (persist, persist_task) = crate::persist::spawn(Arc::clone(&store));

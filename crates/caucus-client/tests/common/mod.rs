@@ -22,10 +22,12 @@ pub struct World {
 
 impl World {
     pub async fn start(room: &str) -> World {
+        World::start_with(room, Config::ephemeral()).await
+    }
+
+    pub async fn start_with(room: &str, config: Config) -> World {
         init_logs();
-        let server = Server::start(Config::ephemeral())
-            .await
-            .expect("the server starts");
+        let server = Server::start(config).await.expect("the server starts");
         World {
             server,
             room: room.to_owned(),

@@ -146,6 +146,9 @@ impl Link {
     }
 }
 
+/// A datagram on a link: (arrival, order sent, source, destination, bytes).
+type Held = (Instant, u64, SocketAddr, SocketAddr, Vec<u8>);
+
 /// Drops the datagram from the engine to `to` that carries RTP with `ssrc` and `seq`
 /// (read from the plaintext RTP header of the SRTP packet), once.
 #[derive(Debug, Clone)]
@@ -174,7 +177,7 @@ pub struct Net {
     /// Bottlenecks from the engine to these clients (see [`Link`]).
     pub links: HashMap<SocketAddr, Link>,
     /// Datagrams on a link, by arrival time (then order sent).
-    held: BinaryHeap<Reverse<(Instant, u64, SocketAddr, SocketAddr, Vec<u8>)>>,
+    held: BinaryHeap<Reverse<Held>>,
     held_seq: u64,
 }
 
@@ -557,10 +560,15 @@ impl Net {
                 steps < 200_000,
                 "deadlines do not advance: stuck at {:?} (engine {:?}, clients {:?})",
                 self.now - self.start,
-                self.engine.poll_timeout().map(|t| t.saturating_duration_since(self.now)),
+                self.engine
+                    .poll_timeout()
+                    .map(|t| t.saturating_duration_since(self.now)),
                 self.clients
                     .iter()
-                    .map(|c| (c.name.clone(), c.timeout.saturating_duration_since(self.now)))
+                    .map(|c| (
+                        c.name.clone(),
+                        c.timeout.saturating_duration_since(self.now)
+                    ))
                     .collect::<Vec<_>>()
             );
             self.now = self.now.max(next);
