@@ -173,6 +173,7 @@ impl Config {
         "webhook_timeout_ms",
         "webhook_backoff_initial_ms",
         "webhook_backoff_max_ms",
+        "bandwidth_start_kbps",
     ];
 
     /// Layer the sources: defaults, then the TOML file (if given; it must exist), then
@@ -368,6 +369,21 @@ mod tests {
         assert_eq!(config.http, "127.0.0.1:9001".parse().unwrap());
         assert_eq!(config.media, Config::default().media);
         std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn every_key_can_come_from_the_environment() {
+        let fields = serde_json::to_value(Config::default()).unwrap();
+        let mut fields: Vec<&str> = fields
+            .as_object()
+            .unwrap()
+            .keys()
+            .map(String::as_str)
+            .collect();
+        let mut keys = Config::KEYS.to_vec();
+        fields.sort_unstable();
+        keys.sort_unstable();
+        assert_eq!(fields, keys);
     }
 
     #[test]
