@@ -138,13 +138,19 @@
 //! A slot starts (after subscribing) at a keyframe of its target layer too. Tracks
 //! without simulcast are forwarded from their first packet, as before.
 //!
-//! Bandwidth estimation (`EngineConfig::bandwidth_estimation`) is **off by default**:
-//! with it on, str0m 0.25 keeps answering `handle_input(Timeout(now))` with a deadline
-//! equal to `now` (seen from connection setup on), which in simulated time never passes
-//! and in a real shell means extra wake-ups. `handle_timeout` fires each due peer once
-//! per call, so the engine itself cannot spin; forwarding with BWE on works in the test
-//! network, but the estimate-driven allocation is not covered by a test yet. Until then
-//! hints and layer activity decide alone.
+//! **Bandwidth estimation** (`EngineConfig::bandwidth_estimation`, the starting rate; off
+//! when `None`) runs str0m's send-side estimator (delay and loss from transport-wide
+//! feedback) towards every peer. Until a layer's rate is measured it is not chosen under a
+//! budget (the lowest layer serves meanwhile). After each allocation str0m is told what to
+//! look for: *desired* is the rate of every slot at its best layer ignoring the budget (it
+//! probes towards it) and *minimum* the current allocation plus the next upgrade with its
+//! headroom (it pads up to it, so the estimate can grow past what is sent and a subscriber
+//! held down moves back up when its link widens). Between feedback reports str0m's delay
+//! controller asks to be woken one round-trip time later — under a millisecond on a LAN or
+//! loopback, zero in simulated time — so the engine holds those wake-ups to at least 25 ms
+//! (the controller's own update interval); the pacer's deadlines are kept as they are.
+//! `tests/bandwidth.rs` runs this against bottleneck links (a queue drained at a set rate,
+//! tail drop).
 //!
 //! **Recording tap.** [`Engine::set_recording`] gives a recording (a key the shell picks)
 //! its complete set of tracks, as `set_subscriptions` does for a subscriber, and with the
