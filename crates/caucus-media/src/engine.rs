@@ -1138,7 +1138,12 @@ impl Engine {
             }
         }
         let targets = ((allocated + next_step.unwrap_or(0)).min(wanted), wanted);
-        if peer.bandwidth.is_some() && targets != peer.bwe_targets {
+        // Measured rates wobble from second to second; a raised target can start a probe,
+        // so only a real change (over 10 %) is passed on.
+        let moved = |old: u64, new: u64| old.abs_diff(new) * 10 > old.max(1);
+        if peer.bandwidth.is_some()
+            && (moved(peer.bwe_targets.0, targets.0) || moved(peer.bwe_targets.1, targets.1))
+        {
             peer.bwe_targets = targets;
             peer.rtc
                 .bwe()

@@ -400,6 +400,11 @@ mod tests {
             max_height: 10,
         };
         assert_eq!(layers.choose(tiny, None, None), q);
+        // Under a budget, layers of unknown cost wait for a measurement: the lowest serves.
+        assert_eq!(
+            layers.choose(MaxLayer::default(), Some(10_000_000), None),
+            q
+        );
 
         // Bitrates after one second: q 100 kbit/s, h 400, f 1500.
         let t1 = t0 + Duration::from_secs(1);
@@ -408,6 +413,22 @@ mod tests {
         }
         assert_eq!(layers.choose(MaxLayer::default(), Some(1_000_000), None), h);
         assert_eq!(layers.choose(MaxLayer::default(), Some(50_000), None), q);
+        // Moving up from h needs 15 % headroom on f's rate; staying on f does not.
+        assert_eq!(
+            layers.choose(MaxLayer::default(), Some(1_600_000), Some(h)),
+            h
+        );
+        assert_eq!(
+            layers.choose(MaxLayer::default(), Some(1_600_000), Some(f)),
+            f
+        );
+        assert_eq!(
+            layers.choose(MaxLayer::default(), Some(1_800_000), Some(h)),
+            f
+        );
+        // The next step up from q towards f is h; from f there is none.
+        assert_eq!(layers.step_up(q, f), Some(h));
+        assert_eq!(layers.step_up(f, f), None);
         // f stops: after the timeout the best active layer is h.
         let t2 = t1 + Duration::from_secs(2);
         assert!(

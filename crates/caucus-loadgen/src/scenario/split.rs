@@ -153,6 +153,10 @@ pub async fn run(target: &Arc<Target>, params: &Params) -> Result<Report> {
         peer.client.publish_audio().await?;
     }
 
+    tracing::info!(
+        peers = peers.len(),
+        "split: every peer connected; calling assign now"
+    );
     let t0 = Instant::now();
     let view = target
         .rest(
