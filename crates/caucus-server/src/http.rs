@@ -19,6 +19,8 @@ use crate::metrics::Metrics;
 /// Frames up to this size are read whole so that the server can answer "too large" with a
 /// proper error; anything bigger breaks the connection at the WebSocket layer.
 const READ_LIMIT_BYTES: usize = 16 * MAX_MESSAGE_BYTES;
+/// The WebSocket read buffer a connection starts with.
+const READ_BUFFER_BYTES: usize = 8 * 1024;
 
 pub fn router(ctx: Arc<ConnectionContext>, api: ApiState, metrics: Arc<Metrics>) -> Router {
     Router::new()
@@ -51,6 +53,10 @@ async fn rtc(
 ) -> Response {
     let hint = query.room.map(RoomId::from);
     upgrade
+        // tungstenite zero-fills its whole read buffer on the first read: at the default
+        // 128 KiB that is half of a peer's memory. Signaling messages are small; a larger
+        // one grows the buffer as needed.
+        .read_buffer_size(READ_BUFFER_BYTES)
         .max_message_size(READ_LIMIT_BYTES)
         .max_frame_size(READ_LIMIT_BYTES)
         .on_upgrade(move |socket| connection::serve(socket, ctx, hint))
