@@ -959,6 +959,11 @@ impl Engine {
             self.counters.forwarding_errors += 1;
             return Wrote::Skipped;
         };
+        // Forward as it arrives. With bandwidth estimation on, str0m paces video to the
+        // estimate, which would hold a camera's bursts back (hundreds of milliseconds for
+        // a track that cannot go lower); the estimate chooses layers instead. Padding and
+        // probes still come from the pacer when nothing is queued.
+        stream.set_unpaced(true);
         let ext = &packet.header.ext_vals;
         let ext_vals = ExtensionValues {
             audio_level: ext.audio_level,

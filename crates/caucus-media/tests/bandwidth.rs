@@ -191,3 +191,23 @@ fn a_short_budget_goes_to_the_first_track_of_the_desired_set() {
     assert_eq!(layer(&net, bob, alice).as_deref(), Some("h"));
     assert_ne!(layer(&net, bob, dave).as_deref(), Some("h"));
 }
+
+#[test]
+fn video_without_layers_is_forwarded_as_it_arrives() {
+    // The estimate starts at 300 kbit/s; the camera sends 1.6 Mbit/s and has no lower
+    // layer. Nothing is held back to the estimate: each frame reaches the subscriber at
+    // the instant it reaches the server (the network here has no delay).
+    let mut net = Net::with_config(|c| c.bandwidth_estimation = Some(300_000));
+    net.join("alice", Spec::publisher());
+    net.join("bob", viewer(1));
+    let video = net.track("alice", MediaKind::Video);
+    net.subscribe("bob", &[video]);
+    for frame in 0..100 {
+        let before = net.client("bob").got("alice", "video").len();
+        net.send_video_frame("alice", frame == 0, 6, 1_000);
+        net.settle();
+        let after = net.client("bob").got("alice", "video").len();
+        assert_eq!(after - before, 6, "frame {frame} arrived whole at once");
+        net.run_for(Duration::from_millis(30));
+    }
+}

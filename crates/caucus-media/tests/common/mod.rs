@@ -448,6 +448,11 @@ impl Net {
         self.send_layer_frame(name, rid, keyframe, size, 1, 0);
     }
 
+    /// [`Net::send_layer_frame`] for video without simulcast (the label's layer is `-`).
+    pub fn send_video_frame(&mut self, name: &str, keyframe: bool, packets: usize, bytes: usize) {
+        self.send_frame(name, None, keyframe, (640, 360), packets, bytes);
+    }
+
     /// `name` sends one frame of `packets` VP8 packets on layer `rid`, each about
     /// `packet_bytes` long (filler before the `|name/video/<rid>/<n>` label): the first
     /// starts the frame (a keyframe if `keyframe`), the last has the marker bit.
@@ -460,6 +465,19 @@ impl Net {
         packets: usize,
         packet_bytes: usize,
     ) {
+        self.send_frame(name, Some(rid), keyframe, size, packets, packet_bytes);
+    }
+
+    fn send_frame(
+        &mut self,
+        name: &str,
+        layer: Option<&str>,
+        keyframe: bool,
+        size: (u16, u16),
+        packets: usize,
+        packet_bytes: usize,
+    ) {
+        let rid = layer.unwrap_or("-");
         let idx = self.index(name);
         let now = self.now;
         let c = &mut self.clients[idx];
@@ -490,8 +508,8 @@ impl Net {
             payload.extend_from_slice(text.as_bytes());
             let mut api = c.rtc.direct_api();
             let stream = api
-                .stream_tx_by_mid(mid, Some(rid.into()))
-                .expect("layer send stream");
+                .stream_tx_by_mid(mid, layer.map(Rid::from))
+                .expect("video send stream");
             stream.write_rtp(
                 RtpWrite::new(pt, seq.into(), ts, now, payload)
                     .marker(i + 1 == packets)
