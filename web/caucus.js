@@ -464,9 +464,11 @@ export class CaucusClient extends EventTarget {
         }
         break;
       case 'peers_moved':
-        for (const m of ev.moves) {
-          const p = m.peer_id === this.peerId ? this.self : this.peers.get(m.peer_id);
-          if (p) p.location = m.to;
+        for (const g of ev.moves) {
+          for (const id of g.peers) {
+            const p = id === this.peerId ? this.self : this.peers.get(id);
+            if (p) p.location = g.to;
+          }
         }
         break;
       case 'track_published': {

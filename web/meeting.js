@@ -256,7 +256,7 @@ function wire() {
   });
   client.addEventListener('peers_moved', (e) => {
     const d = /** @type {CustomEvent} */ (e).detail;
-    const mine = d.moves.find((/** @type {any} */ m) => m.peer_id === client.peerId);
+    const mine = d.moves.find((/** @type {any} */ g) => g.peers.includes(client.peerId));
     if (mine) {
       toast(mine.to === 'main' ? 'You are back in the main room.' : `You moved to ${roomName(mine.to)}.`, 'info', 4000);
       syncPublishing();

@@ -274,8 +274,8 @@ async fn two_breakout_rooms_are_isolated_from_each_other_and_only_the_main_stage
             )
             .await
             .expect("the moderator sees everyone return");
-        for m in moves.into_iter().filter(|m| m.to == Location::Main) {
-            seen.insert(m.peer_id);
+        for g in moves.into_iter().filter(|g| g.to == Location::Main) {
+            seen.extend(g.peers);
         }
     }
     assert_eq!(seen, guests.iter().map(Guest::id).collect());

@@ -120,7 +120,7 @@ async fn wait_moved(events: &mut EventStream, peer: PeerId, to: Location) {
             |e| match e {
                 ServerEvent::PeersMoved { moves } => moves
                     .iter()
-                    .any(|m| m.peer_id == peer && m.to == to)
+                    .any(|g| g.to == to && g.peers.contains(&peer))
                     .then_some(()),
                 _ => None,
             },

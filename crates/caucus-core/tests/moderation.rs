@@ -231,7 +231,7 @@ fn a_moderator_in_main_moves_a_peer_from_one_breakout_to_another() {
     assert!(sim.was_told(ana, |e| matches!(
         e,
         ServerEvent::PeersMoved { moves }
-            if moves.iter().any(|m| m.peer_id == ana && m.to == Location::Breakout(rooms[1]))
+            if moves.iter().any(|g| g.peers.contains(&ana) && g.to == Location::Breakout(rooms[1]))
     )));
     assert_eq!(
         sim.lifecycle_named("peer.moved").len(),

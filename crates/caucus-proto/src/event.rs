@@ -173,6 +173,49 @@ pub struct Move {
     pub to: Location,
 }
 
+/// Peers that moved together from one location to another (one group of a `peers_moved`
+/// event: a bulk move of a thousand peers into a hundred rooms is a hundred groups).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MoveGroup {
+    pub from: Location,
+    pub to: Location,
+    pub peers: Vec<PeerId>,
+}
+
+impl MoveGroup {
+    /// Groups moves by (from, to), in order of first appearance.
+    pub fn group(moves: &[Move]) -> Vec<MoveGroup> {
+        let mut groups: Vec<MoveGroup> = Vec::new();
+        let mut index: std::collections::HashMap<(Location, Location), usize> =
+            std::collections::HashMap::new();
+        for m in moves {
+            let i = *index.entry((m.from, m.to)).or_insert_with(|| {
+                groups.push(MoveGroup {
+                    from: m.from,
+                    to: m.to,
+                    peers: Vec::new(),
+                });
+                groups.len() - 1
+            });
+            if let Some(g) = groups.get_mut(i) {
+                g.peers.push(m.peer_id);
+            }
+        }
+        groups
+    }
+
+    /// The moves again, one per peer.
+    pub fn moves(groups: &[MoveGroup]) -> impl Iterator<Item = Move> + '_ {
+        groups.iter().flat_map(|g| {
+            g.peers.iter().map(|p| Move {
+                peer_id: *p,
+                from: g.from,
+                to: g.to,
+            })
+        })
+    }
+}
+
 /// Everything a connected peer can be told by the session.
 // `Joined` is much larger than the rest; events are built, serialized once (shared by `Arc`
 // among recipients) and dropped, never stored in bulk, so boxing would only add allocations.
@@ -221,7 +264,7 @@ pub enum ServerEvent {
         publish: PublishSpec,
     },
     PeersMoved {
-        moves: Vec<Move>,
+        moves: Vec<MoveGroup>,
     },
     TrackPublished {
         peer_id: PeerId,
@@ -402,6 +445,41 @@ mod tests {
         assert_eq!(value["to"], "b2");
         let back: LifecycleEvent = serde_json::from_value(value).unwrap();
         assert_eq!(back, event);
+    }
+
+    #[test]
+    fn moves_are_grouped_by_from_and_to_in_order_and_ungroup_back() {
+        let (b1, b2) = (
+            Location::Breakout(BreakoutId::new(1)),
+            Location::Breakout(BreakoutId::new(2)),
+        );
+        let mv = |p: u64, from, to| Move {
+            peer_id: PeerId::new(p),
+            from,
+            to,
+        };
+        let moves = [
+            mv(1, Location::Main, b2),
+            mv(2, Location::Main, b1),
+            mv(3, Location::Main, b2),
+            mv(4, b1, b2),
+        ];
+        let groups = MoveGroup::group(&moves);
+        let shape: Vec<(Location, Location, Vec<u64>)> = groups
+            .iter()
+            .map(|g| (g.from, g.to, g.peers.iter().map(|p| p.get()).collect()))
+            .collect();
+        assert_eq!(
+            shape,
+            [
+                (Location::Main, b2, vec![1, 3]),
+                (Location::Main, b1, vec![2]),
+                (b1, b2, vec![4]),
+            ]
+        );
+        let mut back: Vec<Move> = MoveGroup::moves(&groups).collect();
+        back.sort_by_key(|m| m.peer_id);
+        assert_eq!(back, moves);
     }
 
     #[test]

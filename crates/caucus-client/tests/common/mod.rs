@@ -88,8 +88,8 @@ pub async fn wait_moved(events: &mut EventStream, peer: PeerId, to: Location) ->
             |e| match e {
                 ServerEvent::PeersMoved { moves } => moves
                     .iter()
-                    .find(|m| m.peer_id == peer && m.to == to)
-                    .map(|m| m.from),
+                    .find(|g| g.to == to && g.peers.contains(&peer))
+                    .map(|g| g.from),
                 _ => None,
             },
             T,

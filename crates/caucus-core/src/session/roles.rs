@@ -2,7 +2,7 @@
 //! locations, with what follows from them: tracks the new acting role may not publish stop,
 //! a lost `manage_breakouts` ends a listen-in, a lost `broadcast` ends a broadcast.
 
-use caucus_proto::event::{Move, RequestKind, TrackEndReason};
+use caucus_proto::event::{Move, MoveGroup, RequestKind, TrackEndReason};
 use caucus_proto::{
     ErrorCode, LifecycleEvent, Location, PeerId, Permission, RoleName, ServerEvent,
 };
@@ -251,7 +251,7 @@ impl Session {
         self.send(
             to,
             ServerEvent::PeersMoved {
-                moves: moves.to_vec(),
+                moves: MoveGroup::group(moves),
             },
         );
     }
