@@ -2,7 +2,7 @@
 
 use std::collections::{HashMap, VecDeque};
 use std::net::SocketAddr;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use str0m::bwe::{Bitrate, BweKind};
 use str0m::change::{SdpAnswer, SdpOffer};
@@ -47,11 +47,6 @@ pub struct Engine {
     clock: Option<Instant>,
 }
 
-/// The shortest wait before waking a peer for str0m's delay-based bandwidth estimator.
-/// Between transport-wide feedback reports it asks again after one round-trip time,
-/// which on a LAN or loopback is well under a millisecond (zero in simulated time): a
-/// wake-up storm for no new information. Its regular update interval is 25 ms.
-const BWE_MIN_WAKE: Duration = Duration::from_millis(25);
 
 // Not boxed: almost every item is an RTP packet event, and boxing would allocate per packet.
 #[allow(clippy::large_enum_variant)]
@@ -518,7 +513,9 @@ impl Engine {
                 Ok(Output::Timeout(at)) => {
                     if peer.rtc.is_alive() {
                         let at = match (peer.rtc.last_timeout_reason(), self.clock) {
-                            (Reason::BweDelayControl, Some(now)) => at.max(now + BWE_MIN_WAKE),
+                            (Reason::BweDelayControl, Some(now)) => {
+                                at.max(now + peer.bwe_wake_interval())
+                            }
                             _ => at,
                         };
                         self.timers.set(key, at);

@@ -148,7 +148,11 @@
 //! held down moves back up when its link widens). Between feedback reports str0m's delay
 //! controller asks to be woken one round-trip time later — under a millisecond on a LAN or
 //! loopback, zero in simulated time — so the engine holds those wake-ups to at least 25 ms
-//! (the controller's own update interval); the pacer's deadlines are kept as they are.
+//! (the controller's own update interval) while video is sent to the peer, and to 500 ms
+//! while none is (the estimate then decides nothing); other deadlines are kept as they
+//! are. Forwarded streams are unpaced: str0m's pacer would hold video back to the estimate
+//! (hundreds of milliseconds for a track that has no lower layer); it still sends padding
+//! and probes when nothing is queued.
 //! `tests/bandwidth.rs` runs this against bottleneck links (a queue drained at a set rate,
 //! tail drop).
 //!

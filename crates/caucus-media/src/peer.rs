@@ -1,13 +1,14 @@
 //! One client connection: its str0m `Rtc` and what the engine knows about it.
 
 use std::collections::HashMap;
+use std::time::Duration;
 
 use str0m::Rtc;
 use str0m::change::SdpPendingOffer;
 use str0m::media::{Mid, Rid};
 use str0m::rtp::Ssrc;
 
-use crate::ids::TrackKey;
+use crate::ids::{MediaKind, TrackKey};
 use crate::layer::MaxLayer;
 use crate::slot::Slot;
 
@@ -52,6 +53,24 @@ impl Peer {
             bandwidth: None,
             over_limit: 0,
             bwe_targets: (0, 0),
+        }
+    }
+
+    /// The shortest wait before waking this peer for str0m's delay-based bandwidth
+    /// estimator. Between transport-wide feedback reports it asks again after one
+    /// round-trip time, which on a LAN or loopback is well under a millisecond (zero in
+    /// simulated time): a wake-up storm for no new information. While video is sent to the
+    /// peer the estimator's own update interval (25 ms) is kept — and packets written wake
+    /// it more often anyway; without video the estimate decides nothing, so half a second.
+    pub(crate) fn bwe_wake_interval(&self) -> Duration {
+        let receives_video = self
+            .slots
+            .iter()
+            .any(|s| s.kind == MediaKind::Video && s.track.is_some());
+        if receives_video || !self.connected {
+            Duration::from_millis(25)
+        } else {
+            Duration::from_millis(500)
         }
     }
 
