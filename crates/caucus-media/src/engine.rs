@@ -47,7 +47,6 @@ pub struct Engine {
     clock: Option<Instant>,
 }
 
-
 // Not boxed: almost every item is an RTP packet event, and boxing would allocate per packet.
 #[allow(clippy::large_enum_variant)]
 #[derive(Debug)]
