@@ -581,7 +581,7 @@ async fn a_rest_move_is_seen_by_the_connected_peer_at_once() {
     let me = guest.peer_id.clone();
     let moved = guest
         .wait_for("peers_moved", |v| {
-            v["event"]["type"] == "peers_moved" && v["event"]["moves"][0]["peer_id"] == me.as_str()
+            v["event"]["type"] == "peers_moved" && v["event"]["moves"][0]["peers"][0] == me.as_str()
         })
         .await;
     assert_eq!(moved["event"]["moves"][0]["to"], red.as_str());

@@ -288,9 +288,12 @@ async fn a_host_runs_breakouts_and_a_guest_may_not() {
     let moved = guest.event("peers_moved").await;
     let moves = moved["event"]["moves"].as_array().unwrap();
     assert!(
-        moves
-            .iter()
-            .any(|m| m["peer_id"] == guest.peer_id.as_str() && m["to"] == rooms[0]),
+        moves.iter().any(|g| g["to"] == rooms[0]
+            && g["peers"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|p| p == guest.peer_id.as_str())),
         "{moved}"
     );
     let reply = host
