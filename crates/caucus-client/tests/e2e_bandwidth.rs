@@ -130,28 +130,6 @@ async fn downlink(
     }
 }
 
-async fn rest(world: &World, method: reqwest::Method, path: &str, body: serde_json::Value) {
-    let token = world
-        .server
-        .tokens()
-        .mint_management(Duration::from_secs(600))
-        .unwrap();
-    let response = reqwest::Client::new()
-        .request(method, format!("http://{}{path}", world.server.http_addr()))
-        .header("authorization", format!("Bearer {token}"))
-        .header("content-type", "application/json")
-        .body(body.to_string())
-        .send()
-        .await
-        .unwrap();
-    let status = response.status();
-    assert!(
-        status.is_success(),
-        "{path}: {status} {}",
-        response.text().await.unwrap()
-    );
-}
-
 /// Waits until `client` receives keyframes of `size` from `from`'s camera.
 async fn wait_size(client: &Client, from: PeerId, size: (u16, u16), who: &str, tally: &Tally) {
     if let Err(e) = client
@@ -192,27 +170,27 @@ async fn each_subscriber_gets_the_layer_its_downlink_carries() {
     let relay_task = tokio::spawn(relay(listen, server_media, rates, Arc::clone(&tally)));
 
     let stage = json!({"allowed": ["audio", "video"], "simulcast": true});
-    rest(
-        &world,
-        reqwest::Method::POST,
-        "/v1/templates",
-        json!({
-            "id": "stage",
-            "name": "Stage",
-            "roles": {
-                "presenter": {"publish": stage, "subscribe": {"roles": ["presenter"]}},
-                "viewer": {"subscribe": {"roles": ["presenter"]}},
-            }
-        }),
-    )
-    .await;
-    rest(
-        &world,
-        reqwest::Method::POST,
-        "/v1/rooms",
-        json!({"id": "stage", "name": "Stage", "template": "stage"}),
-    )
-    .await;
+    world
+        .rest(
+            reqwest::Method::POST,
+            "/v1/templates",
+            json!({
+                "id": "stage",
+                "name": "Stage",
+                "roles": {
+                    "presenter": {"publish": stage, "subscribe": {"roles": ["presenter"]}},
+                    "viewer": {"subscribe": {"roles": ["presenter"]}},
+                }
+            }),
+        )
+        .await;
+    world
+        .rest(
+            reqwest::Method::POST,
+            "/v1/rooms",
+            json!({"id": "stage", "name": "Stage", "template": "stage"}),
+        )
+        .await;
 
     // 15 frames a second of 1,000-byte packets: 1, 3 and 11 packets a frame.
     let layers = [("q", SMALL, 1), ("h", MEDIUM, 3), ("f", LARGE, 11)]

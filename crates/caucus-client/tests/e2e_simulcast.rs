@@ -8,8 +8,6 @@
 
 mod common;
 
-use std::time::Duration;
-
 use caucus_client::{Client, ClientOptions, EventStream, SimulcastLayer};
 use caucus_proto::{PeerId, Source};
 use common::{T, World};
@@ -18,28 +16,6 @@ use serde_json::json;
 const SMALL: (u16, u16) = (320, 180);
 const MEDIUM: (u16, u16) = (640, 360);
 const LARGE: (u16, u16) = (1280, 720);
-
-async fn rest(world: &World, method: reqwest::Method, path: &str, body: serde_json::Value) {
-    let token = world
-        .server
-        .tokens()
-        .mint_management(Duration::from_secs(600))
-        .unwrap();
-    let response = reqwest::Client::new()
-        .request(method, format!("http://{}{path}", world.server.http_addr()))
-        .header("authorization", format!("Bearer {token}"))
-        .header("content-type", "application/json")
-        .body(body.to_string())
-        .send()
-        .await
-        .unwrap();
-    let status = response.status();
-    assert!(
-        status.is_success(),
-        "{path}: {status} {}",
-        response.text().await.unwrap()
-    );
-}
 
 async fn join(
     world: &World,
@@ -64,29 +40,26 @@ async fn wait_size(client: &Client, from: PeerId, size: (u16, u16), who: &str) {
 async fn each_subscriber_gets_the_layer_its_role_allows() {
     let world = World::start("webinar").await;
     let stage = json!({"allowed": ["audio", "video"], "simulcast": true});
-    rest(
-        &world,
-        reqwest::Method::POST,
-        "/v1/templates",
-        json!({
-            "id": "webinar",
-            "name": "Webinar",
-            "roles": {
-                "presenter": {"publish": stage, "subscribe": {"roles": ["presenter"]}, "priority": 10},
-                "viewer": {"subscribe": {"roles": ["presenter"],
-                                         "video": {"max_width": 320, "max_height": 240}}},
-                "front-row": {"subscribe": {"roles": ["presenter"]}},
-            }
-        }),
-    )
-    .await;
-    rest(
-        &world,
-        reqwest::Method::POST,
-        "/v1/rooms",
-        json!({"id": "webinar", "name": "Webinar", "template": "webinar"}),
-    )
-    .await;
+    let template = json!({
+        "id": "webinar",
+        "name": "Webinar",
+        "roles": {
+            "presenter": {"publish": stage, "subscribe": {"roles": ["presenter"]}, "priority": 10},
+            "viewer": {"subscribe": {"roles": ["presenter"],
+                                     "video": {"max_width": 320, "max_height": 240}}},
+            "front-row": {"subscribe": {"roles": ["presenter"]}},
+        }
+    });
+    world
+        .rest(reqwest::Method::POST, "/v1/templates", template)
+        .await;
+    world
+        .rest(
+            reqwest::Method::POST,
+            "/v1/rooms",
+            json!({"id": "webinar", "name": "Webinar", "template": "webinar"}),
+        )
+        .await;
 
     let layers = [("q", SMALL), ("h", MEDIUM), ("f", LARGE)]
         .map(|(rid, (width, height))| SimulcastLayer {
@@ -143,13 +116,13 @@ async fn each_subscriber_gets_the_layer_its_role_allows() {
     );
 
     // Moved to the front row, the viewer's picture grows.
-    rest(
-        &world,
-        reqwest::Method::PATCH,
-        &format!("/v1/rooms/webinar/peers/{}", viewer.peer_id()),
-        json!({"role": "front-row"}),
-    )
-    .await;
+    world
+        .rest(
+            reqwest::Method::PATCH,
+            &format!("/v1/rooms/webinar/peers/{}", viewer.peer_id()),
+            json!({"role": "front-row"}),
+        )
+        .await;
     // Its own 1920x1080 request now counts, within no role cap: the largest layer.
     wait_size(&viewer, pia, LARGE, "the viewer given the front-row role").await;
     world.stop().await;

@@ -51,6 +51,28 @@ impl World {
             .unwrap_or_else(|e| panic!("{user} ({role}) could not join: {e}"))
     }
 
+    /// A management REST call that must succeed (2xx).
+    pub async fn rest(&self, method: reqwest::Method, path: &str, body: serde_json::Value) {
+        let token = self
+            .server
+            .tokens()
+            .mint_management(Duration::from_secs(600))
+            .expect("a management token");
+        let response = reqwest::Client::new()
+            .request(method, format!("http://{}{path}", self.server.http_addr()))
+            .bearer_auth(token)
+            .json(&body)
+            .send()
+            .await
+            .expect("the API answers");
+        let status = response.status();
+        assert!(
+            status.is_success(),
+            "{path}: {status} {}",
+            response.text().await.unwrap_or_default()
+        );
+    }
+
     pub async fn stop(self) {
         self.server.shutdown().await;
     }
