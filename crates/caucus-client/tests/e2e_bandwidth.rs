@@ -4,7 +4,8 @@
 //! each client through a bottleneck of its own — a queue drained at a set rate, tail drop
 //! beyond 250 ms — keyed by the client's loopback address. A presenter sends three layers
 //! (≈ 130 kbit/s, 390 kbit/s, 1.3 Mbit/s); the server's bandwidth estimate for each
-//! subscriber decides which one it gets, and follows a link that narrows.
+//! subscriber decides which one it gets, and follows a link that narrows; `/metrics` counts
+//! the subscribers held down.
 
 #![allow(clippy::unwrap_used)]
 
@@ -243,6 +244,20 @@ async fn each_subscriber_gets_the_layer_its_downlink_carries() {
         carol.received_from(pia, Source::Video).unwrap().frame_size,
         Some(LARGE)
     );
+
+    // Operators see it: Bob counts among the subscribers held below their layer.
+    let metrics = reqwest::get(format!("http://{}/metrics", world.server.http_addr()))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let limited = metrics
+        .lines()
+        .find_map(|l| l.strip_prefix("caucus_subscribers_bandwidth_limited "))
+        .unwrap_or_else(|| panic!("no bandwidth gauge in\n{metrics}"));
+    let limited: f64 = limited.trim().parse().unwrap();
+    assert!(limited >= 1.0, "{metrics}");
 
     relay_task.abort();
     world.stop().await;

@@ -1,4 +1,4 @@
-//! Monotonic counters about everything the engine dropped or moved.
+//! Counters about everything the engine dropped or moved (totals, and one current count).
 
 /// Totals since the engine started. Cheap to copy; read them with
 /// [`Engine::counters`](crate::Engine::counters) or from
@@ -40,4 +40,7 @@ pub struct Counters {
     pub subscriptions_over_limit: u64,
     /// Simulcast layer switches made at a keyframe of the new layer.
     pub layer_switches: u64,
+    /// Subscribers whose bandwidth estimate holds at least one simulcast track below the
+    /// layer they would otherwise get. A current count, not a total.
+    pub subscribers_bandwidth_limited: u64,
 }

@@ -461,7 +461,7 @@ impl Engine {
                 let due = *self.next_stats.get_or_insert(now + interval);
                 if due <= now {
                     self.outputs
-                        .push_back(EngineOutput::Event(EngineEvent::Stats(self.counters)));
+                        .push_back(EngineOutput::Event(EngineEvent::Stats(self.counters())));
                     self.next_stats = Some(now + interval);
                 }
             }
@@ -484,7 +484,11 @@ impl Engine {
 
     /// Totals since start.
     pub fn counters(&self) -> Counters {
-        self.counters
+        let limited = self.peers.values().filter(|p| p.bandwidth_limited).count();
+        Counters {
+            subscribers_bandwidth_limited: limited as u64,
+            ..self.counters
+        }
     }
 
     /// Whether `peer` is known (added and not yet gone).
@@ -1138,6 +1142,7 @@ impl Engine {
                 }
             }
         }
+        peer.bandwidth_limited = peer.bandwidth.is_some() && next_step.is_some();
         let targets = ((allocated + next_step.unwrap_or(0)).min(wanted), wanted);
         // Measured rates wobble from second to second; a raised target can start a probe,
         // so only a real change (over 10 %) is passed on.

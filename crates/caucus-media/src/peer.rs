@@ -36,6 +36,8 @@ pub(crate) struct Peer {
     pub(crate) over_limit: usize,
     /// The (minimum, desired) rates last handed to str0m's estimator for this peer.
     pub(crate) bwe_targets: (u64, u64),
+    /// At the last allocation the estimate held a simulcast track below its best layer.
+    pub(crate) bandwidth_limited: bool,
 }
 
 impl Peer {
@@ -53,6 +55,7 @@ impl Peer {
             bandwidth: None,
             over_limit: 0,
             bwe_targets: (0, 0),
+            bandwidth_limited: false,
         }
     }
 

@@ -130,6 +130,11 @@ fn each_subscriber_gets_the_best_layer_its_link_carries() {
         net.links[&bob_addr].dropped, dropped,
         "nothing is lost on bob's link once the layer fits"
     );
+    assert_eq!(
+        net.engine.counters().subscribers_bandwidth_limited,
+        1,
+        "bob is held below the top layer, carol is not"
+    );
 }
 
 #[test]
@@ -157,10 +162,13 @@ fn a_narrowing_link_moves_the_subscriber_down_and_a_wider_one_back_up() {
     assert_eq!(layers_received(&net, "bob", "alice", seen), ["l"]);
     assert_eq!(net.links[&bob_addr].dropped, dropped, "the low layer fits");
 
+    assert_eq!(net.engine.counters().subscribers_bandwidth_limited, 1);
+
     // The link widens again: the estimator finds the room and bob moves back up.
     net.links.get_mut(&bob_addr).expect("link").rate_bps = 10_000_000;
     run(&mut net, &mut publishers, 20);
     assert_eq!(layer(&net, bob, video).as_deref(), Some("h"));
+    assert_eq!(net.engine.counters().subscribers_bandwidth_limited, 0);
 }
 
 #[test]

@@ -21,6 +21,8 @@
 //! | `caucus_dropped_packets_total{reason}` | counter | `garbage`, `unknown_source`, `rejected` |
 //! | `caucus_keyframe_requests_total` | counter | PLIs sent to publishers |
 //! | `caucus_peers_failed_total` | counter | peers whose WebRTC state failed |
+//! | `caucus_layer_switches_total` | counter | simulcast layer switches (at a keyframe of the new layer) |
+//! | `caucus_subscribers_bandwidth_limited` | gauge | subscribers whose bandwidth estimate holds a simulcast camera below the layer they would otherwise get |
 //! | `caucus_webhook_backlog` | gauge | webhook deliveries queued |
 
 use std::sync::Arc;
@@ -168,6 +170,14 @@ fn describe() {
         "caucus_peers_failed_total",
         "Peers dropped because their WebRTC state failed."
     );
+    describe_counter!(
+        "caucus_layer_switches_total",
+        "Simulcast layer switches, each at a keyframe of the new layer."
+    );
+    describe_gauge!(
+        "caucus_subscribers_bandwidth_limited",
+        "Subscribers whose bandwidth estimate holds a simulcast camera below the layer they would otherwise get."
+    );
     describe_gauge!("caucus_webhook_backlog", "Webhook deliveries queued.");
 }
 
@@ -192,6 +202,8 @@ fn record(reading: &Reading) {
     counter!("caucus_dropped_packets_total", "reason" => "rejected").absolute(m.dropped_rejected);
     counter!("caucus_keyframe_requests_total").absolute(m.keyframe_requests_sent);
     counter!("caucus_peers_failed_total").absolute(m.peers_failed);
+    counter!("caucus_layer_switches_total").absolute(m.layer_switches);
+    gauge!("caucus_subscribers_bandwidth_limited").set(m.subscribers_bandwidth_limited as f64);
     if let Some(backlog) = reading.webhook_backlog {
         gauge!("caucus_webhook_backlog").set(backlog as f64);
     }
