@@ -87,6 +87,9 @@ enum Scenario {
         peers: usize,
         #[arg(long, default_value_t = 50)]
         publishing: usize,
+        /// Join and leave this many times (memory after each round shows what stays).
+        #[arg(long, default_value_t = 1)]
+        rounds: usize,
     },
     /// Every scenario with its defaults, each against a fresh server.
     All,
@@ -167,6 +170,7 @@ async fn run(spec: &ServerSpec, scenario: Scenario, json_only: bool) -> Result<(
             Scenario::Memory {
                 peers: 500,
                 publishing: 50,
+                rounds: 1,
             },
             Scenario::Split {
                 peers: 1000,
@@ -225,10 +229,15 @@ async fn one(target: &Arc<Target>, scenario: Scenario, json_only: bool) -> Resul
             let r = split::run(target, &params).await?;
             emit(&r.summary(), &r, json_only)
         }
-        Scenario::Memory { peers, publishing } => {
+        Scenario::Memory {
+            peers,
+            publishing,
+            rounds,
+        } => {
             let params = memory::Params {
                 peers,
                 publishing,
+                rounds,
                 ..memory::Params::default()
             };
             let r = memory::run(target, &params).await?;

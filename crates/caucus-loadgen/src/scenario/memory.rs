@@ -1,7 +1,10 @@
 //! **memory per peer**: the server's resident memory idle (a room and its template made, nobody
 //! in it) and with `peers` members connected in one `lg-split` session (media up: ICE, DTLS,
 //! one sending audio m-line and one receive slot each; `publishing` of them sending audio, which
-//! nobody in main receives), then after everyone left.
+//! nobody in main receives), then after everyone left. With `rounds` above one the whole
+//! crowd joins and leaves again that many times, and the resident memory after each round
+//! shows whether anything stays behind (the allocator keeps freed pages, so memory that a
+//! later round reuses is not a leak; memory that grows round after round is).
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -24,6 +27,8 @@ pub struct Params {
     /// How many of them publish audio.
     pub publishing: usize,
     pub concurrency: usize,
+    /// How many times the crowd joins and leaves.
+    pub rounds: usize,
 }
 
 impl Default for Params {
@@ -32,6 +37,7 @@ impl Default for Params {
             peers: 500,
             publishing: 50,
             concurrency: 8,
+            rounds: 1,
         }
     }
 }
@@ -44,6 +50,11 @@ pub struct Report {
     pub rss_idle_kib: u64,
     pub rss_connected_kib: u64,
     pub rss_after_leave_kib: Option<u64>,
+    /// Per round: resident memory with everyone connected, and after everyone left.
+    pub rounds: Vec<(u64, Option<u64>)>,
+    /// Resident memory added from the end of the first round to the end of the last, per
+    /// round after the first (KiB; `None` with one round).
+    pub growth_kib_per_round: Option<f64>,
     pub kib_per_peer: f64,
     pub ratio_to_target: Option<f64>,
     pub connect_all_s: f64,
@@ -66,6 +77,22 @@ impl Report {
             self.ratio_to_target.unwrap_or(f64::NAN),
             self.connect_all_s,
             self.machine.line()
+        ) + &self.rounds_line()
+    }
+
+    fn rounds_line(&self) -> String {
+        let Some(growth) = self.growth_kib_per_round else {
+            return String::new();
+        };
+        let rounds: Vec<String> = self
+            .rounds
+            .iter()
+            .map(|(c, a)| format!("{c}/{}", a.map_or("?".into(), |a| a.to_string())))
+            .collect();
+        format!(
+            "\n  {} rounds of join + leave, RSS connected/after (KiB): {}; growth {growth:.0} KiB per round",
+            self.rounds.len(),
+            rounds.join(", ")
         )
     }
 }
@@ -78,22 +105,35 @@ pub async fn run(target: &Arc<Target>, params: &Params) -> Result<Report> {
     let room = "memory";
     templates::room(target, room, templates::SPLIT).await?;
     let idle = target.rss_kib().ok_or_else(no_pid)?;
-    let specs = (0..n)
+    let specs: Vec<Spec> = (0..n)
         .map(|i| Spec {
             room: room.into(),
             user: format!("m{i}"),
             options: peer_options(&[Source::Audio], 1, 0),
         })
         .collect();
-    let t = Instant::now();
-    let peers = crowd::connect_all(target, specs, params.concurrency).await?;
-    let connect_all_s = t.elapsed().as_secs_f64();
-    for peer in peers.iter().take(params.publishing) {
-        peer.client.publish_audio().await?;
+    let mut rounds = Vec::new();
+    let mut connect_all_s = 0.0;
+    for round in 0..params.rounds.max(1) {
+        let t = Instant::now();
+        let peers = crowd::connect_all(target, specs.clone(), params.concurrency).await?;
+        if round == 0 {
+            connect_all_s = t.elapsed().as_secs_f64();
+        }
+        for peer in peers.iter().take(params.publishing) {
+            peer.client.publish_audio().await?;
+        }
+        let connected = target.rss_kib().ok_or_else(no_pid)?;
+        crowd::leave_all(peers, 16).await;
+        rounds.push((connected, target.rss_kib()));
     }
-    let connected = target.rss_kib().ok_or_else(no_pid)?;
-    crowd::leave_all(peers, 16).await;
-    let after = target.rss_kib();
+    let (connected, after) = rounds[0];
+    let growth_kib_per_round = match (rounds.first(), rounds.last()) {
+        (Some((_, Some(first))), Some((_, Some(last)))) if rounds.len() > 1 => {
+            Some((*last as f64 - *first as f64) / (rounds.len() - 1) as f64)
+        }
+        _ => None,
+    };
     let kib_per_peer = (connected as f64 - idle as f64) / n as f64;
     Ok(Report {
         scenario: "memory",
@@ -102,6 +142,8 @@ pub async fn run(target: &Arc<Target>, params: &Params) -> Result<Report> {
         rss_idle_kib: idle,
         rss_connected_kib: connected,
         rss_after_leave_kib: after,
+        rounds,
+        growth_kib_per_round,
         kib_per_peer,
         ratio_to_target: ratio(Some(kib_per_peer), TARGET_KIB_PER_PEER),
         connect_all_s,
