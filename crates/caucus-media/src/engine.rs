@@ -30,7 +30,9 @@ use crate::track::Track;
 #[derive(Debug)]
 pub struct Engine {
     config: EngineConfig,
-    peers: HashMap<PeerKey, Peer>,
+    /// Boxed: a `Peer` holds its str0m `Rtc` inline (kilobytes), and the table keeps its
+    /// largest capacity; boxed, growing it moves pointers and a peer's memory goes with it.
+    peers: HashMap<PeerKey, Box<Peer>>,
     tracks: HashMap<TrackKey, Track>,
     /// Each recording's current track set.
     recordings: HashMap<RecordingKey, Vec<TrackKey>>,
@@ -112,7 +114,7 @@ impl Engine {
         let mut state = Peer::new(rtc);
         // Until str0m's first estimate, layers are chosen within the starting rate.
         state.bandwidth = self.config.bandwidth_estimation;
-        self.peers.insert(peer, state);
+        self.peers.insert(peer, Box::new(state));
         self.drain(peer);
         // The receive-slot pool is usable at once: subscriptions set before the
         // connection is up take these slots instead of adding m-lines.
@@ -903,7 +905,7 @@ impl Engine {
         if !peer.connected {
             return Wrote::Skipped;
         }
-        let Peer { rtc, slots, .. } = peer;
+        let Peer { rtc, slots, .. } = &mut **peer;
         let Some(slot) = slots.iter_mut().find(|s| s.track == Some(inc.track)) else {
             return Wrote::Skipped;
         };
@@ -1295,7 +1297,7 @@ impl Engine {
         let Some(peer) = self.peers.get_mut(&sub) else {
             return;
         };
-        let Peer { rtc, slots, .. } = peer;
+        let Peer { rtc, slots, .. } = &mut **peer;
         let mut live = Vec::new();
         let mut refused = Vec::new();
         for slot in slots.iter_mut().filter(|s| !s.negotiated) {
