@@ -20,10 +20,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use caucus_proto::{
-    BreakoutId, LifecycleEvent, Location, PeerId, RecordingId, ServerEvent, TrackKey,
+    BreakoutId, LifecycleEvent, Location, PeerId, RecordingId, ServerEvent, TrackKey, Visibility,
 };
 
-use crate::command::{Actor, Assignee, BreakoutOp, Command, JoinRequest, Outcome};
+use crate::command::{Actor, Assignee, BreakoutOp, Command, JoinRequest, Outcome, RoomUpdate};
 use crate::denial::Denial;
 use crate::effect::Effect;
 use crate::session::{Session, SessionConfig};
@@ -122,19 +122,41 @@ impl Sim {
         self.run(actor, Command::Breakouts { version: None, op })
     }
 
-    /// As the server: create `count` rooms, assign `plan` (peer → index of a new room) and
-    /// open them without moving anyone else. Panics (it is a test driver) if any step is
-    /// refused.
-    pub fn open_rooms(&mut self, count: u32, plan: &[(PeerId, usize)]) -> Vec<BreakoutId> {
+    /// The server creates `count` rooms (no names, no capacity); panics if refused.
+    pub fn create_rooms(&mut self, count: u32) -> Vec<BreakoutId> {
         let create = BreakoutOp::Create {
             count,
             names: vec![],
             capacity: None,
         };
-        let rooms = match self.breakouts(Actor::Server, create) {
+        match self.breakouts(Actor::Server, create) {
             Ok(Outcome::BreakoutsCreated { rooms }) => rooms,
             other => panic!("creating rooms answered {other:?}"),
+        }
+    }
+
+    /// The server lets `room` watch these roles on the main stage; panics if refused.
+    pub fn show_main_stage(&mut self, room: BreakoutId, roles: &[&str]) {
+        let update = RoomUpdate {
+            visibility: Some(Visibility::MainStage {
+                roles: roles.iter().map(|r| (*r).into()).collect(),
+            }),
+            ..RoomUpdate::default()
         };
+        let op = BreakoutOp::Update {
+            breakout: room,
+            update,
+        };
+        if let Err(denial) = self.breakouts(Actor::Server, op) {
+            panic!("showing the main stage was refused: {denial}");
+        }
+    }
+
+    /// As the server: create `count` rooms, assign `plan` (peer → index of a new room) and
+    /// open them without moving anyone else. Panics (it is a test driver) if any step is
+    /// refused.
+    pub fn open_rooms(&mut self, count: u32, plan: &[(PeerId, usize)]) -> Vec<BreakoutId> {
+        let rooms = self.create_rooms(count);
         let assignments = plan
             .iter()
             .map(|(p, i)| (Assignee::Peer(*p), Location::Breakout(rooms[*i])))

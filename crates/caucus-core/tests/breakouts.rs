@@ -14,20 +14,7 @@ use caucus_proto::{
 const SERVER: Actor = Actor::Server;
 
 fn create(sim: &mut Sim, count: u32) -> Vec<BreakoutId> {
-    match sim
-        .breakouts(
-            SERVER,
-            BreakoutOp::Create {
-                count,
-                names: vec![],
-                capacity: None,
-            },
-        )
-        .unwrap()
-    {
-        Outcome::BreakoutsCreated { rooms } => rooms,
-        other => panic!("{other:?}"),
-    }
+    sim.create_rooms(count)
 }
 
 fn assign(sim: &mut Sim, pairs: &[(PeerId, BreakoutId)]) {

@@ -14,7 +14,7 @@
 
 use caucus_core::policy::{Action, ChatScope, Principal, authorize};
 use caucus_core::sim::Sim;
-use caucus_core::{Actor, BreakoutOp, Command, Outcome, Role, builtin};
+use caucus_core::{Actor, BreakoutOp, Command, Role, builtin};
 use caucus_proto::{
     BreakoutId, ChatTarget, ErrorCode, Location, PeerId, Permission, RoleName, ServerEvent, Source,
 };
@@ -221,20 +221,7 @@ fn stage(role: &str) -> Stage {
     )
     .unwrap();
     let tia = sim.join("tia", "guest");
-    let room = match sim
-        .breakouts(
-            Actor::Server,
-            BreakoutOp::Create {
-                count: 1,
-                names: vec![],
-                capacity: None,
-            },
-        )
-        .unwrap()
-    {
-        Outcome::BreakoutsCreated { rooms } => rooms[0],
-        other => panic!("{other:?}"),
-    };
+    let room = sim.create_rooms(1)[0];
     let mut options = sim.session.breakouts().options().clone();
     options.allow_self_select = true;
     sim.breakouts(Actor::Server, BreakoutOp::SetOptions(options))

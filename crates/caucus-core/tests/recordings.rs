@@ -170,19 +170,7 @@ fn broadcast_sound_is_recorded_everywhere_but_the_main_stage_is_not() {
     let host_audio = publish(&mut sim, host, Source::Audio);
     publish(&mut sim, host, Source::Video);
     let rooms = sim.open_rooms(1, &[(ana, 0)]);
-    sim.breakouts(
-        SERVER,
-        BreakoutOp::Update {
-            breakout: rooms[0],
-            update: caucus_core::RoomUpdate {
-                visibility: Some(caucus_proto::Visibility::MainStage {
-                    roles: vec!["host".into()],
-                }),
-                ..Default::default()
-            },
-        },
-    )
-    .unwrap();
+    sim.show_main_stage(rooms[0], &["host"]);
     start(&mut sim, SERVER, REC2, Location::Breakout(rooms[0]));
     assert_eq!(
         sim.recordings[&REC2],
@@ -229,20 +217,7 @@ fn one_recording_per_location_and_only_open_rooms() {
     );
     assert_eq!(refused.unwrap_err().code, ErrorCode::UnknownBreakout);
 
-    let rooms = match sim
-        .breakouts(
-            SERVER,
-            BreakoutOp::Create {
-                count: 1,
-                names: vec![],
-                capacity: None,
-            },
-        )
-        .unwrap()
-    {
-        Outcome::BreakoutsCreated { rooms } => rooms,
-        other => panic!("{other:?}"),
-    };
+    let rooms = sim.create_rooms(1);
     let draft = sim.run(
         SERVER,
         Command::StartRecording {

@@ -6,13 +6,11 @@
 use std::time::Duration;
 
 use caucus_core::sim::Sim;
-use caucus_core::{Actor, BreakoutOp, Command, Outcome};
+use caucus_core::{Command, Outcome};
 use caucus_proto::event::{RequestKind, RequestOutcome, TrackEndReason};
 use caucus_proto::{
     ErrorCode, LifecycleEvent, Location, PeerId, RequestId, RoleName, ServerEvent, Source, TrackId,
 };
-
-const SERVER: Actor = Actor::Server;
 
 fn publish(sim: &mut Sim, peer: PeerId, source: Source) -> TrackId {
     match sim
@@ -678,19 +676,7 @@ fn a_breakout_watching_the_main_stage_is_told_when_a_stage_track_is_revoked() {
     let cole = sim.join("cole", "co-host");
     let ana = sim.join("ana", "guest");
     let rooms = sim.open_rooms(1, &[(ana, 0)]);
-    sim.breakouts(
-        SERVER,
-        BreakoutOp::Update {
-            breakout: rooms[0],
-            update: caucus_core::RoomUpdate {
-                visibility: Some(caucus_proto::Visibility::MainStage {
-                    roles: vec!["host".into()],
-                }),
-                ..Default::default()
-            },
-        },
-    )
-    .unwrap();
+    sim.show_main_stage(rooms[0], &["host"]);
     let screen = publish(&mut sim, host, Source::Screen);
     assert_eq!(
         sim.hears(ana),

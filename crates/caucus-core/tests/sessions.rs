@@ -59,20 +59,7 @@ fn publish(sim: &mut Sim, peer: PeerId, source: Source) {
 
 /// One open breakout room (auto-move on), with `peers` in it.
 fn open_room_with(sim: &mut Sim, peers: &[PeerId]) -> BreakoutId {
-    let room = match sim
-        .breakouts(
-            SERVER,
-            BreakoutOp::Create {
-                count: 1,
-                names: vec![],
-                capacity: None,
-            },
-        )
-        .unwrap()
-    {
-        Outcome::BreakoutsCreated { rooms } => rooms[0],
-        other => panic!("{other:?}"),
-    };
+    let room = sim.create_rooms(1)[0];
     let assignments = peers
         .iter()
         .map(|p| (Assignee::Peer(*p), Location::Breakout(room)))
@@ -361,19 +348,7 @@ fn reconnecting_within_the_grace_period_restores_the_same_peer_role_and_breakout
     let ana = sim.join("ana", "guest");
     let ben = sim.join("ben", "guest");
     let room = open_room_with(&mut sim, &[ana, ben]);
-    sim.breakouts(
-        SERVER,
-        BreakoutOp::Update {
-            breakout: room,
-            update: caucus_core::RoomUpdate {
-                visibility: Some(caucus_proto::Visibility::MainStage {
-                    roles: vec!["host".into()],
-                }),
-                ..Default::default()
-            },
-        },
-    )
-    .unwrap();
+    sim.show_main_stage(room, &["host"]);
     publish(&mut sim, ana, Source::Audio);
     publish(&mut sim, ben, Source::Audio);
     assert_eq!(sim.hears(ben), vec![host, ana]);

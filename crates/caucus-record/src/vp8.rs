@@ -287,6 +287,16 @@ mod tests {
         assert_eq!(keyframe_size(&[0x10, 0, 0]), None);
     }
 
+    /// Every packet in order through a fresh depacketizer: it and the frames it gave.
+    fn depacketize(packets: Vec<RtpPacket>) -> (Depacketizer, Vec<Frame>) {
+        let mut d = Depacketizer::new();
+        let mut out = Vec::new();
+        for p in packets {
+            d.push(Ordered::Packet(p), &mut out);
+        }
+        (d, out)
+    }
+
     #[test]
     fn frames_reassemble_and_start_at_a_keyframe() {
         let mut seq = 100;
@@ -305,11 +315,7 @@ mod tests {
             20,
             false,
         ));
-        let mut d = Depacketizer::new();
-        let mut out = Vec::new();
-        for p in packets {
-            d.push(Ordered::Packet(p), &mut out);
-        }
+        let (d, out) = depacketize(packets);
         assert_eq!(
             out.len(),
             2,
@@ -376,11 +382,7 @@ mod tests {
             20,
             false,
         ));
-        let mut d = Depacketizer::new();
-        let mut out = Vec::new();
-        for p in packets {
-            d.push(Ordered::Packet(p), &mut out);
-        }
+        let (_, out) = depacketize(packets);
         assert_eq!(out.len(), 2);
     }
 
