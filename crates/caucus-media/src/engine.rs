@@ -847,8 +847,9 @@ impl Engine {
         };
         let simulcast = track.layers.is_simulcast();
         if layers_changed {
-            // A layer started, stopped or was reordered: redo the choices of everyone
-            // watching (and request the keyframes the new choices need).
+            // A layer started, stopped, was reordered or has a new measured rate (once a
+            // second): redo the choices of everyone watching (and request the keyframes
+            // the new choices need).
             for sub in track.subscribers.clone() {
                 self.allocate(now, sub);
             }

@@ -9,48 +9,15 @@ mod common;
 use std::time::Duration;
 
 use caucus_media::{MediaKind, PeerKey, TrackKey};
-use common::{Link, Net, Spec};
+use common::{LayerShape, Link, Net, SimulcastPublisher as Publisher, Spec};
 
 /// (rid, picture size, packets per frame, bytes per packet): about 150 kbit/s,
 /// 500 kbit/s and 1.5 Mbit/s at 33 frames a second.
-const LAYERS: [(&str, (u16, u16), usize, usize); 3] = [
+const LAYERS: [LayerShape; 3] = [
     ("l", (320, 180), 1, 570),
     ("m", (640, 360), 2, 950),
     ("h", (1280, 720), 6, 950),
 ];
-
-/// A simulcast publisher that answers the engine's keyframe requests per layer.
-struct Publisher {
-    name: &'static str,
-    requests_seen: usize,
-    started: Vec<&'static str>,
-}
-
-impl Publisher {
-    fn new(name: &'static str) -> Publisher {
-        Publisher {
-            name,
-            requests_seen: 0,
-            started: Vec::new(),
-        }
-    }
-
-    fn frame(&mut self, net: &mut Net) {
-        let requests = &net.client(self.name).keyframe_rids;
-        let new: Vec<String> = requests[self.requests_seen..]
-            .iter()
-            .map(|(_, rid)| rid.map(|r| r.to_string()).unwrap_or_default())
-            .collect();
-        self.requests_seen = requests.len();
-        for (rid, size, packets, bytes) in LAYERS {
-            let keyframe = !self.started.contains(&rid) || new.iter().any(|r| r == rid);
-            if !self.started.contains(&rid) {
-                self.started.push(rid);
-            }
-            net.send_layer_frame(self.name, rid, keyframe, size, packets, bytes);
-        }
-    }
-}
 
 fn simulcast_publisher() -> Spec {
     Spec {
@@ -70,7 +37,7 @@ fn viewer(videos: usize) -> Spec {
 fn run(net: &mut Net, publishers: &mut [Publisher], seconds: u64) {
     for _ in 0..seconds * 1_000 / 30 {
         for p in publishers.iter_mut() {
-            p.frame(net);
+            p.frame(net, &LAYERS);
         }
         net.run_for(Duration::from_millis(30));
     }

@@ -6,37 +6,20 @@ mod common;
 use std::time::Duration;
 
 use caucus_media::{MaxLayer, MediaKind, Quality};
-use common::{Net, Spec};
+use common::{LayerShape, Net, SimulcastPublisher, Spec};
 
 const LAYERS: [(&str, (u16, u16)); 3] = [("l", (320, 180)), ("m", (640, 360)), ("h", (1280, 720))];
 
-/// The publisher sends one frame per layer in `layers`: a keyframe on its first frame
-/// and whenever the engine asked for one on that layer since the last frame.
-struct Publisher {
-    requests_seen: usize,
-    started: Vec<&'static str>,
-}
-
-impl Publisher {
-    fn frame(&mut self, net: &mut Net, layers: &[&'static str]) {
-        let requests = &net.client("alice").keyframe_rids;
-        let new: Vec<String> = requests[self.requests_seen..]
-            .iter()
-            .map(|(_, rid)| rid.map(|r| r.to_string()).unwrap_or_default())
-            .collect();
-        self.requests_seen = requests.len();
-        for (rid, size) in LAYERS {
-            if !layers.contains(&rid) {
-                continue;
-            }
-            let keyframe = !self.started.contains(&rid) || new.iter().any(|r| r == rid);
-            if !self.started.contains(&rid) {
-                self.started.push(rid);
-            }
-            net.send_layer("alice", rid, keyframe, size);
-        }
-        net.run_for(Duration::from_millis(30));
-    }
+/// Alice sends one single-packet frame on each layer named in `layers` (a keyframe where
+/// one is due), then 30 ms pass.
+fn frame(alice: &mut SimulcastPublisher, net: &mut Net, layers: &[&str]) {
+    let shapes: Vec<LayerShape> = LAYERS
+        .iter()
+        .filter(|(rid, _)| layers.contains(rid))
+        .map(|&(rid, size)| (rid, size, 1, 0))
+        .collect();
+    alice.frame(net, &shapes);
+    net.run_for(Duration::from_millis(30));
 }
 
 fn viewer() -> Spec {
@@ -84,12 +67,9 @@ fn each_subscriber_gets_its_layer_and_switches_at_a_keyframe() {
     }
     assert_eq!(net.offers, 0);
 
-    let mut alice = Publisher {
-        requests_seen: 0,
-        started: Vec::new(),
-    };
+    let mut alice = SimulcastPublisher::new("alice");
     for _ in 0..20 {
-        alice.frame(&mut net, &["l", "m", "h"]);
+        frame(&mut alice, &mut net, &["l", "m", "h"]);
     }
     let layers_of = |net: &Net, name: &str| -> Vec<String> {
         net.client(name)
@@ -124,7 +104,7 @@ fn each_subscriber_gets_its_layer_and_switches_at_a_keyframe() {
         .unwrap();
     net.pump();
     for _ in 0..10 {
-        alice.frame(&mut net, &["l", "m", "h"]);
+        frame(&mut alice, &mut net, &["l", "m", "h"]);
     }
     let after: Vec<_> = net.client("carol").received[before..].to_vec();
     let first_h = after
@@ -158,7 +138,7 @@ fn each_subscriber_gets_its_layer_and_switches_at_a_keyframe() {
     // the best layer still arriving, at m's next keyframe.
     let bob_before = net.client("bob").received.len();
     for _ in 0..80 {
-        alice.frame(&mut net, &["l", "m"]);
+        frame(&mut alice, &mut net, &["l", "m"]);
     }
     for name in ["bob", "carol"] {
         let got: Vec<String> = net.client(name).received
@@ -183,7 +163,7 @@ fn each_subscriber_gets_its_layer_and_switches_at_a_keyframe() {
     // h comes back: bob and carol return to it.
     let bob_before = net.client("bob").received.len();
     for _ in 0..20 {
-        alice.frame(&mut net, &["l", "m", "h"]);
+        frame(&mut alice, &mut net, &["l", "m", "h"]);
     }
     let last = net
         .client("bob")

@@ -859,6 +859,46 @@ impl Client {
     }
 }
 
+/// One simulcast layer a test publisher sends: rid, picture size, packets per frame and
+/// bytes per packet (0: just the VP8 header and label).
+pub type LayerShape = (&'static str, (u16, u16), usize, usize);
+
+/// A simulcast publisher that starts each layer with a keyframe and answers the engine's
+/// keyframe requests per layer, as a browser does.
+#[derive(Debug)]
+pub struct SimulcastPublisher {
+    pub name: &'static str,
+    requests_seen: usize,
+    started: Vec<&'static str>,
+}
+
+impl SimulcastPublisher {
+    pub fn new(name: &'static str) -> SimulcastPublisher {
+        SimulcastPublisher {
+            name,
+            requests_seen: 0,
+            started: Vec::new(),
+        }
+    }
+
+    /// Sends one frame on each of `layers` (a keyframe where one is due); time stands still.
+    pub fn frame(&mut self, net: &mut Net, layers: &[LayerShape]) {
+        let requests = &net.client(self.name).keyframe_rids;
+        let asked: Vec<String> = requests[self.requests_seen..]
+            .iter()
+            .map(|(_, rid)| rid.map(|r| r.to_string()).unwrap_or_default())
+            .collect();
+        self.requests_seen = requests.len();
+        for &(rid, size, packets, bytes) in layers {
+            let keyframe = !self.started.contains(&rid) || asked.iter().any(|r| r == rid);
+            if !self.started.contains(&rid) {
+                self.started.push(rid);
+            }
+            net.send_layer_frame(self.name, rid, keyframe, size, packets, bytes);
+        }
+    }
+}
+
 /// The front of a VP8 RTP payload, as the client SDK's `payload::vp8_prefix` builds it for
 /// a one-packet frame: descriptor S=1 PID=0, frame tag (P=0 on a keyframe), and on a
 /// keyframe the start code and picture size.
