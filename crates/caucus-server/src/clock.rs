@@ -30,3 +30,11 @@ impl Clock {
         self.start + std::time::Duration::from_millis(at.as_millis())
     }
 }
+
+/// Milliseconds since the Unix epoch (the store's and the webhooks' time unit).
+pub fn unix_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(1, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+        .max(1)
+}

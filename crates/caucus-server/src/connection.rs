@@ -31,17 +31,13 @@ use crate::client_frame::{self, FrameError};
 use crate::control::{ControlPlane, verify_password};
 use crate::outbound::{Outbound, OutboundSender, frame};
 use crate::rate_limit::RateLimit;
-use crate::room::{JoinAttempt, RoomHandle, RoomInput, close_code};
+use crate::room::{ConnId, JoinAttempt, RoomHandle, RoomInput, close_code};
 use crate::token::TokenIssuer;
 
 /// A connection that has not joined within this time is closed.
 pub const JOIN_TIMEOUT: Duration = Duration::from_secs(30);
 /// How often a join is retried when its room ended at that very moment.
 const JOIN_ATTEMPTS: usize = 3;
-
-/// Identifies one WebSocket connection (a peer that reconnects gets a new one).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub struct ConnId(pub u64);
 
 /// What every connection task needs.
 #[derive(Debug)]

@@ -11,7 +11,6 @@
 //! or starts them through the [`Registry`].
 
 use std::sync::Arc;
-use std::time::{SystemTime, UNIX_EPOCH};
 
 use caucus_core::{Template, builtin};
 use caucus_proto::{ErrorCode, RoomId, TemplateId, TemplateSpec};
@@ -20,9 +19,9 @@ use tokio::sync::oneshot;
 use tracing::{debug, warn};
 
 use crate::api::error::ApiError;
+use crate::clock::unix_ms;
 use crate::registry::Registry;
-use crate::room::RoomSetup;
-use crate::room::{ApiAnswer, ApiReply, ApiRequest, RoomHandle, RoomInput};
+use crate::room::{ApiAnswer, ApiReply, ApiRequest, RoomHandle, RoomInput, RoomSetup};
 
 /// Who acted, as the audit log names a management token.
 pub const MANAGEMENT_ACTOR: &str = "management";
@@ -281,12 +280,4 @@ pub fn verify_password(hash: Option<&str>, given: Option<&str>) -> bool {
         None => true,
         Some(hash) => given.is_some_and(|p| caucus_store::password::verify(p, hash)),
     }
-}
-
-/// Milliseconds since the Unix epoch (the store's time unit).
-pub fn unix_ms() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(1, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
-        .max(1)
 }

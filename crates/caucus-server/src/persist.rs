@@ -150,7 +150,7 @@ fn write(store: &dyn Store, job: Job, cache: &mut HashCache) -> Option<oneshot::
                 locked: Some(locked),
                 ..RoomPatch::default()
             };
-            match store.update_room(&room, &patch, crate::control::unix_ms()) {
+            match store.update_room(&room, &patch, crate::clock::unix_ms()) {
                 Ok(_) | Err(StoreError::NotFound { .. }) => {}
                 Err(e) => warn!(room = %room, error = %e, "cannot save the locked flag"),
             }

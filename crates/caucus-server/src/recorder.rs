@@ -34,15 +34,9 @@ use caucus_store::{RecordingFile, RecordingRecord, Store};
 use tokio::sync::{mpsc, oneshot};
 use tracing::{debug, error, info, warn};
 
-use crate::control::unix_ms;
+use crate::clock::unix_ms;
 
-/// One track a recording receives: the engine's key and the core's names for it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct RecordedTrack {
-    pub engine: EngineTrack,
-    pub peer: PeerId,
-    pub track: TrackId,
-}
+pub use caucus_room::RecordedTrack;
 
 /// What the recorder is told, in order (the media thread forwards all of it).
 #[derive(Debug)]

@@ -14,8 +14,6 @@
 //! been processed, and gets a fresh room.
 
 use std::collections::HashMap;
-use std::sync::Arc;
-use std::sync::atomic::AtomicU64;
 
 use caucus_core::SessionConfig;
 
@@ -81,7 +79,6 @@ impl Registry {
             clock,
             session,
             media: media.clone(),
-            peer_keys: Arc::new(AtomicU64::new(1)),
             ended: ended_tx,
             persist,
             webhooks,

@@ -248,7 +248,7 @@ pub async fn run(hooks: Arc<Webhooks>, store: Arc<dyn Store>, mut stop: watch::R
         }
         let due = {
             let store = Arc::clone(&store);
-            let now = crate::control::unix_ms();
+            let now = crate::clock::unix_ms();
             tokio::task::spawn_blocking(move || store.due_webhooks(now, BATCH)).await
         };
         let due = match due {
@@ -325,7 +325,7 @@ async fn settle(
     hooks: &Webhooks,
 ) {
     let store = Arc::clone(store);
-    let next = crate::control::unix_ms()
+    let next = crate::clock::unix_ms()
         .saturating_add(u64::try_from(hooks.backoff(entry.attempts + 1).as_millis()).unwrap_or(0));
     let written = tokio::task::spawn_blocking(move || match outcome {
         Ok(()) => {

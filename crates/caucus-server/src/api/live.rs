@@ -15,7 +15,7 @@ use super::error::{ApiError, Envelope, JsonBody};
 use super::paths::{PeerPath, RoomPath};
 use super::schema::PeerInfoDoc;
 use super::{ApiState, Ids, ok};
-use crate::control::unix_ms;
+use crate::clock::unix_ms;
 use crate::room::{ApiAnswer, ApiRequest, PeerPatch};
 
 /// The peers of the room's live session (none when it has no session).

@@ -12,7 +12,7 @@ use super::body::{RoomCreate, RoomList, RoomOut, RoomPatchBody};
 use super::error::{ApiError, Envelope, JsonBody};
 use super::paths::RoomPath;
 use super::{ApiState, Ids, check_id, check_name, created, ok, slug, unique};
-use crate::control::unix_ms;
+use crate::clock::unix_ms;
 use crate::room::ApiRequest;
 
 /// Every room.

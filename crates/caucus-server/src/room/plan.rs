@@ -1,101 +1,72 @@
-//! The breakout plan between a live session and the store: [`capture`] reads what a session's
-//! breakout set would need to start again (rooms, options, pre-assignments), [`restore`] puts
-//! a saved plan into a fresh session with the core's `Session::restore_breakouts`, which keeps
-//! every room's id.
+//! The breakout plan between the store's form ([`BreakoutPlan`]: ids and pre-assignments as
+//! text, passwords as hashes) and the room machine's ([`Plan`]).
 //!
-//! **Passwords.** The core compares breakout passwords in plain text; the store keeps only
-//! hashes. Within one server process the shell remembers the plain password it saw set
-//! ([`Secrets`]), so plans keep being written with its hash. After a restart only the hash is
-//! known: the core gets a random placeholder (fail closed), and the room task checks each
-//! self-select attempt against the hash off its own task, then teaches the core the password
-//! that matched (`Session::learn_breakout_password`). Moves need no password.
+//! The machine keeps a password it saw set in plain text (the core compares plain text); the
+//! store must only ever see hashes, so [`to_store`] hands the plain ones to the writer, which
+//! hashes them off the event loop.
 
-use std::collections::{BTreeMap, HashMap};
-
-use caucus_core::{SavedRoom, Session, Time};
-use caucus_proto::event::BreakoutsView;
-use caucus_proto::{BreakoutId, UserId};
+use caucus_proto::BreakoutId;
+use caucus_room::{Plan, PlanRoom, Secret};
 use caucus_store::{BreakoutPlan, PlannedRoom};
 use tracing::warn;
-
-/// A breakout room's password as the shell knows it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Secret {
-    /// Set in this process: the core holds this, the store gets its hash.
-    Plain(String),
-    /// Restored from the store: the core holds a random password; the store keeps this hash.
-    Hash(String),
-}
-
-/// The passwords of a session's breakout rooms.
-pub type Secrets = HashMap<BreakoutId, Secret>;
 
 /// What is written: the plan (with the hashes already known) and the plain passwords still
 /// to hash, by index into `plan.rooms`.
 pub type Captured = (BreakoutPlan, Vec<(usize, String)>);
 
-/// The plan of the session's breakout set as `view` shows it.
-pub fn capture(view: &BreakoutsView, secrets: &Secrets) -> Captured {
+/// The store's form of `plan`.
+pub fn to_store(plan: &Plan) -> Captured {
     let mut plain = Vec::new();
-    let rooms = view
+    let rooms = plan
         .rooms
         .iter()
         .enumerate()
-        .map(|(i, room)| {
-            let password_hash = match (room.has_password, secrets.get(&room.id)) {
-                (true, Some(Secret::Hash(hash))) => Some(hash.clone()),
-                (true, Some(Secret::Plain(password))) => {
+        .map(|(i, room)| PlannedRoom {
+            id: room.id.to_string(),
+            name: room.name.clone(),
+            capacity: room.capacity,
+            password_hash: match &room.password {
+                Some(Secret::Hash(hash)) => Some(hash.clone()),
+                Some(Secret::Plain(password)) => {
                     plain.push((i, password.clone()));
                     None
                 }
-                // A password the shell never saw cannot be kept; it is logged when set.
-                _ => None,
-            };
-            PlannedRoom {
-                id: room.id.to_string(),
-                name: room.name.clone(),
-                capacity: room.capacity,
-                password_hash,
-                visibility: room.visibility.clone(),
-            }
+                None => None,
+            },
+            visibility: room.visibility.clone(),
         })
         .collect();
-    let preassignments = view
+    let preassignments = plan
         .preassignments
         .iter()
         .map(|(user, b)| (user.clone(), b.to_string()))
         .collect();
-    let plan = BreakoutPlan {
+    let stored = BreakoutPlan {
         rooms,
-        options: view.options.clone(),
+        options: plan.options.clone(),
         preassignments,
     };
-    (plan, plain)
+    (stored, plain)
 }
 
-/// Put `plan` into a fresh `session` (no peers, no breakout rooms). Parts that no longer fit
-/// (a visibility naming a role the template lost) are logged and left out.
-pub fn restore(session: &mut Session, now: Time, plan: &BreakoutPlan, secrets: &mut Secrets) {
+/// The machine's form of a saved plan. Rooms without a usable id are logged and left out;
+/// pre-assignments name a room by id or, in older plans, by name.
+pub fn from_store(plan: &BreakoutPlan) -> Plan {
     let mut rooms = Vec::with_capacity(plan.rooms.len());
     for planned in &plan.rooms {
         let Ok(id) = planned.id.parse::<BreakoutId>() else {
             warn!(room = %planned.id, "a saved breakout room has no usable id; left out");
             continue;
         };
-        let password = planned.password_hash.as_ref().map(|hash| {
-            secrets.insert(id, Secret::Hash(hash.clone()));
-            crate::secret::random_hex(32)
-        });
-        rooms.push(SavedRoom {
+        rooms.push(PlanRoom {
             id,
             name: planned.name.clone(),
             capacity: planned.capacity,
-            password,
+            password: planned.password_hash.clone().map(Secret::Hash),
             visibility: planned.visibility.clone(),
         });
     }
-    // Pre-assignments name a room by id or, in older plans, by name.
-    let preassignments: BTreeMap<UserId, BreakoutId> = plan
+    let preassignments = plan
         .preassignments
         .iter()
         .filter_map(|(user, room)| {
@@ -109,12 +80,67 @@ pub fn restore(session: &mut Session, now: Time, plan: &BreakoutPlan, secrets: &
             by_id.or_else(by_name).map(|id| (user.clone(), id))
         })
         .collect();
-    match session.restore_breakouts(now, rooms, plan.options.clone(), preassignments) {
-        Ok(skipped) => {
-            for denial in skipped {
-                warn!(%denial, "part of a saved breakout plan could not be restored");
-            }
-        }
-        Err(denial) => warn!(%denial, "the saved breakout plan could not be restored"),
+    Plan {
+        rooms,
+        options: plan.options.clone(),
+        preassignments,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_plan_survives_the_round_trip_and_plain_passwords_go_to_the_writer() {
+        let b1: BreakoutId = "b1".parse().unwrap();
+        let b2: BreakoutId = "b2".parse().unwrap();
+        let plan = Plan {
+            rooms: vec![
+                PlanRoom {
+                    id: b1,
+                    name: "Red".into(),
+                    capacity: Some(4),
+                    password: Some(Secret::Hash("pbkdf2$…".into())),
+                    visibility: Default::default(),
+                },
+                PlanRoom {
+                    id: b2,
+                    name: "Blue".into(),
+                    capacity: None,
+                    password: Some(Secret::Plain("hunter2".into())),
+                    visibility: Default::default(),
+                },
+            ],
+            options: Default::default(),
+            preassignments: [("ana".into(), b2)].into_iter().collect(),
+        };
+        let (stored, plain) = to_store(&plan);
+        assert_eq!(plain, vec![(1, "hunter2".to_owned())]);
+        assert_eq!(stored.rooms[0].password_hash.as_deref(), Some("pbkdf2$…"));
+        assert_eq!(stored.rooms[1].password_hash, None, "the writer hashes it");
+        let back = from_store(&stored);
+        assert_eq!(back.rooms[0], plan.rooms[0]);
+        assert_eq!(back.preassignments, plan.preassignments);
+    }
+
+    #[test]
+    fn older_plans_name_preassigned_rooms_by_name() {
+        let stored = BreakoutPlan {
+            rooms: vec![PlannedRoom {
+                id: "b3".into(),
+                name: "Red".into(),
+                capacity: None,
+                password_hash: None,
+                visibility: Default::default(),
+            }],
+            options: Default::default(),
+            preassignments: [("ana".into(), "red".to_owned())].into_iter().collect(),
+        };
+        let plan = from_store(&stored);
+        assert_eq!(
+            plan.preassignments.get(&"ana".into()),
+            Some(&"b3".parse().unwrap())
+        );
     }
 }

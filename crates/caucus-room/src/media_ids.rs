@@ -9,7 +9,7 @@
 //!
 //! This is plain data — no channels, no IO — so the binding rules are unit-tested here.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet};
 
 use caucus_media::{MediaKind, PeerKey, TrackKey as EngineTrack};
 use caucus_proto::signal::RemoteTrack;
@@ -30,15 +30,15 @@ type Mid = String;
 /// Translation tables for one room.
 #[derive(Debug, Default)]
 pub struct MediaIds {
-    keys: HashMap<PeerId, PeerKey>,
-    peers: HashMap<PeerKey, PeerId>,
+    keys: BTreeMap<PeerId, PeerKey>,
+    peers: BTreeMap<PeerKey, PeerId>,
     /// Engine peers whose ICE and DTLS are up.
-    connected: HashSet<PeerKey>,
-    announced: HashMap<(PeerId, Mid), Announced>,
-    mid_of: HashMap<TrackKey, Mid>,
-    received: HashMap<(PeerId, Mid), (EngineTrack, MediaKind)>,
-    owner: HashMap<EngineTrack, (PeerId, Mid)>,
-    desired: HashMap<PeerId, Vec<TrackKey>>,
+    connected: BTreeSet<PeerKey>,
+    announced: BTreeMap<(PeerId, Mid), Announced>,
+    mid_of: BTreeMap<TrackKey, Mid>,
+    received: BTreeMap<(PeerId, Mid), (EngineTrack, MediaKind)>,
+    owner: BTreeMap<EngineTrack, (PeerId, Mid)>,
+    desired: BTreeMap<PeerId, Vec<TrackKey>>,
 }
 
 /// A track became bound: who should now get it, and whether it starts paused.

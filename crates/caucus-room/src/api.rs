@@ -1,13 +1,14 @@
-//! REST calls inside the room task: the server's API acts on the same live session as
+//! REST calls inside the room: the server's API acts on the same live session as
 //! signaling, as [`Actor::Server`], so connected peers see a REST move at once.
 
-use caucus_core::{Actor, Command, Outcome};
+use caucus_core::{Actor, Command, Outcome, Time};
 use caucus_proto::event::{BreakoutsView, PeerInfo};
 use caucus_proto::signal::BreakoutCommand;
 use caucus_proto::{BreakoutOptions, ErrorBody, ErrorCode, Location, PeerId, RoleName};
-use tokio::sync::oneshot;
+use rand::Rng;
 
-use super::RoomTask;
+use crate::output::AckId;
+use crate::room::Room;
 
 /// What the REST API asks of a room.
 #[derive(Debug, Clone)]
@@ -98,16 +99,27 @@ pub enum ApiAnswer {
     Recording(caucus_proto::event::RecordingInfo),
 }
 
-/// The answer and, when the call changed the breakout plan, the moment it is written.
+/// The answer, and the acks it waits for: a plan write, a recorder's start or stop. A REST
+/// reply goes out once every one of them is resolved, so a `200` means "written".
 #[derive(Debug)]
-pub struct ApiReply {
+pub struct ApiResult {
     pub result: Result<ApiAnswer, ErrorBody>,
-    pub persisted: Option<oneshot::Receiver<()>>,
+    pub acks: Vec<AckId>,
 }
 
-impl RoomTask {
-    pub(super) fn api(&mut self, request: ApiRequest) -> Result<ApiAnswer, ErrorBody> {
-        let now = self.ctx.clock.now();
+impl Room {
+    /// A REST call, carried out as [`Actor::Server`].
+    pub fn handle_api(&mut self, now: Time, request: ApiRequest) -> ApiResult {
+        let result = self.api(now, request);
+        let plan = self.settle(now);
+        let acks = plan
+            .into_iter()
+            .chain(self.recordings.take_reply_ack())
+            .collect();
+        ApiResult { result, acks }
+    }
+
+    fn api(&mut self, now: Time, request: ApiRequest) -> Result<ApiAnswer, ErrorBody> {
         match request {
             ApiRequest::Peers => {
                 let mut peers: Vec<PeerInfo> = self
@@ -119,16 +131,15 @@ impl RoomTask {
                 Ok(ApiAnswer::Peers(peers))
             }
             ApiRequest::Peer(peer) => self.peer_answer(peer),
-            ApiRequest::PatchPeer(patch) => self.patch_peer(patch),
-            ApiRequest::Command(command) => self.server_command(command).map(ApiAnswer::Done),
+            ApiRequest::PatchPeer(patch) => self.patch_peer(now, patch),
+            ApiRequest::Command(command) => self.server_command(now, command).map(ApiAnswer::Done),
             ApiRequest::Breakouts { version, op } => {
+                let seed = self.rng.random();
                 let command = Command::Breakouts {
                     version,
-                    op: self
-                        .session
-                        .breakout_op_from_wire(op.clone(), rand::random()),
+                    op: self.session.breakout_op_from_wire(op.clone(), seed),
                 };
-                let outcome = self.server_command(command)?;
+                let outcome = self.server_command(now, command)?;
                 self.note_secret(&op);
                 Ok(ApiAnswer::Breakouts {
                     outcome,
@@ -141,7 +152,7 @@ impl RoomTask {
                     version,
                     op: caucus_core::BreakoutOp::SetOptions(options),
                 };
-                let outcome = self.server_command(command)?;
+                let outcome = self.server_command(now, command)?;
                 Ok(ApiAnswer::Breakouts {
                     outcome,
                     view: self.session.breakouts_view(now),
@@ -152,16 +163,19 @@ impl RoomTask {
                 view: self.session.breakouts_view(now),
             }),
             ApiRequest::StartRecording { location } => self
-                .start_recording(location, true)
+                .start_recording(now, location, true)
                 .map(ApiAnswer::Recording),
             ApiRequest::StopRecording(id) => self
-                .stop_recording(id)
+                .stop_recording(now, id)
                 .map(|()| ApiAnswer::Done(Outcome::Done)),
         }
     }
 
-    pub(super) fn server_command(&mut self, command: Command) -> Result<Outcome, ErrorBody> {
-        let now = self.ctx.clock.now();
+    pub(crate) fn server_command(
+        &mut self,
+        now: Time,
+        command: Command,
+    ) -> Result<Outcome, ErrorBody> {
         self.session
             .handle_command(now, Actor::Server, command)
             .map_err(caucus_core::Denial::into_body)
@@ -176,7 +190,7 @@ impl RoomTask {
 
     /// Role first, then location, then name and metadata: each is one core command, so a later
     /// refusal leaves the earlier changes made (the answer says what refused).
-    fn patch_peer(&mut self, patch: PeerPatch) -> Result<ApiAnswer, ErrorBody> {
+    fn patch_peer(&mut self, now: Time, patch: PeerPatch) -> Result<ApiAnswer, ErrorBody> {
         let Some(peer) = patch.peer else {
             return Err(unknown_peer(PeerId::new(0)));
         };
@@ -189,7 +203,7 @@ impl RoomTask {
             + usize::from(patch.location.is_some())
             + usize::from(patch.name.is_some() || patch.metadata.is_some());
         let before = (parts > 1).then(|| self.session.clone());
-        let result = self.apply_peer_patch(peer, patch);
+        let result = self.apply_peer_patch(now, peer, patch);
         if result.is_err()
             && let Some(before) = before
         {
@@ -198,29 +212,43 @@ impl RoomTask {
         result
     }
 
-    fn apply_peer_patch(&mut self, peer: PeerId, patch: PeerPatch) -> Result<ApiAnswer, ErrorBody> {
+    fn apply_peer_patch(
+        &mut self,
+        now: Time,
+        peer: PeerId,
+        patch: PeerPatch,
+    ) -> Result<ApiAnswer, ErrorBody> {
         if let Some(role) = patch.role {
-            self.server_command(Command::ChangeRole {
-                peer,
-                role,
-                force: patch.force,
-            })
+            self.server_command(
+                now,
+                Command::ChangeRole {
+                    peer,
+                    role,
+                    force: patch.force,
+                },
+            )
             .map_err(|e| with_field(e, "role"))?;
         }
         if let Some(to) = patch.location {
-            self.server_command(Command::MovePeer {
-                peer,
-                to,
-                force: patch.force,
-            })
+            self.server_command(
+                now,
+                Command::MovePeer {
+                    peer,
+                    to,
+                    force: patch.force,
+                },
+            )
             .map_err(|e| with_field(e, "location"))?;
         }
         if patch.name.is_some() || patch.metadata.is_some() {
-            self.server_command(Command::UpdatePeer {
-                peer,
-                name: patch.name,
-                metadata: patch.metadata,
-            })?;
+            self.server_command(
+                now,
+                Command::UpdatePeer {
+                    peer,
+                    name: patch.name,
+                    metadata: patch.metadata,
+                },
+            )?;
         }
         self.peer_answer(peer)
     }

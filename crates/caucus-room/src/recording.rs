@@ -1,59 +1,60 @@
-//! Recordings inside the room task: the core decides which tracks a recording receives
+//! Recordings inside the room: the core decides which tracks a recording receives
 //! ([`Effect::RecordingTracks`](caucus_core::Effect)); the room translates them to engine
-//! tracks and hands start, track sets and stop to the media thread, which applies them to the
-//! engine's recording tap and forwards them to the recorder in order with the packets.
+//! tracks and hands start, track sets and stop to the recorder (through the media thread,
+//! which applies them to the engine's recording tap and forwards them in order with the
+//! packets).
 //!
 //! A REST call that starts or stops a recording is answered once the recorder has stored the
-//! metadata (start) or finished every file (stop): the call's reply waits on an ack.
+//! metadata (start) or finished every file (stop): the call's [`crate::ApiResult`] lists the
+//! ack it waits on.
 
-use std::collections::HashMap;
+use std::collections::BTreeMap;
 
-use caucus_core::Command;
+use caucus_core::{Command, Time};
 use caucus_proto::event::{RecordingEndReason, RecordingInfo};
 use caucus_proto::{ErrorBody, Location, RecordingId, TrackKey};
-use tokio::sync::oneshot;
+use rand::Rng;
 use tracing::{debug, info, warn};
 
-use super::RoomTask;
-use crate::media_thread::MediaCommand;
-use crate::recorder::{RecordedTrack, RecorderInput};
+use crate::output::{AckId, Output, RecordCommand, RecordedTrack};
+use crate::room::Room;
 
 /// The room's view of its recordings in progress.
 #[derive(Debug, Default)]
-pub(super) struct Recordings {
+pub(crate) struct Recordings {
     /// Each recording's track set as the core last gave it (core keys).
-    active: HashMap<RecordingId, Vec<TrackKey>>,
-    /// Acks for REST calls in flight, handed to the recorder with the start or stop.
-    acks: HashMap<RecordingId, oneshot::Sender<()>>,
-    /// What the current REST call's reply waits for.
-    reply_ack: Option<oneshot::Receiver<()>>,
+    active: BTreeMap<RecordingId, Vec<TrackKey>>,
+    /// Acks of REST calls in flight, handed to the recorder with the start or stop.
+    acks: BTreeMap<RecordingId, AckId>,
+    /// What the current REST call's answer waits for.
+    reply_ack: Option<AckId>,
     /// The room's policy records main from the first join; cleared once done.
     auto_main: bool,
 }
 
 impl Recordings {
     /// `auto_main`: the room's recording policy says to record main when the session starts.
-    pub(super) fn new(auto_main: bool) -> Self {
+    pub(crate) fn new(auto_main: bool) -> Self {
         Self {
             auto_main,
             ..Self::default()
         }
     }
 
-    /// The ack the current REST reply waits on, if a recording started or stopped.
-    pub(super) fn take_reply_ack(&mut self) -> Option<oneshot::Receiver<()>> {
+    /// The ack the current REST answer waits on, if a recording started or stopped.
+    pub(crate) fn take_reply_ack(&mut self) -> Option<AckId> {
         self.reply_ack.take()
     }
 }
 
-impl RoomTask {
+impl Room {
     /// A peer joined: with an automatic recording policy, the session's first join starts
     /// recording main (as the server).
-    pub(super) fn auto_record(&mut self) {
+    pub(crate) fn auto_record(&mut self, now: Time) {
         if !std::mem::take(&mut self.recordings.auto_main) {
             return;
         }
-        match self.start_recording(Location::Main, false) {
+        match self.start_recording(now, Location::Main, false) {
             Ok(info) => {
                 info!(room = %self.id, recording = %info.id, "recording main by room policy")
             }
@@ -61,28 +62,30 @@ impl RoomTask {
         }
     }
 
-    /// `POST /v1/rooms/{room}/recordings`: a new recording of `location`; with `reply`, the
-    /// REST reply waits until its metadata is stored.
-    pub(super) fn start_recording(
+    /// A new recording of `location`; with `reply`, the REST answer waits until its metadata
+    /// is stored.
+    pub(crate) fn start_recording(
         &mut self,
+        now: Time,
         location: Location,
         reply: bool,
     ) -> Result<RecordingInfo, ErrorBody> {
         // Unique across sessions and restarts without asking the store; below 2^53 so
         // JavaScript clients keep it exact.
-        let id = RecordingId::new((rand::random::<u64>() >> 11).max(1));
-        let (tx, rx) = oneshot::channel();
-        if reply {
-            self.recordings.acks.insert(id, tx);
+        let id = RecordingId::new((self.rng.random::<u64>() >> 11).max(1));
+        let ack = reply.then(|| self.next_ack());
+        if let Some(ack) = ack {
+            self.recordings.acks.insert(id, ack);
         }
-        match self.server_command(Command::StartRecording {
-            recording: id,
-            location,
-        }) {
+        match self.server_command(
+            now,
+            Command::StartRecording {
+                recording: id,
+                location,
+            },
+        ) {
             Ok(_) => {
-                if reply {
-                    self.recordings.reply_ack = Some(rx);
-                }
+                self.recordings.reply_ack = ack;
                 Ok(RecordingInfo { id, location })
             }
             Err(e) => {
@@ -93,12 +96,12 @@ impl RoomTask {
     }
 
     /// `POST /v1/recordings/{id}/stop`.
-    pub(super) fn stop_recording(&mut self, id: RecordingId) -> Result<(), ErrorBody> {
-        let (tx, rx) = oneshot::channel();
-        self.recordings.acks.insert(id, tx);
-        match self.server_command(Command::StopRecording { recording: id }) {
+    pub(crate) fn stop_recording(&mut self, now: Time, id: RecordingId) -> Result<(), ErrorBody> {
+        let ack = self.next_ack();
+        self.recordings.acks.insert(id, ack);
+        match self.server_command(now, Command::StopRecording { recording: id }) {
             Ok(_) => {
-                self.recordings.reply_ack = Some(rx);
+                self.recordings.reply_ack = Some(ack);
                 Ok(())
             }
             Err(e) => {
@@ -109,7 +112,7 @@ impl RoomTask {
     }
 
     /// The core's complete track set for a recording (the first one starts it).
-    pub(super) fn recording_tracks(
+    pub(crate) fn recording_tracks(
         &mut self,
         id: RecordingId,
         location: Location,
@@ -117,35 +120,31 @@ impl RoomTask {
     ) {
         if !self.recordings.active.contains_key(&id) {
             let ack = self.recordings.acks.remove(&id);
-            self.ctx
-                .media
-                .send(MediaCommand::Record(RecorderInput::Start {
-                    recording: id,
-                    room: self.id.clone(),
-                    location,
-                    ack,
-                }));
+            self.output(Output::Record(RecordCommand::Start {
+                recording: id,
+                location,
+                ack,
+            }));
         }
         self.recordings.active.insert(id, tracks);
         self.push_recording(id);
     }
 
-    pub(super) fn recording_stopped(&mut self, id: RecordingId, reason: RecordingEndReason) {
+    pub(crate) fn recording_stopped(&mut self, id: RecordingId, reason: RecordingEndReason) {
         self.recordings.active.remove(&id);
         let ack = self.recordings.acks.remove(&id);
-        self.ctx
-            .media
-            .send(MediaCommand::Record(RecorderInput::Stop {
-                recording: id,
-                reason,
-                ack,
-            }));
+        self.output(Output::Record(RecordCommand::Stop {
+            recording: id,
+            reason,
+            ack,
+        }));
     }
 
     /// A track reached the engine (it may belong to a recording's set already): every
     /// recording's engine set again.
-    pub(super) fn push_recordings(&mut self) {
-        let ids: Vec<RecordingId> = self.recordings.active.keys().copied().collect();
+    pub(crate) fn push_recordings(&mut self) {
+        let mut ids: Vec<RecordingId> = self.recordings.active.keys().copied().collect();
+        ids.sort();
         for id in ids {
             self.push_recording(id);
         }
@@ -166,11 +165,9 @@ impl RoomTask {
             })
             .collect();
         debug!(room = %self.id, recording = %id, tracks = tracks.len(), "recording set");
-        self.ctx
-            .media
-            .send(MediaCommand::Record(RecorderInput::Tracks {
-                recording: id,
-                tracks,
-            }));
+        self.output(Output::Record(RecordCommand::Tracks {
+            recording: id,
+            tracks,
+        }));
     }
 }
