@@ -426,7 +426,7 @@ fn view_ids(h: &Harness) -> Vec<BreakoutId> {
 fn locked_plan() -> Plan {
     Plan {
         rooms: vec![PlanRoom {
-            id: "b1".parse().unwrap(),
+            id: "b1".parse().expect("a breakout id"),
             name: "Red".into(),
             capacity: None,
             password: Some(Secret::Hash("stored-hash".into())),
