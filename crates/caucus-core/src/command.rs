@@ -225,13 +225,51 @@ pub enum BreakoutOp {
     },
 }
 
+/// The room password as a session holds it.
+#[derive(Clone, PartialEq, Eq)]
+pub enum RoomPassword {
+    /// Compared by the session itself.
+    Plain(String),
+    /// Known only as a stored hash: the session asks for a given password to be checked
+    /// against it ([`Outcome::CheckPassword`]) and takes the verdict with
+    /// `Session::handle_checked`.
+    Hash(String),
+}
+
+impl std::fmt::Debug for RoomPassword {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Never in logs.
+        match self {
+            Self::Plain(_) => f.write_str("Plain(…)"),
+            Self::Hash(_) => f.write_str("Hash(…)"),
+        }
+    }
+}
+
 /// What a successful command hands back.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Outcome {
     Done,
-    Joined { peer: PeerId, resumed: bool },
-    Published { track: TrackId },
-    RequestSent { request: RequestId },
-    BreakoutsCreated { rooms: Vec<BreakoutId> },
-    HelpRequested { help: HelpId },
+    /// Nothing happened yet: check `plain` against `hash` (slow on purpose, so not here), then
+    /// give the same command again with the verdict (`Session::handle_checked`).
+    CheckPassword {
+        hash: String,
+        plain: String,
+    },
+    Joined {
+        peer: PeerId,
+        resumed: bool,
+    },
+    Published {
+        track: TrackId,
+    },
+    RequestSent {
+        request: RequestId,
+    },
+    BreakoutsCreated {
+        rooms: Vec<BreakoutId>,
+    },
+    HelpRequested {
+        help: HelpId,
+    },
 }

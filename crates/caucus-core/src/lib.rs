@@ -46,7 +46,8 @@ mod wire;
 
 pub use breakout_set::{BreakoutRoom, BreakoutSet};
 pub use command::{
-    Actor, Assignee, BreakoutOp, BreakoutRef, Command, JoinRequest, Outcome, RoomUpdate,
+    Actor, Assignee, BreakoutOp, BreakoutRef, Command, JoinRequest, Outcome, RoomPassword,
+    RoomUpdate,
 };
 pub use denial::Denial;
 pub use effect::Effect;

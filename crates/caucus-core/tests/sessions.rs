@@ -8,8 +8,8 @@ use std::time::Duration;
 
 use caucus_core::sim::Sim;
 use caucus_core::{
-    Actor, Assignee, BreakoutOp, Command, Effect, JoinRequest, Outcome, SessionConfig, Template,
-    builtin,
+    Actor, Assignee, BreakoutOp, Command, Effect, JoinRequest, Outcome, RoomPassword,
+    SessionConfig, Template, builtin,
 };
 use caucus_proto::event::LeaveReason;
 use caucus_proto::{
@@ -245,7 +245,7 @@ fn a_locked_room_refuses_newcomers() {
 #[test]
 fn a_room_password_is_required_and_checked() {
     let config = SessionConfig {
-        password: Some("open sesame".into()),
+        password: Some(RoomPassword::Plain("open sesame".into())),
         ..SessionConfig::default()
     };
     let mut sim = Sim::with(builtin::breakout_template(), config);
@@ -278,6 +278,106 @@ fn a_room_password_is_required_and_checked() {
     };
     let ana = sim.join_with(right).unwrap();
     assert!(sim.peer(ana).is_some());
+}
+
+/// What production rooms do: the password is known only as a hash, so the session asks for a
+/// check and takes the verdict — through the same gate, in the same order, as a plain one.
+#[test]
+fn a_hashed_room_password_is_checked_outside_and_the_verdict_decides() {
+    let config = SessionConfig {
+        password: Some(RoomPassword::Hash("stored-hash".into())),
+        ..SessionConfig::default()
+    };
+    let mut sim = Sim::with(builtin::breakout_template(), config);
+    let given = |p: &str| JoinRequest {
+        password: Some(p.into()),
+        ..request("ana", "guest")
+    };
+    let missing = sim.try_join("ana", "guest").unwrap_err();
+    assert_eq!(missing.code, ErrorCode::WrongPassword, "no password given");
+
+    let asked = sim
+        .session
+        .handle_command(sim.now, Actor::Server, Command::Join(given("guess")))
+        .unwrap();
+    assert_eq!(
+        asked,
+        Outcome::CheckPassword {
+            hash: "stored-hash".into(),
+            plain: "guess".into()
+        }
+    );
+    assert_eq!(sim.session.peers().count(), 0, "nothing happened yet");
+    let ask = |sim: &mut Sim, p: &str| {
+        sim.session
+            .handle_command(sim.now, Actor::Server, Command::Join(given(p)))
+    };
+    assert!(matches!(
+        ask(&mut sim, "guess2"),
+        Ok(Outcome::CheckPassword { .. })
+    ));
+    assert!(matches!(
+        ask(&mut sim, "guess3"),
+        Ok(Outcome::CheckPassword { .. })
+    ));
+    let again = ask(&mut sim, "guess4").unwrap_err();
+    assert_eq!(
+        again.code,
+        ErrorCode::RateLimited,
+        "a burst of three, then one a second"
+    );
+
+    let wrong = sim
+        .session
+        .handle_checked(sim.now, Actor::Server, Command::Join(given("guess")), false)
+        .unwrap_err();
+    assert_eq!(wrong.code, ErrorCode::WrongPassword);
+
+    sim.advance(Duration::from_secs(1));
+    let right = sim
+        .session
+        .handle_checked(sim.now, Actor::Server, Command::Join(given("right")), true)
+        .unwrap();
+    assert!(matches!(right, Outcome::Joined { resumed: false, .. }));
+}
+
+/// One refusal order for every way in: a locked room says so before it looks at a password,
+/// right or wrong, plain or hashed, checked or not.
+#[test]
+fn a_locked_room_answers_room_locked_whatever_the_password() {
+    for password in [
+        RoomPassword::Plain("open sesame".into()),
+        RoomPassword::Hash("stored-hash".into()),
+    ] {
+        let config = SessionConfig {
+            password: Some(password),
+            locked: true,
+            ..SessionConfig::default()
+        };
+        let mut sim = Sim::with(builtin::breakout_template(), config);
+        for given in [None, Some("wrong"), Some("open sesame")] {
+            let request = JoinRequest {
+                password: given.map(Into::into),
+                ..request("ana", "guest")
+            };
+            for verdict in [None, Some(false), Some(true)] {
+                let result = match verdict {
+                    None => sim.session.handle_command(
+                        sim.now,
+                        Actor::Server,
+                        Command::Join(request.clone()),
+                    ),
+                    Some(ok) => sim.session.handle_checked(
+                        sim.now,
+                        Actor::Server,
+                        Command::Join(request.clone()),
+                        ok,
+                    ),
+                };
+                assert_eq!(result.map_err(|d| d.code), Err(ErrorCode::RoomLocked));
+            }
+        }
+    }
 }
 
 #[test]

@@ -31,6 +31,10 @@ pub enum ApiRequest {
     },
     /// The breakout set.
     View,
+    /// The durable room's password changed: later joins need the new one (`None`: none).
+    SetPassword {
+        hash: Option<String>,
+    },
     /// Record a location (answered once the recording's metadata is stored).
     StartRecording {
         location: Location,
@@ -157,6 +161,11 @@ impl Room {
                     outcome,
                     view: self.session.breakouts_view(now),
                 })
+            }
+            ApiRequest::SetPassword { hash } => {
+                self.session
+                    .set_password(hash.map(caucus_core::RoomPassword::Hash));
+                Ok(ApiAnswer::Done(Outcome::Done))
             }
             ApiRequest::View => Ok(ApiAnswer::Breakouts {
                 outcome: Outcome::Done,

@@ -16,7 +16,8 @@ use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::sync::Arc;
 
 use caucus_core::{
-    Actor, Command, Effect, JoinRequest, Outcome, Session, SessionConfig, Template, Time,
+    Actor, Command, Denial, Effect, JoinRequest, Outcome, RoomPassword, Session, SessionConfig,
+    Template, Time,
 };
 use caucus_media::{MaxLayer, PeerKey, TrackKey as EngineTrack};
 use caucus_proto::signal::{ReplyData, ServerMessage};
@@ -29,7 +30,7 @@ use crate::media_ids::MediaIds;
 use crate::output::{AckId, CheckId, EngineCommand, Output, Signal};
 use crate::plan::{self, Plan, Secrets};
 use crate::recording::Recordings;
-use crate::signaling::PendingCheck;
+use crate::signaling::{PendingCheck, PendingJoin};
 
 /// WebSocket close codes the server uses (4000–4999 are the application's).
 pub mod close_code {
@@ -55,6 +56,8 @@ pub struct RoomSetup {
     pub id: RoomId,
     pub template: Arc<Template>,
     pub locked: bool,
+    /// The stored hash of the room password, if it has one.
+    pub password_hash: Option<String>,
     /// The saved breakout plan, restored into the fresh session.
     pub plan: Option<Plan>,
     /// The room's recording policy: record main from the session's first join.
@@ -74,6 +77,7 @@ impl RoomSetup {
             id,
             template,
             locked: false,
+            password_hash: None,
             plan: None,
             auto_record: false,
             key_base: 0,
@@ -112,6 +116,8 @@ pub struct Room {
     /// check costs a core for tens of milliseconds, and guessing must stay slow).
     pub(crate) password_checks: BTreeMap<PeerId, Time>,
     pub(crate) pending_checks: BTreeMap<CheckId, PendingCheck>,
+    /// Joins waiting for the room password to be checked against its hash.
+    pub(crate) pending_joins: BTreeMap<CheckId, PendingJoin>,
     next_check: u64,
     next_ack: u64,
     ended: bool,
@@ -137,6 +143,7 @@ impl Room {
     pub fn new(now: Time, setup: RoomSetup, config: SessionConfig) -> Self {
         let config = SessionConfig {
             locked: setup.locked,
+            password: setup.password_hash.map(RoomPassword::Hash),
             ..config
         };
         let mut session = Session::new(now, setup.template, config);
@@ -160,6 +167,7 @@ impl Room {
             outputs: VecDeque::new(),
             password_checks: BTreeMap::new(),
             pending_checks: BTreeMap::new(),
+            pending_joins: BTreeMap::new(),
             next_check: 0,
             next_ack: 0,
             ended: false,
@@ -249,10 +257,36 @@ impl Room {
             }
             self.carry_out();
         }
-        let result = self
-            .session
-            .handle_command(now, Actor::Server, Command::Join(request));
+        let result =
+            self.session
+                .handle_command(now, Actor::Server, Command::Join(request.clone()));
+        self.join_answered(now, conn, message_id, request, result);
+        self.settle(now);
+    }
+
+    /// What the core said to a join: joined, refused, or first check the password.
+    pub(crate) fn join_answered(
+        &mut self,
+        now: Time,
+        conn: ConnId,
+        message_id: u64,
+        request: JoinRequest,
+        result: Result<Outcome, Denial>,
+    ) {
         match result {
+            Ok(Outcome::CheckPassword { hash, plain }) => {
+                let check = self.next_check();
+                self.pending_joins.insert(
+                    check,
+                    PendingJoin {
+                        conn,
+                        message_id,
+                        request,
+                    },
+                );
+                self.outputs
+                    .push_back(Output::VerifyPassword { check, hash, plain });
+            }
             Ok(Outcome::Joined { peer, resumed }) => {
                 info!(room = %self.id, %peer, resumed, ?conn, "peer joined");
                 self.outputs.push_back(Output::Joined {
@@ -289,7 +323,6 @@ impl Room {
                 });
             }
         }
-        self.settle(now);
     }
 
     /// The peer's socket closed without `leave`: the core keeps its place for the grace period.

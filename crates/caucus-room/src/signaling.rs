@@ -4,7 +4,7 @@
 
 use std::time::Duration;
 
-use caucus_core::{Actor, Command, Denial, Outcome, Time};
+use caucus_core::{Actor, Command, Denial, JoinRequest, Outcome, Time};
 use caucus_proto::signal::{BreakoutCommand, ClientBody, ClientMessage, PeerCommand, ReplyData};
 use caucus_proto::{BreakoutId, ErrorBody, ErrorCode, PeerId, Source};
 use rand::Rng;
@@ -16,6 +16,14 @@ use crate::room::{ConnId, Room};
 
 /// The least time between two password checks of one peer against a stored hash.
 const PASSWORD_CHECK_INTERVAL: Duration = Duration::from_secs(1);
+
+/// A join waiting for the room password to be checked against the stored hash.
+#[derive(Debug)]
+pub(crate) struct PendingJoin {
+    pub(crate) conn: ConnId,
+    pub(crate) message_id: u64,
+    pub(crate) request: JoinRequest,
+}
 
 /// A `join_breakout` waiting for its password to be checked against the stored hash.
 #[derive(Debug)]
@@ -72,6 +80,17 @@ impl Room {
     /// (and remembered for the plan), then the command runs as if it had just arrived — a
     /// wrong one is refused by the core as any wrong password is.
     pub fn handle_password_verdict(&mut self, now: Time, check: crate::CheckId, ok: bool) {
+        if let Some(join) = self.pending_joins.remove(&check) {
+            let result = self.session.handle_checked(
+                now,
+                Actor::Server,
+                Command::Join(join.request.clone()),
+                ok,
+            );
+            self.join_answered(now, join.conn, join.message_id, join.request, result);
+            self.settle(now);
+            return;
+        }
         let Some(pending) = self.pending_checks.remove(&check) else {
             return;
         };
@@ -241,7 +260,8 @@ impl Room {
 
 pub(crate) fn reply_data(outcome: Outcome) -> Option<ReplyData> {
     match outcome {
-        Outcome::Done => None,
+        // Only joins ask for a check, and the room answers those itself.
+        Outcome::Done | Outcome::CheckPassword { .. } => None,
         Outcome::Joined { peer, resumed } => Some(ReplyData::Joined {
             peer_id: peer,
             resumed,

@@ -28,7 +28,7 @@ use tracing::{debug, info, warn};
 
 use crate::api::error::{ApiError, codes};
 use crate::client_frame::{self, FrameError};
-use crate::control::{ControlPlane, verify_password};
+use crate::control::ControlPlane;
 use crate::outbound::{Outbound, OutboundSender, frame};
 use crate::rate_limit::RateLimit;
 use crate::room::{ConnId, JoinAttempt, RoomHandle, RoomInput, close_code};
@@ -235,34 +235,12 @@ impl Connection {
             Ok(record) => record,
             Err(e) => return self.refuse_api(id, e).await,
         };
-        if record.password_hash.is_some() {
-            let hash = record.password_hash.clone();
-            let given = password.clone();
-            // PBKDF2 costs tens of milliseconds: not on the async threads.
-            let ok = tokio::task::spawn_blocking(move || {
-                verify_password(hash.as_deref(), given.as_deref())
-            })
-            .await
-            .unwrap_or(false);
-            if !ok {
-                let error = ErrorBody {
-                    code: ErrorCode::WrongPassword,
-                    message: if password.is_some() {
-                        "the room password is wrong".to_owned()
-                    } else {
-                        "this room needs a password".to_owned()
-                    },
-                    field: Some("password".to_owned()),
-                };
-                return self.send(&reply_error(id, error)).await;
-            }
-        }
         let request = JoinRequest {
             user_id: claims.user_id.clone(),
             name,
             role: claims.role.clone(),
-            // Checked above against the stored hash; the session holds no room password.
-            password: None,
+            // The session decides whether it needs one (and asks for it to be checked).
+            password,
             metadata: None,
         };
         for _ in 0..JOIN_ATTEMPTS {

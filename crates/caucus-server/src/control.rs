@@ -221,6 +221,7 @@ impl ControlPlane {
         let setup = RoomSetup {
             template,
             locked: record.locked,
+            password_hash: record.password_hash.clone(),
             plan,
             auto_record: record.recording.auto,
         };
@@ -271,13 +272,5 @@ impl ControlPlane {
             ErrorCode::SessionEnded,
             "the room's session is restarting; retry",
         ))
-    }
-}
-
-/// Whether `given` opens a room whose password hash is `hash` (no hash: any).
-pub fn verify_password(hash: Option<&str>, given: Option<&str>) -> bool {
-    match hash {
-        None => true,
-        Some(hash) => given.is_some_and(|p| caucus_store::password::verify(p, hash)),
     }
 }

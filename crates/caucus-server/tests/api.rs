@@ -445,6 +445,40 @@ async fn rooms_are_created_changed_and_deleted_and_joins_check_them() {
         .request(json!({"type": "join", "token": server.join_token("team-sync", "bob", "guest")}))
         .await;
     assert_eq!(code(&reply), "room_locked");
+
+    // One refusal order, the core's: a locked room says so before it looks at a password
+    // (the core's story test `a_locked_room_answers_room_locked_whatever_the_password` checks
+    // the same order), and a password set while the session is live guards its next joins.
+    let (status, body) = api
+        .patch("/v1/rooms/team-sync", json!({"password": "n3w"}))
+        .await;
+    assert_eq!(status, 200, "{body}");
+    for password in [json!(null), json!("wrong"), json!("n3w")] {
+        let mut late = Client::connect(&server).await;
+        let reply = late
+            .request(json!({"type": "join", "token": server.join_token("team-sync", "bob", "guest"), "password": password}))
+            .await;
+        assert_eq!(code(&reply), "room_locked", "{password}");
+    }
+    let (status, _) = api
+        .patch("/v1/rooms/team-sync", json!({"locked": false}))
+        .await;
+    assert_eq!(status, 200);
+    let bob = server.join_token("team-sync", "bob", "guest");
+    let mut late = Client::connect(&server).await;
+    let reply = late
+        .request(json!({"type": "join", "token": bob, "password": "s3cret"}))
+        .await;
+    assert_eq!(
+        code(&reply),
+        "wrong_password",
+        "the old password no longer opens it"
+    );
+    let reply = late
+        .request(json!({"type": "join", "token": bob, "password": "n3w"}))
+        .await;
+    assert_eq!(reply["ok"], true, "{reply}");
+
     let (status, body) = api
         .patch("/v1/rooms/team-sync", json!({"template": "ghost"}))
         .await;

@@ -11,6 +11,7 @@
 mod breakouts;
 mod media;
 mod moderation;
+mod password;
 mod peers;
 mod recordings;
 mod requests;
@@ -28,7 +29,7 @@ use caucus_proto::{
     ServerEvent, TrackId, TrackKey,
 };
 
-use crate::command::{Actor, Command, Outcome};
+use crate::command::{Actor, Command, Outcome, RoomPassword};
 use crate::denial::Denial;
 use crate::effect::Effect;
 use crate::policy::{Action, Principal, authorize};
@@ -40,8 +41,8 @@ use crate::time::Time;
 /// Settings of one session, taken from the room and the server configuration.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SessionConfig {
-    /// A password every joining peer must give.
-    pub password: Option<String>,
+    /// A password every joining peer must give (returning peers excepted).
+    pub password: Option<RoomPassword>,
     /// A locked room admits no new peers (returning ones still come back).
     pub locked: bool,
     /// How long a peer whose connection dropped keeps its place.
@@ -82,6 +83,8 @@ pub struct Session {
     empty_since: Option<Time>,
     /// Recordings in progress, each with the track set it was last given.
     recordings: BTreeMap<caucus_proto::RecordingId, recordings::Recording>,
+    /// How many room password checks against a hash may still run.
+    password_checks: password::CheckBudget,
 }
 
 #[derive(Debug, Clone)]
@@ -120,6 +123,7 @@ impl Session {
             ended: false,
             empty_since: Some(now),
             recordings: BTreeMap::new(),
+            password_checks: password::CheckBudget::default(),
         };
         session
             .timers
@@ -140,9 +144,35 @@ impl Session {
                 "the session has ended",
             ));
         }
-        let result = self.dispatch(now, actor, command);
+        let result = self.dispatch(now, actor, command, None);
         self.finish(now);
         result
+    }
+
+    /// Give again a command that answered [`Outcome::CheckPassword`], with the verdict of that
+    /// check. Every other check runs again, in the same order: the room may have been locked
+    /// meanwhile.
+    pub fn handle_checked(
+        &mut self,
+        now: Time,
+        actor: Actor,
+        command: Command,
+        password_ok: bool,
+    ) -> Result<Outcome, Denial> {
+        if self.ended {
+            return Err(Denial::new(
+                ErrorCode::SessionEnded,
+                "the session has ended",
+            ));
+        }
+        let result = self.dispatch(now, actor, command, Some(password_ok));
+        self.finish(now);
+        result
+    }
+
+    /// The room password changed (the durable room was edited): later joins need the new one.
+    pub fn set_password(&mut self, password: Option<RoomPassword>) {
+        self.config.password = password;
     }
 
     /// Let time pass: reconnect grace periods, request expiry, breakout timers and countdowns.
@@ -222,11 +252,17 @@ impl Session {
 
     // ---- dispatch ------------------------------------------------------------------------
 
-    fn dispatch(&mut self, now: Time, actor: Actor, command: Command) -> Result<Outcome, Denial> {
+    fn dispatch(
+        &mut self,
+        now: Time,
+        actor: Actor,
+        command: Command,
+        password_ok: Option<bool>,
+    ) -> Result<Outcome, Denial> {
         match command {
             Command::Join(request) => {
                 self.require_server(actor)?;
-                self.join(now, request)
+                self.join(now, request, password_ok)
             }
             Command::Leave { peer } => self.leave(actor, peer),
             Command::Disconnect { peer } => {

@@ -11,10 +11,20 @@ use crate::state::Peer;
 use crate::time::Time;
 
 const MAX_NAME_CHARS: usize = 64;
+
 const MAX_METADATA_BYTES: usize = 4096;
 
 impl Session {
-    pub(super) fn join(&mut self, now: Time, request: JoinRequest) -> Result<Outcome, Denial> {
+    /// Join, in this order of refusal whoever asks: a returning peer resumes (no password, no
+    /// lock), then the role must exist, the room must be unlocked, the password right, and
+    /// the session, role and planned room must have space. `password_ok` is the verdict of a
+    /// check this join asked for ([`Outcome::CheckPassword`]).
+    pub(super) fn join(
+        &mut self,
+        now: Time,
+        request: JoinRequest,
+        password_ok: Option<bool>,
+    ) -> Result<Outcome, Denial> {
         if let Some(id) = self.state.resumable(&request.user_id) {
             return self.resume(now, id);
         }
@@ -22,13 +32,8 @@ impl Session {
         if self.config.locked {
             return Err(Denial::new(ErrorCode::RoomLocked, "the room is locked"));
         }
-        if let Some(expected) = &self.config.password
-            && !password_matches(expected, request.password.as_deref())
-        {
-            return Err(
-                Denial::new(ErrorCode::WrongPassword, "the room password is wrong")
-                    .with_field("password"),
-            );
+        if let Some(check) = self.check_room_password(now, &request, password_ok)? {
+            return Ok(check);
         }
         if self.config.max_peers > 0 && self.state.peers.len() >= self.config.max_peers as usize {
             return Err(Denial::new(
@@ -336,14 +341,4 @@ fn check_metadata(metadata: Option<&serde_json::Value>) -> Result<(), Denial> {
         .with_field("metadata"));
     }
     Ok(())
-}
-
-fn password_matches(expected: &str, given: Option<&str>) -> bool {
-    let Some(given) = given else { return false };
-    expected.len() == given.len()
-        && expected
-            .bytes()
-            .zip(given.bytes())
-            .fold(0u8, |acc, (a, b)| acc | (a ^ b))
-            == 0
 }

@@ -185,6 +185,17 @@ pub async fn patch(
         .control
         .store(move |s| s.update_room(&to_update, &patch_, unix_ms()))
         .await?;
+    if let Some(hash) = &patch.password_hash {
+        // Joins of the live session need the new password at once.
+        state
+            .control
+            .ask(
+                &current,
+                false,
+                ApiRequest::SetPassword { hash: hash.clone() },
+            )
+            .await?;
+    }
     if let Some(locked) = body.locked {
         // The live session follows at once (and writes the same flag back: harmless).
         state

@@ -54,6 +54,8 @@ pub struct RoomContext {
 pub struct RoomSetup {
     pub template: Arc<Template>,
     pub locked: bool,
+    /// The stored hash of the room password, if it has one.
+    pub password_hash: Option<String>,
     /// The saved breakout plan, restored into the fresh session.
     pub plan: Option<BreakoutPlan>,
     /// The room's recording policy: record main from the session's first join.
@@ -142,6 +144,7 @@ pub fn spawn(
         id: id.clone(),
         template: setup.template,
         locked: setup.locked,
+        password_hash: setup.password_hash,
         plan: setup.plan.as_ref().map(plan::from_store),
         auto_record: setup.auto_record,
         key_base: generation << 32,
