@@ -12,8 +12,15 @@ pub enum Effect {
         to: Vec<PeerId>,
         event: Arc<ServerEvent>,
     },
-    /// `peer`'s complete desired set changed: forward exactly these tracks to it.
+    /// `peer`'s complete desired set changed: forward exactly these tracks to it, in this
+    /// order when not all fit (the publisher's role priority, then sound, screens, cameras).
     Subscriptions { peer: PeerId, tracks: Vec<TrackKey> },
+    /// The largest camera picture `peer` is sent, from its acting role (`None`: no cap); told
+    /// when it joins and whenever it changes.
+    ViewCap {
+        peer: PeerId,
+        max: Option<caucus_proto::template::ViewCaps>,
+    },
     /// Accept media of this track from its publisher again, or stop (mute is enforced by the
     /// media plane, not left to the client).
     TrackMuted {

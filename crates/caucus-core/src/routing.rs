@@ -16,7 +16,8 @@
 
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
-use caucus_proto::{Location, PeerId, TrackKey, Visibility};
+use caucus_proto::template::ViewCaps;
+use caucus_proto::{Location, PeerId, Source, TrackKey, Visibility};
 
 use crate::effect::Effect;
 use crate::state::{Peer, State, Track};
@@ -69,6 +70,8 @@ pub(crate) struct Routing {
     /// Subscribers that received a dirty publisher before it changed.
     earlier_receivers: BTreeSet<PeerId>,
     rebuild: bool,
+    /// The camera cap each connected subscriber was last told of.
+    caps: BTreeMap<PeerId, Option<ViewCaps>>,
 }
 
 impl Routing {
@@ -107,6 +110,11 @@ impl Routing {
     /// Bring every set up to date; push one `Effect::Subscriptions` per changed peer.
     pub(crate) fn flush(&mut self, state: &State, effects: &mut VecDeque<Effect>) {
         let mut changed = BTreeSet::new();
+        let touched: Vec<PeerId> = if self.rebuild {
+            state.connected().map(|p| p.id).collect()
+        } else {
+            self.dirty_subscribers.iter().copied().collect()
+        };
         if std::mem::take(&mut self.rebuild) {
             let gone: Vec<PeerId> = self
                 .desired
@@ -163,11 +171,43 @@ impl Routing {
             let tracks = self
                 .desired
                 .get(&id)
-                .map(|set| set.iter().copied().collect())
+                .map(|set| by_priority(state, set))
                 .unwrap_or_default();
             effects.push_back(Effect::Subscriptions { peer: id, tracks });
         }
+        self.caps
+            .retain(|id, _| state.peers.get(id).is_some_and(Peer::is_connected));
+        for id in touched {
+            let Some(s) = state.peers.get(&id).filter(|p| p.is_connected()) else {
+                continue;
+            };
+            let cap = state.role_of(s).view_caps();
+            if self.caps.insert(id, cap) != Some(cap) {
+                effects.push_back(Effect::ViewCap { peer: id, max: cap });
+            }
+        }
     }
+}
+
+/// A desired set in the order the media plane serves it when receive slots or bandwidth run
+/// short: the publisher's acting role `priority` first (higher first), then sound before
+/// screens before cameras, then by key (so equal ranks keep a stable order).
+fn by_priority(state: &State, set: &BTreeSet<TrackKey>) -> Vec<TrackKey> {
+    let rank = |key: &TrackKey| {
+        let publisher = state.peers.get(&key.peer);
+        let priority = publisher.map_or(0, |p| state.role_of(p).priority());
+        let source = publisher
+            .and_then(|p| p.tracks.get(&key.track))
+            .map_or(3, |t| match t.source {
+                Source::Audio | Source::ScreenAudio => 0,
+                Source::Screen => 1,
+                Source::Video => 2,
+            });
+        (std::cmp::Reverse(priority), source, *key)
+    };
+    let mut tracks: Vec<TrackKey> = set.iter().copied().collect();
+    tracks.sort_by_key(rank);
+    tracks
 }
 
 /// Recompute the part of `set` that belongs to publisher `pid`; true if it changed.

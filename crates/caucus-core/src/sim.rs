@@ -40,6 +40,8 @@ pub struct Sim {
     pub inbox: BTreeMap<PeerId, Vec<Arc<ServerEvent>>>,
     /// The last complete desired set each peer was given.
     pub subscriptions: BTreeMap<PeerId, Vec<TrackKey>>,
+    /// The last camera cap each peer was given.
+    pub view_caps: BTreeMap<PeerId, Option<caucus_proto::template::ViewCaps>>,
     pub lifecycle: Vec<LifecycleEvent>,
     pub disconnected: Vec<PeerId>,
     /// The last complete track set of each recording in progress.
@@ -70,6 +72,7 @@ impl Sim {
             now,
             inbox: BTreeMap::new(),
             subscriptions: BTreeMap::new(),
+            view_caps: BTreeMap::new(),
             lifecycle: Vec::new(),
             disconnected: Vec::new(),
             recordings: BTreeMap::new(),
@@ -209,6 +212,9 @@ impl Sim {
                 }
                 Effect::RecordingStopped { recording, .. } => {
                     self.recordings.remove(recording);
+                }
+                Effect::ViewCap { peer, max } => {
+                    self.view_caps.insert(*peer, *max);
                 }
                 Effect::TrackMuted { .. } | Effect::TrackStopped { .. } | Effect::SessionEnded => {}
             }

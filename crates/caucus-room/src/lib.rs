@@ -46,7 +46,7 @@ mod room;
 mod signaling;
 
 pub use api::{ApiAnswer, ApiRequest, ApiResult, OptionsPatch, PeerPatch};
-pub use media_ids::{BoundTrack, MediaIds, by_priority};
+pub use media_ids::{BoundTrack, MediaIds};
 pub use output::{AckId, CheckId, EngineCommand, Output, RecordCommand, RecordedTrack, Signal};
 pub use plan::{Plan, PlanRoom, Secret};
 pub use room::{ConnId, Room, RoomCounts, RoomSetup, close_code};

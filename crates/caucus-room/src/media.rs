@@ -2,15 +2,13 @@
 //! it is told — each subscriber's desired set as engine tracks in priority order, and the
 //! layer hint of each camera it receives.
 
-use std::sync::Arc;
-
 use caucus_core::Time;
 use caucus_media::{EngineEvent, MaxLayer, MediaError, PeerKey};
 use caucus_proto::signal::{ReplyData, ServerMessage};
 use caucus_proto::{ErrorBody, ErrorCode, PeerId, Source, TrackId, TrackKey};
 use tracing::{debug, info};
 
-use crate::media_ids::{Bound, by_priority};
+use crate::media_ids::Bound;
 use crate::output::EngineCommand;
 use crate::room::Room;
 use crate::signaling::no_media;
@@ -152,28 +150,23 @@ impl Room {
         self.push_subscriptions(peer);
     }
 
-    /// Hand the engine the peer's desired set — bound tracks, highest priority first — and
-    /// the layer hint of each camera track: the smaller of the role's cap (`subscribe.video`)
-    /// and the size the client asked for (`video_size`).
+    /// Hand the engine the peer's desired set — bound tracks, in the core's order (highest
+    /// priority first) — and the layer hint of each camera track: the smaller of the role's
+    /// cap (the core's `ViewCap`) and the size the client asked for (`video_size`).
     pub(crate) fn push_subscriptions(&mut self, peer: PeerId) {
         let Some(key) = self.ids.ready_key_of(peer) else {
             return;
         };
-        let template = Arc::clone(self.session.template());
-        let mut set = self.ids.bound_set(peer);
-        by_priority(&mut set, |publisher| {
-            self.session
-                .peer(publisher)
-                .map_or(0, |p| template.role(p.acting_role()).priority())
-        });
+        let set = self.ids.bound_set(peer);
         self.engine(EngineCommand::SetSubscriptions {
             key,
             tracks: set.iter().map(|t| t.engine).collect(),
         });
         let role_cap = self
-            .session
-            .peer(peer)
-            .and_then(|p| template.role(p.acting_role()).view_caps())
+            .view_caps
+            .get(&peer)
+            .copied()
+            .flatten()
             .map(|caps| (caps.max_width, caps.max_height));
         let sizes = self.view_sizes.get(&peer);
         let hints = self.layer_hints.entry(peer).or_default();

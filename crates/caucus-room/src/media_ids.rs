@@ -59,18 +59,6 @@ pub struct BoundTrack {
     pub engine: EngineTrack,
 }
 
-/// Puts a subscriber's tracks in the order the engine serves them when slots or bandwidth run
-/// short: the publisher's role `priority` first (higher first), then sound before screens
-/// before cameras; ties keep their order.
-pub fn by_priority(tracks: &mut [BoundTrack], priority: impl Fn(PeerId) -> i32) {
-    let rank = |source: Source| match source {
-        Source::Audio | Source::ScreenAudio => 0,
-        Source::Screen => 1,
-        Source::Video => 2,
-    };
-    tracks.sort_by_key(|t| (std::cmp::Reverse(priority(t.publisher)), rank(t.source)));
-}
-
 impl MediaIds {
     // ---- engine peers ---------------------------------------------------------------
 
@@ -302,28 +290,6 @@ fn kind_fits(kind: MediaKind, source: Source) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn higher_roles_come_first_then_sound_screens_and_cameras() {
-        let track = |publisher: u64, source: Source, engine: u64| BoundTrack {
-            publisher: PeerId::new(publisher),
-            track: TrackId::new(engine),
-            source,
-            engine: EngineTrack(engine),
-        };
-        // Peers 1 and 2 are guests (priority 0), peer 9 the host (priority 100).
-        let mut tracks = vec![
-            track(1, Source::Video, 1),
-            track(1, Source::Audio, 2),
-            track(2, Source::Video, 3),
-            track(9, Source::Video, 4),
-            track(9, Source::Screen, 5),
-            track(9, Source::Audio, 6),
-        ];
-        by_priority(&mut tracks, |p| if p == PeerId::new(9) { 100 } else { 0 });
-        let order: Vec<u64> = tracks.iter().map(|t| t.engine.0).collect();
-        assert_eq!(order, [6, 5, 4, 2, 1, 3]);
-    }
 
     const ANA: PeerId = PeerId::new(1);
     const BOB: PeerId = PeerId::new(2);

@@ -21,7 +21,8 @@ use caucus_core::{
 };
 use caucus_media::{MaxLayer, PeerKey, TrackKey as EngineTrack};
 use caucus_proto::signal::{ReplyData, ServerMessage};
-use caucus_proto::{ErrorBody, ErrorCode, PeerId, RoomId, ServerEvent, TrackKey, UserId};
+use caucus_proto::template::ViewCaps;
+use caucus_proto::{ErrorBody, ErrorCode, PeerId, RoomId, TrackKey, UserId};
 use rand::SeedableRng;
 use rand::rngs::StdRng;
 use tracing::{debug, info, warn};
@@ -132,6 +133,8 @@ pub struct Room {
     locked: bool,
     /// The layer hint last given to the engine per subscriber and camera track.
     pub(crate) layer_hints: BTreeMap<PeerId, BTreeMap<EngineTrack, MaxLayer>>,
+    /// The camera cap of each subscriber's acting role, as the core last said.
+    pub(crate) view_caps: BTreeMap<PeerId, Option<ViewCaps>>,
     /// The picture size each subscriber asked for per remote camera (`video_size`).
     pub(crate) view_sizes: BTreeMap<PeerId, BTreeMap<TrackKey, (u32, u32)>>,
     /// Recordings in progress, as the media plane was told.
@@ -176,6 +179,7 @@ impl Room {
             secrets,
             locked: setup.locked,
             layer_hints: BTreeMap::new(),
+            view_caps: BTreeMap::new(),
             view_sizes: BTreeMap::new(),
             recordings: Recordings::new(setup.auto_record),
         }
@@ -387,20 +391,16 @@ impl Room {
                     .filter_map(|p| self.links.get(p))
                     .copied()
                     .collect();
-                // A new (acting) role may see cameras at another size.
-                let role_changed = match *event {
-                    ServerEvent::RoleChanged { peer_id, .. } => Some(peer_id),
-                    _ => None,
-                };
                 if !conns.is_empty() {
                     self.outputs.push_back(Output::Send {
                         to: conns,
                         message: Signal::Event(event),
                     });
                 }
-                if let Some(peer) = role_changed {
-                    self.push_subscriptions(peer);
-                }
+            }
+            Effect::ViewCap { peer, max } => {
+                self.view_caps.insert(peer, max);
+                self.push_subscriptions(peer);
             }
             Effect::Subscriptions { peer, tracks } => {
                 self.ids.set_desired(peer, tracks);
@@ -595,6 +595,7 @@ impl Room {
         self.password_checks.remove(&peer);
         self.layer_hints.remove(&peer);
         self.view_sizes.remove(&peer);
+        self.view_caps.remove(&peer);
         if let Some(key) = self.ids.forget(peer) {
             self.adding.remove(&key);
             self.engine(EngineCommand::RemovePeer { key });
