@@ -55,7 +55,7 @@ pub(crate) struct Layer {
     window_bytes: u64,
     /// Measured payload bitrate, bits per second (over the last full second).
     pub(crate) bitrate: Option<u64>,
-    pub(crate) last_keyframe_request: Option<Instant>,
+    last_keyframe_request: Option<Instant>,
 }
 
 impl Layer {
@@ -74,6 +74,19 @@ impl Layer {
             bitrate: None,
             last_keyframe_request: None,
         }
+    }
+
+    /// The throttle of keyframe requests for this layer: `true` (and the request is
+    /// booked) if none went out within `interval` before `now`.
+    pub(crate) fn keyframe_request_due(&mut self, now: Instant, interval: Duration) -> bool {
+        if self
+            .last_keyframe_request
+            .is_some_and(|last| now.saturating_duration_since(last) < interval)
+        {
+            return false;
+        }
+        self.last_keyframe_request = Some(now);
+        true
     }
 }
 

@@ -83,7 +83,7 @@
 //!
 //! Freed slots are *reused*, never stopped: str0m's `SdpApi` cannot recycle stopped
 //! m-lines into new ones, and a silent `sendonly` m-line costs nothing on the wire. This
-//! is the **receive-slot pool** from PRODUCT.md: a client may offer `recvonly` m-lines
+//! is the **receive-slot pool**: a client may offer `recvonly` m-lines
 //! up front (say 3 audio + 6 video) and the engine fills them by rewriting, so most moves
 //! between breakout rooms need no SDP round trip, and m-lines per connection stay bounded
 //! by the largest set ever shown. Trade-off: a slot's `msid` cannot name the publisher,
@@ -169,23 +169,47 @@
 //! **Errors.** Commands return [`MediaError`]; network input never errors. str0m panics
 //! only on its own bugs (its policy); the engine has no `unwrap` outside tests.
 //!
+//! ## Layout
+//!
+//! [`Engine`] (`engine.rs`) is the public API and the work loop; it owns its parts and
+//! drives them, each in its own file with a small crate-private API, in the manner of
+//! str0m's own `Rtc`:
+//! - `driver.rs` — draining each `Rtc` after a mutation: transmits (teaching the demux
+//!   table, `demux.rs`), the next deadline (into `timers.rs`), queued events for the work
+//!   loop, and the outputs for the shell;
+//! - `peer.rs` — one connection: its `Rtc`, its published m-lines and its slots
+//!   (`slot.rs`: one send m-line with its layer gate and payload-type map; `rewrite.rs`:
+//!   its sequence and timestamp rewriting);
+//! - `tracks.rs` / `track.rs` — the published tracks, their fan-out lists and their
+//!   simulcast layers (`layer.rs`);
+//! - `recording.rs` — the recording tap; `allocate.rs` — layer choice within a
+//!   subscriber's bandwidth; `keyframe.rs` — recognising keyframes in payloads;
+//! - `engine/forward.rs` (the per-packet path), `engine/subscriptions.rs` (slots and
+//!   renegotiation) and `engine/keyframes.rs` (keyframe requests and their throttle) —
+//!   the engine's own steps that cross those tables.
+//!
 //! [str0m]: https://docs.rs/str0m/0.25
 
+mod allocate;
 mod config;
 mod counters;
 mod demux;
+mod driver;
 mod engine;
 mod error;
 mod ids;
+mod incoming;
 mod keyframe;
 mod layer;
 mod output;
 mod peer;
+mod recording;
 mod rewrite;
 mod slot;
 mod stun_username;
 mod timers;
 mod track;
+mod tracks;
 
 pub use config::EngineConfig;
 pub use counters::Counters;

@@ -5,8 +5,9 @@ use std::time::Duration;
 
 use str0m::Rtc;
 use str0m::change::SdpPendingOffer;
+use str0m::format::PayloadParams;
 use str0m::media::{Mid, Rid};
-use str0m::rtp::Ssrc;
+use str0m::rtp::{RtpPacket, Ssrc};
 
 use crate::ids::{MediaKind, TrackKey};
 use crate::layer::MaxLayer;
@@ -77,11 +78,80 @@ impl Peer {
         }
     }
 
+    /// Publisher side: the track and layer an incoming packet belongs to, and the
+    /// parameters of its payload type (`None` if it is not one this peer negotiated).
+    /// `None` overall: a stream or m-line this peer does not publish on.
+    pub(crate) fn resolve(
+        &mut self,
+        packet: &RtpPacket,
+    ) -> Option<(TrackKey, Option<Rid>, Option<PayloadParams>)> {
+        let ssrc = packet.header.ssrc;
+        let (mid, rid) = match self.ssrc_mid.get(&ssrc) {
+            Some(midrid) => *midrid,
+            None => {
+                let midrid = self
+                    .rtc
+                    .direct_api()
+                    .stream_rx(&ssrc)
+                    .map(|s| (s.mid(), s.rid()))?;
+                self.ssrc_mid.insert(ssrc, midrid);
+                midrid
+            }
+        };
+        let track = self.published.get(&mid).copied()?;
+        let pt = packet.header.payload_type;
+        let params = self.rtc.codec_config().find(|p| p.pt() == pt).copied();
+        Some((track, rid, params))
+    }
+
     pub(crate) fn slot_showing(&mut self, track: TrackKey) -> Option<&mut Slot> {
         self.slots.iter_mut().find(|s| s.track == Some(track))
     }
 
     pub(crate) fn slot_by_mid(&mut self, mid: Mid) -> Option<&mut Slot> {
         self.slots.iter_mut().find(|s| s.mid == mid)
+    }
+
+    /// The answer to the engine's offer is applied: slots that got a send stream are
+    /// negotiated now, the others were refused and are taken out. Returns the new live
+    /// slots that show a track, and the refused slots.
+    pub(crate) fn settle_slots(&mut self) -> (Vec<(Mid, TrackKey)>, Vec<Slot>) {
+        let Peer { rtc, slots, .. } = self;
+        let mut live = Vec::new();
+        let mut refused = Vec::new();
+        for slot in slots.iter_mut().filter(|s| !s.negotiated) {
+            let usable = rtc.media(slot.mid).is_some_and(|m| !m.disabled())
+                && rtc.direct_api().stream_tx_by_mid(slot.mid, None).is_some();
+            if usable {
+                slot.negotiated = true;
+                if let Some(track) = slot.track {
+                    live.push((slot.mid, track));
+                }
+            } else {
+                refused.push(slot.mid);
+            }
+        }
+        let refused = refused
+            .iter()
+            .filter_map(|mid| {
+                let pos = slots.iter().position(|s| s.mid == *mid)?;
+                Some(slots.remove(pos))
+            })
+            .collect();
+        (live, refused)
+    }
+
+    /// The engine's outstanding offer is void: its new m-lines never existed. Removes
+    /// their slots and returns the tracks they were meant for.
+    pub(crate) fn drop_unnegotiated_slots(&mut self) -> Vec<TrackKey> {
+        let mut orphans = Vec::new();
+        self.slots.retain(|s| {
+            if s.negotiated {
+                return true;
+            }
+            orphans.extend(s.track);
+            false
+        });
+        orphans
     }
 }

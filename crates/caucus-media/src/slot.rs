@@ -1,5 +1,6 @@
 //! A subscriber's send m-line, and which track it currently shows.
 
+use str0m::format::{CodecConfig, PayloadParams};
 use str0m::media::{Mid, Pt, Rid};
 
 use crate::ids::{MediaKind, TrackKey};
@@ -55,6 +56,65 @@ impl Slot {
     pub(crate) fn is_free(&self) -> bool {
         self.track.is_none()
     }
+
+    /// The layer gate for one packet of the track shown (layer `rid`): forward the slot's
+    /// current layer; switch to the target layer at a keyframe of it (at once for a plain
+    /// track, or a codec the engine cannot read, `keyframe: None`).
+    pub(crate) fn admit(
+        &mut self,
+        rid: Option<Rid>,
+        simulcast: bool,
+        keyframe: Option<bool>,
+    ) -> Gate {
+        if self.layer == Some(rid) {
+            return Gate::Open;
+        }
+        let target = self.target.unwrap_or(rid);
+        if target != rid {
+            let waiting =
+                self.layer.is_none() || self.target.is_some_and(|t| Some(t) != self.layer);
+            return if waiting {
+                Gate::Waiting(target)
+            } else {
+                Gate::Closed
+            };
+        }
+        if simulcast && keyframe == Some(false) {
+            return Gate::Waiting(target);
+        }
+        let moved = self.layer.is_some();
+        self.layer = Some(rid);
+        if moved { Gate::LayerSwitch } else { Gate::Open }
+    }
+
+    /// The subscriber's payload type for the publisher's `pt` (with `params`), looked up
+    /// in the subscriber's `codecs` once per source and cached. `None`: no match.
+    pub(crate) fn out_pt(
+        &mut self,
+        pt: Pt,
+        params: PayloadParams,
+        codecs: &CodecConfig,
+    ) -> Option<Pt> {
+        if let Some((_, out)) = self.pt_map.iter().find(|(i, _)| *i == pt) {
+            return *out;
+        }
+        let out = codecs.match_params(params).map(|p| p.pt());
+        self.pt_map.push((pt, out));
+        out
+    }
+}
+
+/// What the layer gate lets through.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Gate {
+    /// Forward it.
+    Open,
+    /// Forward it: the slot has just moved to this packet's layer from another one.
+    LayerSwitch,
+    /// Drop it: the slot waits for a keyframe of this layer.
+    Waiting(Option<Rid>),
+    /// Drop it: a layer the slot neither shows nor waits for.
+    Closed,
 }
 
 /// A deterministic but varied start so streams are not all numbered alike (RFC 3550 wants

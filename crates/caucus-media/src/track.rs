@@ -1,9 +1,10 @@
 //! A published track and who receives it.
 
-use str0m::media::{Mid, Rid};
+use str0m::media::Mid;
 
-use crate::ids::{MediaKind, PeerKey, RecordingKey};
+use crate::ids::{MediaKind, PeerKey};
 use crate::layer::Layers;
+use crate::recording::Tap;
 
 /// One publisher m-line. The subscriber list is the fan-out table: an incoming packet
 /// touches exactly these peers, never a scan of all peers.
@@ -19,13 +20,20 @@ pub(crate) struct Track {
     /// The incoming encodings (one without simulcast), lowest quality first. Keyframe
     /// requests are throttled per layer.
     pub(crate) layers: Layers,
-    /// Recordings whose current set holds this track (the recording tap's fan-out).
-    pub(crate) recordings: Vec<RecordingKey>,
-    /// The layer the recordings get, fixed when the first recording takes the track.
-    pub(crate) recorded_layer: Option<Rid>,
-    /// A recording took this video track and no keyframe of its layer has come through yet:
-    /// keyframe requests repeat (at the throttle's pace) until one does. A publisher that
-    /// sends keyframes only when asked (browsers) would otherwise never start the file if
-    /// the first request fell inside the throttle window.
-    pub(crate) recording_keyframe_pending: bool,
+    /// The recordings that take this track (the recording tap's fan-out).
+    pub(crate) tap: Tap,
+}
+
+impl Track {
+    pub(crate) fn new(publisher: PeerKey, mid: Mid, kind: MediaKind, layers: Layers) -> Self {
+        Track {
+            publisher,
+            mid,
+            kind,
+            subscribers: Vec::new(),
+            paused: false,
+            layers,
+            tap: Tap::default(),
+        }
+    }
 }
