@@ -268,6 +268,13 @@ impl State {
         self.peers.values().filter(|p| p.is_connected())
     }
 
+    /// The connected peer of `user_id`, if any (a newer connection of the user takes it over).
+    pub(crate) fn connected_peer_of(&self, user_id: &UserId) -> Option<PeerId> {
+        self.connected()
+            .find(|p| &p.user_id == user_id)
+            .map(|p| p.id)
+    }
+
     /// The disconnected peer a returning `user_id` resumes, if any.
     pub(crate) fn resumable(&self, user_id: &UserId) -> Option<PeerId> {
         self.peers

@@ -380,6 +380,43 @@ fn a_locked_room_answers_room_locked_whatever_the_password() {
     }
 }
 
+/// One connection per user, decided here: a join of a user whose peer is still connected (its
+/// old socket may be half-dead, not yet noticed) takes that peer over instead of adding a
+/// second one; the old connection's media ends with it.
+#[test]
+fn a_newer_connection_of_a_present_user_takes_its_peer_over() {
+    let mut sim = Sim::new();
+    let ana = sim.join("ana", "host");
+    let bob = sim.join("bob", "guest");
+    sim.by(
+        ana,
+        Command::Publish {
+            source: Source::Audio,
+            muted: false,
+        },
+    )
+    .unwrap();
+    let outcome = sim
+        .run(SERVER, Command::Join(request("ana", "host")))
+        .unwrap();
+    assert_eq!(
+        outcome,
+        Outcome::Joined {
+            peer: ana,
+            resumed: true
+        }
+    );
+    assert_eq!(sim.session.peers().count(), 2, "still ana and bob");
+    let info = sim.session.peer_info(ana).unwrap();
+    assert!(info.connected && info.tracks.is_empty(), "{info:?}");
+    assert!(
+        sim.inbox[&bob]
+            .iter()
+            .any(|e| matches!(e.as_ref(), ServerEvent::TrackUnpublished { .. })),
+        "who received the old connection's track is told it ended"
+    );
+}
+
 #[test]
 fn a_session_admits_at_most_its_max_peers() {
     let config = SessionConfig {

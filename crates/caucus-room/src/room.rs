@@ -22,7 +22,7 @@ use caucus_core::{
 use caucus_media::{MaxLayer, PeerKey, TrackKey as EngineTrack};
 use caucus_proto::signal::{ReplyData, ServerMessage};
 use caucus_proto::template::ViewCaps;
-use caucus_proto::{ErrorBody, ErrorCode, PeerId, RoomId, TrackKey, UserId};
+use caucus_proto::{ErrorBody, ErrorCode, PeerId, RoomId, TrackKey};
 use rand::SeedableRng;
 use rand::rngs::StdRng;
 use tracing::{debug, info, warn};
@@ -243,24 +243,6 @@ impl Room {
     /// A verified join on `conn` (whose first message had id `message_id`). The verdict comes
     /// out as [`Output::Joined`]; on success the `joined` reply and everything after follow.
     pub fn handle_join(&mut self, now: Time, conn: ConnId, message_id: u64, request: JoinRequest) {
-        // One connection per user: a newer connection takes the peer over (the old socket
-        // may be half-dead and not noticed yet), so a client that reconnects at once resumes.
-        if let Some(old) = self.connected_peer_of(&request.user_id) {
-            info!(room = %self.id, peer = %old, "replaced by a new connection of the same user");
-            self.close_link(
-                old,
-                crate::close_code::REPLACED,
-                "replaced by a newer connection",
-            );
-            self.detach_media(old);
-            if let Err(denial) =
-                self.session
-                    .handle_command(now, Actor::Server, Command::Disconnect { peer: old })
-            {
-                debug!(room = %self.id, peer = %old, %denial, "disconnect before takeover");
-            }
-            self.carry_out();
-        }
         let result =
             self.session
                 .handle_command(now, Actor::Server, Command::Join(request.clone()));
@@ -293,6 +275,16 @@ impl Room {
             }
             Ok(Outcome::Joined { peer, resumed }) => {
                 info!(room = %self.id, %peer, resumed, ?conn, "peer joined");
+                // The core let a newer connection take the peer over: the old one goes.
+                if self.links.get(&peer).is_some_and(|old| *old != conn) {
+                    info!(room = %self.id, %peer, "replaced by a new connection of the same user");
+                    self.close_link(
+                        peer,
+                        crate::close_code::REPLACED,
+                        "replaced by a newer connection",
+                    );
+                    self.detach_media(peer);
+                }
                 self.outputs.push_back(Output::Joined {
                     conn,
                     result: Ok(peer),
@@ -520,13 +512,6 @@ impl Room {
             .iter()
             .find(|(_, c)| **c == conn)
             .map(|(p, _)| *p)
-    }
-
-    fn connected_peer_of(&self, user: &UserId) -> Option<PeerId> {
-        self.session
-            .peers()
-            .find(|p| p.user_id() == user && p.is_connected() && self.links.contains_key(&p.id()))
-            .map(|p| p.id())
     }
 
     pub(crate) fn send_message(&mut self, peer: PeerId, message: ServerMessage) {

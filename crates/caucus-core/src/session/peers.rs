@@ -15,8 +15,8 @@ const MAX_NAME_CHARS: usize = 64;
 const MAX_METADATA_BYTES: usize = 4096;
 
 impl Session {
-    /// Join, in this order of refusal whoever asks: a returning peer resumes (no password, no
-    /// lock), then the role must exist, the room must be unlocked, the password right, and
+    /// Join, in this order of refusal whoever asks: a user already present takes its peer over
+    /// and a returning peer resumes (no password, no lock), then the role must exist, the room must be unlocked, the password right, and
     /// the session, role and planned room must have space. `password_ok` is the verdict of a
     /// check this join asked for ([`Outcome::CheckPassword`]).
     pub(super) fn join(
@@ -25,6 +25,13 @@ impl Session {
         request: JoinRequest,
         password_ok: Option<bool>,
     ) -> Result<Outcome, Denial> {
+        // One connection per user: a newer connection takes the peer over — its old
+        // connection's tracks end as if it had dropped, and it comes back as it stood — so a
+        // client that reconnects before its dead socket is noticed resumes at once.
+        if let Some(id) = self.state.connected_peer_of(&request.user_id) {
+            self.disconnect(now, id)?;
+            return self.resume(now, id);
+        }
         if let Some(id) = self.state.resumable(&request.user_id) {
             return self.resume(now, id);
         }

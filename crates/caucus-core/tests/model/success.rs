@@ -24,12 +24,19 @@ impl Harness {
         let now = self.now;
         match command {
             Command::Join(request) => {
-                let resumable = pre
+                // A connected peer of the user is taken over; else a disconnected one resumes.
+                let taken_over = pre
                     .peers
                     .values()
-                    .filter(|p| !p.connected && p.user_id == request.user_id)
-                    .map(|p| p.id)
-                    .min();
+                    .find(|p| p.connected && p.user_id == request.user_id)
+                    .map(|p| p.id);
+                let resumable = taken_over.or_else(|| {
+                    pre.peers
+                        .values()
+                        .filter(|p| !p.connected && p.user_id == request.user_id)
+                        .map(|p| p.id)
+                        .min()
+                });
                 let Outcome::Joined { peer, resumed } = outcome else {
                     return fail(format!("join answered {outcome:?}"));
                 };
@@ -46,6 +53,11 @@ impl Harness {
                         }
                         let mut expected = pre.peers[&id].clone();
                         expected.connected = true;
+                        if taken_over.is_some() {
+                            // The old connection's media ended with it.
+                            expected.tracks.clear();
+                            expected.broadcasting = false;
+                        }
                         if info != expected {
                             return fail(format!(
                                 "a resumed peer comes back as it was\nexpected {expected:#?}\ngot {info:#?}"
