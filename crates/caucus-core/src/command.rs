@@ -91,6 +91,10 @@ pub enum Command {
         to: Location,
         force: bool,
     },
+    /// Several changes of one peer at once — role, location, name, metadata — carried out
+    /// whole or not at all (the REST `PATCH` of a peer). Role and location go as requests
+    /// unless `force`.
+    PatchPeer(PeerPatch),
     /// Accept or reject a request addressed to the actor.
     RespondRequest {
         request: RequestId,
@@ -223,6 +227,17 @@ pub enum BreakoutOp {
     DismissHelp {
         help: HelpId,
     },
+}
+
+/// What [`Command::PatchPeer`] changes; absent fields keep their value.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PeerPatch {
+    pub peer: PeerId,
+    pub role: Option<RoleName>,
+    pub location: Option<Location>,
+    pub name: Option<String>,
+    pub metadata: Option<serde_json::Value>,
+    pub force: bool,
 }
 
 /// The room password as a session holds it.

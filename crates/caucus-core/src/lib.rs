@@ -46,8 +46,8 @@ mod wire;
 
 pub use breakout_set::{BreakoutRoom, BreakoutSet};
 pub use command::{
-    Actor, Assignee, BreakoutOp, BreakoutRef, Command, JoinRequest, Outcome, RoomPassword,
-    RoomUpdate,
+    Actor, Assignee, BreakoutOp, BreakoutRef, Command, JoinRequest, Outcome, PeerPatch,
+    RoomPassword, RoomUpdate,
 };
 pub use denial::Denial;
 pub use effect::Effect;

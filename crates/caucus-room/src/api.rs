@@ -197,8 +197,8 @@ impl Room {
             .ok_or_else(|| unknown_peer(peer))
     }
 
-    /// Role first, then location, then name and metadata: each is one core command, so a later
-    /// refusal leaves the earlier changes made (the answer says what refused).
+    /// One core command for the whole change: carried out whole, or refused (the answer says
+    /// which part refused) with nothing changed.
     fn patch_peer(&mut self, now: Time, patch: PeerPatch) -> Result<ApiAnswer, ErrorBody> {
         let Some(peer) = patch.peer else {
             return Err(unknown_peer(PeerId::new(0)));
@@ -206,59 +206,17 @@ impl Room {
         if self.session.peer(peer).is_none() {
             return Err(unknown_peer(peer));
         }
-        // All or nothing: with several changes, a refusal of a later one restores the session
-        // as it was (its pending effects included), so nothing of the call happened.
-        let parts = usize::from(patch.role.is_some())
-            + usize::from(patch.location.is_some())
-            + usize::from(patch.name.is_some() || patch.metadata.is_some());
-        let before = (parts > 1).then(|| self.session.clone());
-        let result = self.apply_peer_patch(now, peer, patch);
-        if result.is_err()
-            && let Some(before) = before
-        {
-            self.session = before;
-        }
-        result
-    }
-
-    fn apply_peer_patch(
-        &mut self,
-        now: Time,
-        peer: PeerId,
-        patch: PeerPatch,
-    ) -> Result<ApiAnswer, ErrorBody> {
-        if let Some(role) = patch.role {
-            self.server_command(
-                now,
-                Command::ChangeRole {
-                    peer,
-                    role,
-                    force: patch.force,
-                },
-            )
-            .map_err(|e| with_field(e, "role"))?;
-        }
-        if let Some(to) = patch.location {
-            self.server_command(
-                now,
-                Command::MovePeer {
-                    peer,
-                    to,
-                    force: patch.force,
-                },
-            )
-            .map_err(|e| with_field(e, "location"))?;
-        }
-        if patch.name.is_some() || patch.metadata.is_some() {
-            self.server_command(
-                now,
-                Command::UpdatePeer {
-                    peer,
-                    name: patch.name,
-                    metadata: patch.metadata,
-                },
-            )?;
-        }
+        self.server_command(
+            now,
+            Command::PatchPeer(caucus_core::PeerPatch {
+                peer,
+                role: patch.role,
+                location: patch.location,
+                name: patch.name,
+                metadata: patch.metadata,
+                force: patch.force,
+            }),
+        )?;
         self.peer_answer(peer)
     }
 }
@@ -269,11 +227,4 @@ fn unknown_peer(peer: PeerId) -> ErrorBody {
         message: format!("no peer {peer} in this session"),
         field: None,
     }
-}
-
-fn with_field(mut error: ErrorBody, field: &str) -> ErrorBody {
-    if error.field.is_none() {
-        error.field = Some(field.to_owned());
-    }
-    error
 }

@@ -12,6 +12,7 @@ mod breakouts;
 mod media;
 mod moderation;
 mod password;
+mod patch;
 mod peers;
 mod recordings;
 mod requests;
@@ -274,6 +275,7 @@ impl Session {
                 name,
                 metadata,
             } => self.update_peer(actor, peer, name, metadata),
+            Command::PatchPeer(patch) => self.patch_peer(now, actor, patch),
             Command::SetHand { peer, raised } => self.set_hand(actor, peer, raised),
             Command::Publish { source, muted } => self.publish(actor, source, muted),
             Command::Unpublish { track } => self.unpublish(actor, track),

@@ -260,6 +260,19 @@ impl Session {
         name: Option<String>,
         metadata: Option<serde_json::Value>,
     ) -> Result<Outcome, Denial> {
+        let name = self.check_update(actor, id, name, metadata.as_ref())?;
+        self.apply_update(id, name, metadata);
+        Ok(Outcome::Done)
+    }
+
+    /// Whether `actor` may give `id` this name and metadata; the name as it will be kept.
+    pub(super) fn check_update(
+        &self,
+        actor: Actor,
+        id: PeerId,
+        name: Option<String>,
+        metadata: Option<&serde_json::Value>,
+    ) -> Result<Option<String>, Denial> {
         if actor != Actor::Server && actor != Actor::Peer(id) {
             return Err(Denial::new(
                 ErrorCode::NotPermitted,
@@ -273,7 +286,17 @@ impl Session {
             })?),
             None => None,
         };
-        check_metadata(metadata.as_ref())?;
+        check_metadata(metadata)?;
+        Ok(name)
+    }
+
+    /// Set a checked name and metadata, and tell who sees the peer.
+    pub(super) fn apply_update(
+        &mut self,
+        id: PeerId,
+        name: Option<String>,
+        metadata: Option<serde_json::Value>,
+    ) {
         if let Some(peer) = self.state.peers.get_mut(&id) {
             if let Some(name) = name {
                 peer.name = name;
@@ -283,7 +306,6 @@ impl Session {
             }
         }
         self.peer_updated(id);
-        Ok(Outcome::Done)
     }
 
     pub(super) fn set_hand(
