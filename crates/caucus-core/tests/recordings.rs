@@ -332,3 +332,29 @@ fn a_peer_joining_learns_the_recordings_in_progress() {
         ServerEvent::Joined { recordings, .. } if recordings == &vec![RecordingInfo { id: REC1, location: Location::Main }]
     )));
 }
+
+/// A room whose policy records main: the session's first join starts it (not the creation of
+/// the session, which the API may do to edit breakouts before anyone comes), once.
+#[test]
+fn a_recording_policy_records_main_from_the_first_join() {
+    let config = caucus_core::SessionConfig {
+        auto_record: Some(REC1),
+        ..caucus_core::SessionConfig::default()
+    };
+    let mut sim = Sim::with(caucus_core::builtin::breakout_template(), config);
+    assert!(sim.recordings.is_empty(), "nobody has come yet");
+    let host = sim.join("host", "host");
+    let audio = publish(&mut sim, host, Source::Audio);
+    assert_eq!(sim.recordings.get(&REC1), Some(&vec![audio]));
+    assert!(sim.lifecycle.contains(&LifecycleEvent::RecordingStarted {
+        recording_id: REC1,
+        location: Location::Main,
+    }));
+    sim.join("guest", "guest");
+    let started = sim
+        .lifecycle
+        .iter()
+        .filter(|e| matches!(e, LifecycleEvent::RecordingStarted { .. }))
+        .count();
+    assert_eq!(started, 1, "later joins start nothing");
+}

@@ -13,8 +13,7 @@ use std::collections::BTreeMap;
 use caucus_core::{Command, Time};
 use caucus_proto::event::{RecordingEndReason, RecordingInfo};
 use caucus_proto::{ErrorBody, Location, RecordingId, TrackKey};
-use rand::Rng;
-use tracing::{debug, info, warn};
+use tracing::debug;
 
 use crate::output::{AckId, Output, RecordCommand, RecordedTrack};
 use crate::room::Room;
@@ -28,19 +27,9 @@ pub(crate) struct Recordings {
     acks: BTreeMap<RecordingId, AckId>,
     /// What the current REST call's answer waits for.
     reply_ack: Option<AckId>,
-    /// The room's policy records main from the first join; cleared once done.
-    auto_main: bool,
 }
 
 impl Recordings {
-    /// `auto_main`: the room's recording policy says to record main when the session starts.
-    pub(crate) fn new(auto_main: bool) -> Self {
-        Self {
-            auto_main,
-            ..Self::default()
-        }
-    }
-
     /// The ack the current REST answer waits on, if a recording started or stopped.
     pub(crate) fn take_reply_ack(&mut self) -> Option<AckId> {
         self.reply_ack.take()
@@ -48,20 +37,6 @@ impl Recordings {
 }
 
 impl Room {
-    /// A peer joined: with an automatic recording policy, the session's first join starts
-    /// recording main (as the server).
-    pub(crate) fn auto_record(&mut self, now: Time) {
-        if !std::mem::take(&mut self.recordings.auto_main) {
-            return;
-        }
-        match self.start_recording(now, Location::Main, false) {
-            Ok(info) => {
-                info!(room = %self.id, recording = %info.id, "recording main by room policy")
-            }
-            Err(e) => warn!(room = %self.id, error = %e.message, "automatic recording refused"),
-        }
-    }
-
     /// A new recording of `location`; with `reply`, the REST answer waits until its metadata
     /// is stored.
     pub(crate) fn start_recording(
@@ -70,9 +45,7 @@ impl Room {
         location: Location,
         reply: bool,
     ) -> Result<RecordingInfo, ErrorBody> {
-        // Unique across sessions and restarts without asking the store; below 2^53 so
-        // JavaScript clients keep it exact.
-        let id = RecordingId::new((self.rng.random::<u64>() >> 11).max(1));
+        let id = crate::room::recording_id(&mut self.rng);
         let ack = reply.then(|| self.next_ack());
         if let Some(ack) = ack {
             self.recordings.acks.insert(id, ack);

@@ -144,13 +144,14 @@ pub struct Room {
 impl Room {
     /// A fresh session of `setup.id` at `now`, with the server's session settings.
     pub fn new(now: Time, setup: RoomSetup, config: SessionConfig) -> Self {
+        let mut rng = StdRng::from_seed(setup.seed);
         let config = SessionConfig {
             locked: setup.locked,
             password: setup.password_hash.map(RoomPassword::Hash),
+            auto_record: setup.auto_record.then(|| recording_id(&mut rng)),
             ..config
         };
         let mut session = Session::new(now, setup.template, config);
-        let mut rng = StdRng::from_seed(setup.seed);
         let mut secrets = Secrets::new();
         if let Some(saved) = &setup.plan {
             plan::restore(&mut session, now, saved, &mut secrets, &mut rng);
@@ -181,7 +182,7 @@ impl Room {
             layer_hints: BTreeMap::new(),
             view_caps: BTreeMap::new(),
             view_sizes: BTreeMap::new(),
-            recordings: Recordings::new(setup.auto_record),
+            recordings: Recordings::default(),
         }
     }
 
@@ -246,14 +247,13 @@ impl Room {
         let result =
             self.session
                 .handle_command(now, Actor::Server, Command::Join(request.clone()));
-        self.join_answered(now, conn, message_id, request, result);
+        self.join_answered(conn, message_id, request, result);
         self.settle(now);
     }
 
     /// What the core said to a join: joined, refused, or first check the password.
     pub(crate) fn join_answered(
         &mut self,
-        now: Time,
         conn: ConnId,
         message_id: u64,
         request: JoinRequest,
@@ -298,7 +298,6 @@ impl Room {
                         resumed,
                     })),
                 );
-                self.auto_record(now);
             }
             Ok(other) => {
                 warn!(room = %self.id, ?other, "join gave an unexpected outcome");
@@ -586,4 +585,11 @@ impl Room {
             self.engine(EngineCommand::RemovePeer { key });
         }
     }
+}
+
+/// A recording id unique across sessions and restarts without asking the store; below 2^53 so
+/// JavaScript clients keep it exact.
+pub(crate) fn recording_id(rng: &mut StdRng) -> caucus_proto::RecordingId {
+    use rand::Rng;
+    caucus_proto::RecordingId::new((rng.random::<u64>() >> 11).max(1))
 }

@@ -87,7 +87,7 @@ impl Room {
                 Command::Join(join.request.clone()),
                 ok,
             );
-            self.join_answered(now, join.conn, join.message_id, join.request, result);
+            self.join_answered(join.conn, join.message_id, join.request, result);
             self.settle(now);
             return;
         }

@@ -54,6 +54,9 @@ pub struct SessionConfig {
     pub request_ttl: Duration,
     /// At most this many peers at once; 0 = unlimited.
     pub max_peers: u32,
+    /// The room's recording policy: record main, under this id, from the session's first
+    /// join (the shell draws the id so that it is unique across sessions and restarts).
+    pub auto_record: Option<caucus_proto::RecordingId>,
 }
 
 impl Default for SessionConfig {
@@ -65,6 +68,7 @@ impl Default for SessionConfig {
             empty_grace: Duration::from_secs(60),
             request_ttl: Duration::from_secs(30),
             max_peers: 0,
+            auto_record: None,
         }
     }
 }

@@ -83,6 +83,12 @@ impl Session {
         if !self.started {
             self.started = true;
             self.lifecycle(LifecycleEvent::SessionStarted {});
+            if let Some(recording) = self.config.auto_record {
+                // The room's policy: the first join starts recording main, as the server. The
+                // only refusal possible here is that main is being recorded already (started
+                // by the API before anyone came), which is what the policy wants anyway.
+                let _ = self.start_recording(Actor::Server, recording, Location::Main);
+            }
         }
         self.announce_joined(now, id, false);
         let info = self.peer_info(id).expect("invariant: just inserted");
