@@ -44,6 +44,8 @@ pub enum Effect {
         recording: RecordingId,
         reason: caucus_proto::event::RecordingEndReason,
     },
+    /// The room's locked flag changed: write it, so the room's next session starts so.
+    PersistLocked { locked: bool },
     /// Tell the outside world (webhooks).
     Lifecycle(LifecycleEvent),
     /// The session is over; the shell may drop it.

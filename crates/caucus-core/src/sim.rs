@@ -216,7 +216,10 @@ impl Sim {
                 Effect::ViewCap { peer, max } => {
                     self.view_caps.insert(*peer, *max);
                 }
-                Effect::TrackMuted { .. } | Effect::TrackStopped { .. } | Effect::SessionEnded => {}
+                Effect::TrackMuted { .. }
+                | Effect::TrackStopped { .. }
+                | Effect::PersistLocked { .. }
+                | Effect::SessionEnded => {}
             }
             self.log.push(effect);
         }

@@ -776,3 +776,32 @@ fn a_broadcast_still_reaches_only_roles_that_subscribe_to_the_broadcaster() {
         "a guest does not subscribe to moderators, broadcast or not"
     );
 }
+
+/// The locked flag outlives the session: the core says when it must be written.
+#[test]
+fn locking_asks_for_the_flag_to_be_written_once_per_change() {
+    let mut sim = Sim::new();
+    let host = sim.join("host", "host");
+    let written = |sim: &Sim| {
+        sim.log
+            .iter()
+            .filter_map(|e| match e {
+                Effect::PersistLocked { locked } => Some(*locked),
+                _ => None,
+            })
+            .collect::<Vec<_>>()
+    };
+    sim.by(host, Command::SetLocked { locked: true }).unwrap();
+    sim.by(host, Command::SetLocked { locked: true }).unwrap();
+    assert_eq!(written(&sim), vec![true], "no change, no write");
+    sim.by(host, Command::SetLocked { locked: false }).unwrap();
+    sim.by(
+        host,
+        Command::EndSession {
+            reason: None,
+            lock: true,
+        },
+    )
+    .unwrap();
+    assert_eq!(written(&sim), vec![true, false, true]);
+}

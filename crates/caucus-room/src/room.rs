@@ -129,8 +129,6 @@ pub struct Room {
     last_plan: Plan,
     /// Breakout passwords as the room knows them (see [`plan`]).
     pub(crate) secrets: Secrets,
-    /// The locked flag last written (or loaded).
-    locked: bool,
     /// The layer hint last given to the engine per subscriber and camera track.
     pub(crate) layer_hints: BTreeMap<PeerId, BTreeMap<EngineTrack, MaxLayer>>,
     /// The camera cap of each subscriber's acting role, as the core last said.
@@ -178,7 +176,6 @@ impl Room {
             released: false,
             last_plan,
             secrets,
-            locked: setup.locked,
             layer_hints: BTreeMap::new(),
             view_caps: BTreeMap::new(),
             view_sizes: BTreeMap::new(),
@@ -426,6 +423,9 @@ impl Room {
             Effect::RecordingStopped { recording, reason } => {
                 self.recording_stopped(recording, reason);
             }
+            Effect::PersistLocked { locked } => {
+                self.outputs.push_back(Output::PersistLocked { locked });
+            }
             Effect::Lifecycle(event) => {
                 info!(room = %self.id, event = event.name(), details = ?event, "lifecycle");
                 self.outputs.push_back(Output::Lifecycle(event));
@@ -437,15 +437,8 @@ impl Room {
         }
     }
 
-    /// Hand what changed to the writer: the breakout plan (when the set changed in a way a
-    /// plan keeps) and the locked flag.
+    /// Hand the breakout plan to the writer when the set changed in a way a plan keeps.
     fn persist_changes(&mut self, now: Time) -> Option<AckId> {
-        if self.session.is_locked() != self.locked {
-            self.locked = self.session.is_locked();
-            self.outputs.push_back(Output::PersistLocked {
-                locked: self.locked,
-            });
-        }
         let version = self.session.breakouts().version();
         if version == self.plan_version {
             return None;

@@ -68,8 +68,10 @@ impl Session {
         self.requests.clear();
         self.timers.clear();
         self.stop_all_recordings(caucus_proto::event::RecordingEndReason::SessionEnded);
-        if lock == Some(true) {
+        if lock == Some(true) && !self.config.locked {
             self.config.locked = true;
+            self.effects
+                .push_back(Effect::PersistLocked { locked: true });
         }
         self.ended = true;
         self.lifecycle(LifecycleEvent::SessionEnded { reason });
@@ -80,6 +82,7 @@ impl Session {
         self.require(actor, Action::LockRoom)?;
         if self.config.locked != locked {
             self.config.locked = locked;
+            self.effects.push_back(Effect::PersistLocked { locked });
             let everyone = self.everyone();
             self.send(everyone, ServerEvent::RoomLocked { locked });
         }
