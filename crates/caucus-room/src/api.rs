@@ -185,9 +185,7 @@ impl Room {
         now: Time,
         command: Command,
     ) -> Result<Outcome, ErrorBody> {
-        self.session
-            .handle_command(now, Actor::Server, command)
-            .map_err(caucus_core::Denial::into_body)
+        self.session.handle_command(now, Actor::Server, command)
     }
 
     fn peer_answer(&self, peer: PeerId) -> Result<ApiAnswer, ErrorBody> {

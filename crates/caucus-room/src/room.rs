@@ -311,7 +311,7 @@ impl Room {
                 debug!(room = %self.id, %denial, "join refused");
                 self.outputs.push_back(Output::Joined {
                     conn,
-                    result: Err(denial.into_body()),
+                    result: Err(denial),
                 });
             }
         }

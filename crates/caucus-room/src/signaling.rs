@@ -149,7 +149,7 @@ impl Room {
         muted: bool,
     ) {
         if let Err(denial) = self.ids.check_announce(peer, mid, source) {
-            return self.reply_err(peer, id, denial.into_body());
+            return self.reply_err(peer, id, denial);
         }
         match self.session.handle_command(
             now,
@@ -164,7 +164,7 @@ impl Room {
                 }
             }
             Ok(outcome) => self.reply(peer, id, Ok(reply_data(outcome))),
-            Err(denial) => self.reply_err(peer, id, denial.into_body()),
+            Err(denial) => self.reply_err(peer, id, denial),
         }
     }
 
@@ -238,7 +238,7 @@ impl Room {
                     self.forget(peer);
                 }
             }
-            Err(denial) => self.reply_err(peer, id, denial.into_body()),
+            Err(denial) => self.reply_err(peer, id, denial),
         }
     }
 
@@ -280,5 +280,4 @@ pub(crate) fn no_media() -> ErrorBody {
         ErrorCode::NotConnected,
         "no media connection yet; send an offer first",
     )
-    .into_body()
 }

@@ -284,16 +284,7 @@ impl Connection {
                 .await;
             return Flow::Stop;
         }
-        let code = ErrorCode::ALL
-            .iter()
-            .copied()
-            .find(|c| c.as_str() == error.code)
-            .unwrap_or(ErrorCode::InvalidValue);
-        let body = ErrorBody {
-            code,
-            message: error.message,
-            field: error.field,
-        };
+        let body = error.into_body();
         self.send(&reply_error(id, body)).await
     }
 

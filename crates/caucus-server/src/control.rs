@@ -144,7 +144,7 @@ impl ControlPlane {
     /// when `auto_create_rooms` is on), `unknown_room` otherwise.
     pub async fn room_for_join(&self, id: &RoomId) -> Result<RoomRecord, ApiError> {
         match self.room_record(id).await {
-            Err(e) if e.code == ErrorCode::UnknownRoom.as_str() && self.may_auto_create(id) => {
+            Err(e) if e.code == ErrorCode::UnknownRoom && self.may_auto_create(id) => {
                 self.create_default_room(id).await
             }
             other => other,

@@ -15,7 +15,6 @@ use axum::body::Body;
 use axum::extract::{FromRequest, Request};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use caucus_core::Denial;
 use caucus_proto::{ErrorBody, ErrorCode};
 use caucus_store::{Entity, StoreError};
 use serde::de::DeserializeOwned;
@@ -24,31 +23,29 @@ use tracing::warn;
 
 use super::ApiState;
 
-/// A refused REST call. `code` is a stable `snake_case` string: one of
-/// [`ErrorCode`]'s, or one of the few HTTP-level codes only this layer uses ([`codes`]).
+/// A refused REST call: the one refusal type ([`ErrorBody`], the core's `Denial`) with the
+/// HTTP status its code carries. A wrapper only because axum's `IntoResponse` cannot be given
+/// to a type of another crate; it derefs to the [`ErrorBody`].
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ApiError {
-    pub status: StatusCode,
-    pub code: &'static str,
-    pub message: String,
-    pub field: Option<String>,
-}
+pub struct ApiError(pub ErrorBody);
 
-/// Codes of refusals that happen before any domain logic (all are [`ErrorCode`]s).
+/// Codes of refusals that happen before any domain logic.
 pub mod codes {
+    use caucus_proto::ErrorCode;
     /// No route has this path (404).
-    pub const NOT_FOUND: &str = caucus_proto::ErrorCode::NotFound.as_str();
+    pub const NOT_FOUND: ErrorCode = ErrorCode::NotFound;
     /// The path exists but not with this method (405).
-    pub const METHOD_NOT_ALLOWED: &str = caucus_proto::ErrorCode::MethodNotAllowed.as_str();
+    pub const METHOD_NOT_ALLOWED: ErrorCode = ErrorCode::MethodNotAllowed;
     /// A template still used by a room cannot be deleted (409).
-    pub const TEMPLATE_IN_USE: &str = caucus_proto::ErrorCode::TemplateInUse.as_str();
-    /// The store failed (500): the only 5xx, never caused by the request.
-    pub const STORAGE_FAILED: &str = caucus_proto::ErrorCode::StorageFailed.as_str();
+    pub const TEMPLATE_IN_USE: ErrorCode = ErrorCode::TemplateInUse;
+    /// The store failed (500): never caused by the request.
+    pub const STORAGE_FAILED: ErrorCode = ErrorCode::StorageFailed;
     /// The server is stopping (503).
-    pub const SHUTTING_DOWN: &str = caucus_proto::ErrorCode::ShuttingDown.as_str();
+    pub const SHUTTING_DOWN: ErrorCode = ErrorCode::ShuttingDown;
 }
 
-/// The wire shape, for serialization and the OpenAPI document.
+/// The OpenAPI description of the error envelope, `caucus_proto::ErrorEnvelope` (the type
+/// every refusal is written as); `tests/api.rs` checks real refusals against it.
 #[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 #[schema(as = ErrorEnvelope)]
 pub struct Envelope {
@@ -67,81 +64,73 @@ pub struct EnvelopeBody {
     pub field: Option<String>,
 }
 
+impl std::ops::Deref for ApiError {
+    type Target = ErrorBody;
+
+    fn deref(&self) -> &ErrorBody {
+        &self.0
+    }
+}
+
+impl std::ops::DerefMut for ApiError {
+    fn deref_mut(&mut self) -> &mut ErrorBody {
+        &mut self.0
+    }
+}
+
 impl ApiError {
     pub fn new(code: ErrorCode, message: impl Into<String>) -> Self {
-        Self {
-            status: status_of(code),
-            code: code.as_str(),
-            message: message.into(),
-            field: None,
-        }
+        Self(ErrorBody::new(code, message))
     }
 
-    pub fn with_field(mut self, field: impl Into<String>) -> Self {
-        self.field = Some(field.into());
-        self
+    pub fn with_field(self, field: impl Into<String>) -> Self {
+        Self(self.0.with_field(field))
     }
 
     pub fn invalid(field: impl Into<String>, message: impl Into<String>) -> Self {
         Self::new(ErrorCode::InvalidValue, message).with_field(field)
     }
 
+    /// The HTTP status of the code.
+    pub fn status(&self) -> StatusCode {
+        StatusCode::from_u16(self.0.code.http_status()).unwrap_or(StatusCode::BAD_REQUEST)
+    }
+
     pub fn not_found_path() -> Self {
-        Self {
-            status: StatusCode::NOT_FOUND,
-            code: codes::NOT_FOUND,
-            message: "no such path in the API; see /v1/openapi.json".to_owned(),
-            field: None,
-        }
+        Self::new(
+            codes::NOT_FOUND,
+            "no such path in the API; see /v1/openapi.json",
+        )
     }
 
     pub fn method_not_allowed() -> Self {
-        Self {
-            status: StatusCode::METHOD_NOT_ALLOWED,
-            code: codes::METHOD_NOT_ALLOWED,
-            message: "this path does not take this method; see /v1/openapi.json".to_owned(),
-            field: None,
-        }
+        Self::new(
+            codes::METHOD_NOT_ALLOWED,
+            "this path does not take this method; see /v1/openapi.json",
+        )
     }
 
     pub fn shutting_down() -> Self {
-        Self {
-            status: StatusCode::SERVICE_UNAVAILABLE,
-            code: codes::SHUTTING_DOWN,
-            message: "the server is shutting down".to_owned(),
-            field: None,
-        }
+        Self::new(codes::SHUTTING_DOWN, "the server is shutting down")
     }
 
     pub fn storage(error: impl std::fmt::Display) -> Self {
         warn!(error = %error, "store failed");
-        Self {
-            status: StatusCode::INTERNAL_SERVER_ERROR,
-            code: codes::STORAGE_FAILED,
-            message: "the server could not read or write its storage".to_owned(),
-            field: None,
-        }
+        Self::new(
+            codes::STORAGE_FAILED,
+            "the server could not read or write its storage",
+        )
     }
-}
 
-fn status_of(code: ErrorCode) -> StatusCode {
-    StatusCode::from_u16(code.http_status()).unwrap_or(StatusCode::BAD_REQUEST)
-}
-
-impl From<Denial> for ApiError {
-    fn from(denial: Denial) -> Self {
-        ApiError::from(denial.into_body())
+    /// The refusal itself, for a signaling reply.
+    pub fn into_body(self) -> ErrorBody {
+        self.0
     }
 }
 
 impl From<ErrorBody> for ApiError {
     fn from(body: ErrorBody) -> Self {
-        Self {
-            status: status_of(body.code),
-            code: body.code.as_str(),
-            message: body.message,
-            field: body.field,
-        }
+        Self(body)
     }
 }
 
@@ -169,14 +158,8 @@ impl From<StoreError> for ApiError {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let envelope = Envelope {
-            error: EnvelopeBody {
-                code: self.code.to_owned(),
-                message: self.message,
-                field: self.field,
-            },
-        };
-        json_response(self.status, &envelope)
+        let status = self.status();
+        json_response(status, &caucus_proto::ErrorEnvelope { error: self.0 })
     }
 }
 
@@ -329,14 +312,14 @@ mod tests {
 
     #[test]
     fn bodies_are_classified() {
-        assert_eq!(err("{").code, "malformed_request");
-        assert_eq!(err("nope").status, StatusCode::BAD_REQUEST);
-        assert_eq!(err(r#"{"name": "a"} x"#).code, "malformed_request");
-        assert_eq!(err("[1, 2").code, "malformed_request");
+        assert_eq!(err("{").code, ErrorCode::MalformedRequest);
+        assert_eq!(err("nope").status(), StatusCode::BAD_REQUEST);
+        assert_eq!(err(r#"{"name": "a"} x"#).code, ErrorCode::MalformedRequest);
+        assert_eq!(err("[1, 2").code, ErrorCode::MalformedRequest);
         let missing = err("{}");
         assert_eq!(
             (missing.code, missing.field.as_deref()),
-            ("invalid_value", Some("name"))
+            (ErrorCode::InvalidValue, Some("name"))
         );
         let unknown = err(r#"{"name": "a", "extra": 1}"#);
         assert_eq!(unknown.field.as_deref(), Some("extra"));
@@ -344,7 +327,7 @@ mod tests {
         assert_eq!(typed.field.as_deref(), Some("name"));
         let deep = err(r#"{"name": "a", "nested": {"k": {"n": -1}}}"#);
         assert_eq!(deep.field.as_deref(), Some("nested.k.n"));
-        assert_eq!(deep.status, StatusCode::UNPROCESSABLE_ENTITY);
+        assert_eq!(deep.status(), StatusCode::UNPROCESSABLE_ENTITY);
         let deep_unknown = err(r#"{"name": "a", "nested": {"k": {"n": 1, "m": 2}}}"#);
         assert_eq!(deep_unknown.field.as_deref(), Some("nested.k.m"));
     }

@@ -192,7 +192,7 @@ pub async fn stop(
     };
     let unknown_to_session = match stopped {
         Ok(live) => !live,
-        Err(e) if e.code == ErrorCode::UnknownRecording.as_str() => true,
+        Err(e) if e.code == ErrorCode::UnknownRecording => true,
         Err(e) => return Err(e),
     };
     if unknown_to_session {

@@ -196,12 +196,10 @@ pub async fn delete(
         .store(move |s| s.delete_template(&template_id))
         .await
         .map_err(|e| match e {
-            StoreError::Conflict { reason, .. } => ApiError {
-                status: StatusCode::CONFLICT,
-                code: super::error::codes::TEMPLATE_IN_USE,
-                message: format!("template {id:?} cannot be deleted: {reason}"),
-                field: None,
-            },
+            StoreError::Conflict { reason, .. } => ApiError::new(
+                super::error::codes::TEMPLATE_IN_USE,
+                format!("template {id:?} cannot be deleted: {reason}"),
+            ),
             other => other.into(),
         })?;
     state
