@@ -18,6 +18,8 @@
 //! 7. every track is publishable by its peer's acting role;
 //! 8. nobody listens in to the room it stands in; listeners listen to live rooms and may manage
 //!    breakouts; broadcasters are connected and may broadcast;
+//! 9. no event names a peer or a track its receiver may not know of (`caucus_core::knowledge`,
+//!    fed every effect in order);
 //!
 //! plus an independent state machine of the breakout set (phase, rooms, options, timers,
 //! countdowns) compared with the view, the timers of reconnect grace, request expiry and the empty
@@ -30,6 +32,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 use std::time::Duration;
 
+use caucus_core::knowledge::Knowledge;
 use caucus_core::{
     Actor, Assignee, BreakoutOp, BreakoutRef, Command, Effect, JoinRequest, Outcome, Peer,
     RoomUpdate, Session, SessionConfig, Template, Time, builtin,
@@ -777,6 +780,8 @@ struct Harness {
     peers_ever: Vec<PeerId>,
     rooms_ever: Vec<BreakoutId>,
     effect_errors: Vec<String>,
+    /// What each peer was told so far (invariant 9).
+    knowledge: Knowledge,
     trace: Vec<String>,
     stats: Stats,
 }
@@ -874,6 +879,7 @@ impl Harness {
             peers_ever: Vec::new(),
             rooms_ever: Vec::new(),
             effect_errors: Vec::new(),
+            knowledge: Knowledge::new(),
             trace: Vec::new(),
             stats: Stats::default(),
         };
@@ -1391,6 +1397,10 @@ impl Harness {
         let mut n = 0;
         while let Some(effect) = self.session.poll_effect() {
             n += 1;
+            // 9. Signaling stays within what each receiver knows.
+            for violation in self.knowledge.observe(&effect) {
+                self.effect_errors.push(format!("invariant 9: {violation}"));
+            }
             match effect {
                 Effect::Subscriptions { peer, tracks } => {
                     let set: BTreeSet<TrackKey> = tracks.iter().copied().collect();
