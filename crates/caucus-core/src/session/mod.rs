@@ -8,6 +8,7 @@
 //! A command is either refused — a [`Denial`], and nothing changed — or carried out whole.
 //! Every handler validates everything before it mutates anything.
 
+mod audience;
 mod breakouts;
 mod media;
 mod moderation;
@@ -82,6 +83,8 @@ pub struct Session {
     empty_since: Option<Time>,
     /// Recordings in progress, each with the track set it was last given.
     recordings: BTreeMap<caucus_proto::RecordingId, recordings::Recording>,
+    /// Who was told of each track (news of a track goes to them, and only them).
+    audiences: audience::Audiences,
 }
 
 #[derive(Debug, Clone)]
@@ -120,6 +123,7 @@ impl Session {
             ended: false,
             empty_since: Some(now),
             recordings: BTreeMap::new(),
+            audiences: audience::Audiences::default(),
         };
         session
             .timers
@@ -359,7 +363,16 @@ impl Session {
             self.push_send(managers, full);
             self.push_send(others, public);
         }
+        let before = self.effects.len();
         self.routing.flush(&self.state, &mut self.effects);
+        // A track in a peer's desired set is known to it: the shell names it in a slot.
+        for effect in self.effects.range(before..) {
+            if let Effect::Subscriptions { peer, tracks } = effect {
+                for track in tracks {
+                    self.audiences.tell(*track, [*peer]);
+                }
+            }
+        }
         self.refresh_recordings();
         if !self.state.peers.is_empty() {
             self.empty_since = None;
@@ -475,6 +488,26 @@ impl Session {
     fn send_one(&mut self, to: PeerId, event: ServerEvent) {
         if self.state.peers.get(&to).is_some_and(Peer::is_connected) {
             self.push_send(vec![to], Arc::new(event));
+        }
+    }
+
+    /// Those of `peers` that are connected now.
+    fn connected_of(&self, mut peers: Vec<PeerId>) -> Vec<PeerId> {
+        peers.retain(|p| self.state.peers.get(p).is_some_and(Peer::is_connected));
+        peers
+    }
+
+    /// `to` are told everything about `subject` (its `PeerInfo`): they know its tracks now.
+    fn told_peer_info(&mut self, subject: PeerId, to: &[PeerId]) {
+        let Some(peer) = self.state.peers.get(&subject) else {
+            return;
+        };
+        for track in peer.tracks.keys() {
+            let key = TrackKey {
+                peer: subject,
+                track: *track,
+            };
+            self.audiences.tell(key, to.iter().copied());
         }
     }
 
