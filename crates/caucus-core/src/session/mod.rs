@@ -53,6 +53,13 @@ pub struct SessionConfig {
     pub request_ttl: Duration,
     /// At most this many peers at once; 0 = unlimited.
     pub max_peers: u32,
+    /// The breakout versions this session may show: above `version_floor`, up to
+    /// `version_ceiling`. The shell reserves the block durably before the session starts, so
+    /// every version a room shows is larger than any an earlier session of it showed, and a
+    /// client holding an old one is refused (`stale_version`) instead of matching by chance.
+    /// A session whose block is used up ends rather than repeat a version.
+    pub version_floor: u64,
+    pub version_ceiling: u64,
 }
 
 impl Default for SessionConfig {
@@ -64,6 +71,8 @@ impl Default for SessionConfig {
             empty_grace: Duration::from_secs(60),
             request_ttl: Duration::from_secs(30),
             max_peers: 0,
+            version_floor: 0,
+            version_ceiling: u64::MAX,
         }
     }
 }
@@ -111,9 +120,11 @@ enum Timer {
 
 impl Session {
     pub fn new(now: Time, template: Arc<Template>, config: SessionConfig) -> Self {
+        let mut state = State::new(template);
+        state.breakouts.version = config.version_floor;
         let mut session = Self {
             config,
-            state: State::new(template),
+            state,
             routing: Routing::default(),
             requests: BTreeMap::new(),
             timers: BTreeSet::new(),
@@ -343,10 +354,17 @@ impl Session {
         }
     }
 
-    /// After every command and timer: bump the breakout version once and tell peers, then bring
-    /// desired subscriptions up to date.
+    /// After every command and timer: bump the breakout version once and tell peers (or end,
+    /// when the session's versions are used up), then bring desired subscriptions up to date.
     fn finish(&mut self, now: Time) {
-        if std::mem::take(&mut self.state.breakouts.changed) {
+        let changed = std::mem::take(&mut self.state.breakouts.changed);
+        if changed && self.state.breakouts.version >= self.config.version_ceiling {
+            // One more version could be one a later session (reserved above this block) shows
+            // too: end instead; the next session starts in a fresh block.
+            if !self.ended {
+                self.end(None, "the session used up its breakout versions".to_owned());
+            }
+        } else if changed {
             self.state.breakouts.version += 1;
             let full_view = self.view(now, true);
             let mut public_view = full_view.clone();

@@ -88,6 +88,9 @@ pub struct RoomSetup {
     pub plan: Option<BreakoutPlan>,
     /// The room's recording policy: record main from the session's first join.
     pub auto_record: bool,
+    /// The breakout versions this session may show (reserved in the store above every
+    /// earlier session's).
+    pub versions: std::ops::Range<u64>,
 }
 
 /// The way to reach a room task.
@@ -178,6 +181,8 @@ pub fn spawn(
         // The room password is checked against its hash before a join gets here.
         password: None,
         locked: setup.locked,
+        version_floor: setup.versions.start,
+        version_ceiling: setup.versions.end,
         ..ctx.session.clone()
     };
     let mut session = Session::new(now, setup.template, config);
