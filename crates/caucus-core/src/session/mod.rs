@@ -86,7 +86,11 @@ pub struct Session {
     requests: BTreeMap<RequestId, PendingRequest>,
     timers: BTreeSet<(Time, Timer)>,
     effects: VecDeque<Effect>,
+    /// Peers, tracks, requests and help requests share one counter.
     next_id: u64,
+    /// Breakout rooms count on their own, so a session's first rooms are `b1`, `b2`… whatever
+    /// else was issued before; a restored plan moves it past every saved id.
+    next_breakout: u64,
     started: bool,
     ended: bool,
     empty_since: Option<Time>,
@@ -130,6 +134,7 @@ impl Session {
             timers: BTreeSet::new(),
             effects: VecDeque::new(),
             next_id: 0,
+            next_breakout: 0,
             started: false,
             ended: false,
             empty_since: Some(now),
@@ -411,6 +416,11 @@ impl Session {
     fn issue_id(&mut self) -> u64 {
         self.next_id += 1;
         self.next_id
+    }
+
+    fn issue_breakout_id(&mut self) -> BreakoutId {
+        self.next_breakout += 1;
+        BreakoutId::new(self.next_breakout)
     }
 
     fn schedule(&mut self, at: Time, timer: Timer) {

@@ -26,8 +26,8 @@ impl Session {
     }
 
     /// Put a saved breakout plan into a session whose breakout set is still empty, keeping each
-    /// room's id (applications keep them across restarts). Ids issued later follow the largest
-    /// restored one. A room that no longer fits (a duplicate id or name, an invalid name or
+    /// room's id (applications keep them across restarts). Rooms created later follow the
+    /// largest saved id (of a room restored or left out). A room that no longer fits (a duplicate id or name, an invalid name or
     /// capacity, a main stage naming a role the template lost) is left out and its refusal
     /// returned; so are invalid options (the defaults stay) and pre-assignments to rooms left out.
     pub fn restore_breakouts(
@@ -45,9 +45,10 @@ impl Session {
         }
         let mut skipped = Vec::new();
         for saved in rooms.into_iter().take(MAX_ROOMS) {
+            // Past every saved id, kept or not: a new room never takes an id the plan used.
+            self.next_breakout = self.next_breakout.max(saved.id.get());
             match self.check_saved_room(&saved) {
                 Ok(name) => {
-                    self.next_id = self.next_id.max(saved.id.get());
                     let room = BreakoutRoom {
                         id: saved.id,
                         name,

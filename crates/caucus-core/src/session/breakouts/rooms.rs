@@ -62,7 +62,7 @@ impl Session {
         }
         let mut ids = Vec::with_capacity(total);
         for name in new_names {
-            let id = BreakoutId::new(self.issue_id());
+            let id = self.issue_breakout_id();
             self.state.breakouts.rooms.insert(
                 id,
                 BreakoutRoom {
