@@ -24,12 +24,12 @@ fn publish(sim: &mut Sim, peer: PeerId, source: Source) -> TrackId {
     }
 }
 
+/// Guests with the tracks each publishes.
+type Guests = Vec<(PeerId, Vec<TrackId>)>;
+
 /// A host and `per_room` guests in each of two open rooms, every guest talking on camera and
 /// microphone. Returns the rooms and, per room, its guests with their tracks.
-fn two_rooms_with_tracks(
-    sim: &mut Sim,
-    per_room: usize,
-) -> (Vec<BreakoutId>, Vec<Vec<(PeerId, Vec<TrackId>)>>) {
+fn two_rooms_with_tracks(sim: &mut Sim, per_room: usize) -> (Vec<BreakoutId>, Vec<Guests>) {
     sim.join("hana", "host");
     let guests: Vec<PeerId> = (0..per_room * 2)
         .map(|i| sim.join(&format!("guest{i}"), "guest"))
