@@ -35,6 +35,7 @@ pub mod builtin;
 pub mod command;
 pub mod denial;
 pub mod effect;
+pub mod knowledge;
 pub mod policy;
 mod routing;
 pub mod session;

@@ -26,6 +26,7 @@ use caucus_proto::{
 use crate::command::{Actor, Assignee, BreakoutOp, Command, JoinRequest, Outcome, RoomUpdate};
 use crate::denial::Denial;
 use crate::effect::Effect;
+use crate::knowledge::Knowledge;
 use crate::session::{Session, SessionConfig};
 use crate::state::Peer;
 use crate::template::Template;
@@ -48,6 +49,11 @@ pub struct Sim {
     pub recordings: BTreeMap<RecordingId, Vec<TrackKey>>,
     /// Every effect, in order.
     pub log: Vec<Effect>,
+    /// What each peer was told so far.
+    pub knowledge: Knowledge,
+    /// Every event that named a peer or track its receiver did not know of (see
+    /// [`crate::knowledge`]); a story that ends with this non-empty broke the rule.
+    pub unknown_named: Vec<String>,
 }
 
 impl Default for Sim {
@@ -77,6 +83,8 @@ impl Sim {
             disconnected: Vec::new(),
             recordings: BTreeMap::new(),
             log: Vec::new(),
+            knowledge: Knowledge::new(),
+            unknown_named: Vec::new(),
         };
         sim.drain();
         sim
@@ -194,6 +202,7 @@ impl Sim {
     /// Collect every pending effect.
     pub fn drain(&mut self) {
         while let Some(effect) = self.session.poll_effect() {
+            self.unknown_named.extend(self.knowledge.observe(&effect));
             match &effect {
                 Effect::Send { to, event } => {
                     for peer in to {

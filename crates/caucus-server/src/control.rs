@@ -29,6 +29,14 @@ pub const MANAGEMENT_ACTOR: &str = "management";
 /// How many times reaching a room is retried when it ended at that very moment.
 const ROOM_ATTEMPTS: usize = 3;
 
+/// The breakout versions one session may show. Each session of a room takes a block above
+/// every earlier one, reserved in the store (durable before the session shows any version), so
+/// versions only grow for the life of the room, across restarts and crashes. A session that
+/// used up its block ends (`SessionConfig::version_ceiling`); 2^32 is far more changes than a
+/// session makes. Clients read versions as JavaScript numbers: 2^53 / 2^32 = 2 million sessions
+/// of one room stay exact.
+const VERSION_BLOCK: u64 = 1 << 32;
+
 /// Server-wide limits and policies of the control plane.
 #[derive(Debug, Clone)]
 pub struct Policy {
@@ -45,6 +53,9 @@ pub struct ControlPlane {
     store: Arc<dyn Store>,
     registry: Registry,
     policy: Policy,
+    /// Held while a session's versions are reserved and the session is started, so sessions
+    /// start in the order of their reservations (see [`ControlPlane::session`]).
+    session_starts: tokio::sync::Mutex<()>,
 }
 
 impl std::fmt::Debug for ControlPlane {
@@ -61,6 +72,7 @@ impl ControlPlane {
             store,
             registry,
             policy,
+            session_starts: tokio::sync::Mutex::new(()),
         }
     }
 
@@ -218,12 +230,24 @@ impl ControlPlane {
             Err(StoreError::NotFound { .. }) => None,
             Err(e) => return Err(e.into()),
         };
+        // One start at a time: a block reserved here must not be used after a later one was
+        // (a session started from it would show versions below the one before it). Starts are
+        // rare and the hold is one store write.
+        let _starting = self.session_starts.lock().await;
+        if let Some(handle) = self.live(&record.id).await? {
+            return Ok(handle);
+        }
+        let id = record.id.clone();
+        let floor = self
+            .store(move |s| s.reserve_versions(&id, VERSION_BLOCK))
+            .await?;
         let setup = RoomSetup {
             template,
             locked: record.locked,
             password_hash: record.password_hash.clone(),
             plan,
             auto_record: record.recording.auto,
+            versions: floor..floor.saturating_add(VERSION_BLOCK),
         };
         self.registry
             .open(&record.id, setup)

@@ -8,7 +8,8 @@
 //!   leaves no trace.
 //! - [`MemoryStore`], the same contract in a `Mutex` of maps, for the unit tests of other crates.
 //!
-//! It keeps templates, rooms (with hashed passwords), breakout plans with pre-assignments, the
+//! It keeps templates, rooms (with hashed passwords), breakout plans with pre-assignments, each
+//! room's breakout-version mark (so versions only grow across sessions and crashes), the
 //! webhook outbox and an audit log of management actions. [`password`] hashes and verifies room
 //! and breakout passwords (PBKDF2-HMAC-SHA256); the store itself only ever sees hashes and refuses
 //! a `password_hash` that is not one.
@@ -66,6 +67,9 @@ pub use recording::{RecordingFile, RecordingRecord};
 pub use room::{RecordingPolicy, RoomPatch, RoomRecord};
 pub use sqlite::{DB_FILE, Durability, SqliteStore};
 
+/// The highest breakout-version mark a store keeps (SQLite integers are signed 64-bit).
+pub const MAX_VERSION_MARK: u64 = i64::MAX as u64;
+
 /// The result type of every store call.
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;
 
@@ -122,6 +126,15 @@ pub trait Store: Send + Sync {
     /// Saves (replaces) the room's breakout plan. `NotFound` when the room is absent; `Invalid`
     /// when planned room ids are empty or repeated or a `password_hash` is not a hash.
     fn put_plan(&self, room: &RoomId, plan: &BreakoutPlan) -> Result<()>;
+
+    // ---- breakout versions ----------------------------------------------------------------
+
+    /// Reserves `count` breakout versions for a new session of `room`: raises the room's mark
+    /// by `count` and returns where it stood, so the session may show versions above the
+    /// returned value up to it + `count`. The mark only grows; it is kept when the room is
+    /// deleted (the room need not exist), and in SQLite it is durable when the call returns.
+    /// `Invalid` (field `count`) when `count` is 0 or the mark would pass [`MAX_VERSION_MARK`].
+    fn reserve_versions(&self, room: &RoomId, count: u64) -> Result<u64>;
 
     // ---- webhook outbox -------------------------------------------------------------------
 

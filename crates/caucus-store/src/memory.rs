@@ -24,6 +24,8 @@ struct Data {
     templates: BTreeMap<TemplateId, TemplateSpec>,
     rooms: BTreeMap<RoomId, RoomRecord>,
     plans: BTreeMap<RoomId, BreakoutPlan>,
+    /// Breakout-version marks; kept when a room is deleted.
+    version_marks: BTreeMap<RoomId, u64>,
     /// By queueing sequence number.
     outbox: BTreeMap<u64, OutboxEntry>,
     outbox_seq: u64,
@@ -158,6 +160,14 @@ impl Store for MemoryStore {
         }
         data.plans.insert(room.clone(), plan.clone());
         Ok(())
+    }
+
+    fn reserve_versions(&self, room: &RoomId, count: u64) -> Result<u64> {
+        let mut data = self.data();
+        let mark = data.version_marks.get(room).copied().unwrap_or(0);
+        let raised = validate::version_mark(mark, count)?;
+        data.version_marks.insert(room.clone(), raised);
+        Ok(mark)
     }
 
     fn enqueue_webhooks(&self, items: &[OutboxItem]) -> Result<()> {

@@ -104,3 +104,13 @@ fn password_hash(field: &str, hash: Option<&str>) -> Result<()> {
         _ => Ok(()),
     }
 }
+
+/// The mark after reserving `count` versions above `mark`.
+pub(crate) fn version_mark(mark: u64, count: u64) -> Result<u64> {
+    if count == 0 {
+        return Err(StoreError::invalid("count", "reserve at least one version"));
+    }
+    mark.checked_add(count)
+        .filter(|m| *m <= crate::MAX_VERSION_MARK)
+        .ok_or_else(|| StoreError::invalid("count", "the room's breakout versions are used up"))
+}

@@ -37,6 +37,12 @@ macro_rules! conformance {
             }
 
             #[test]
+            fn version_marks() {
+                let f = $fixture;
+                cases::version_marks(&*f.store);
+            }
+
+            #[test]
             fn outbox() {
                 let f = $fixture;
                 cases::outbox(&*f.store);
@@ -89,6 +95,31 @@ fn is_invalid(result: Result<impl std::fmt::Debug, StoreError>, field: &str) {
 
 mod cases {
     use super::*;
+
+    pub fn version_marks(store: &dyn Store) {
+        let a = RoomId::from("a");
+        // A room's first reservation starts at 0; each next one where the last ended.
+        assert_eq!(store.reserve_versions(&a, 100).unwrap(), 0);
+        assert_eq!(store.reserve_versions(&a, 1).unwrap(), 100);
+        assert_eq!(store.reserve_versions(&a, 50).unwrap(), 101);
+        // Rooms have their own marks; the room need not exist.
+        assert_eq!(store.reserve_versions(&RoomId::from("b"), 7).unwrap(), 0);
+        // The mark outlives the room: a room made again goes on above it.
+        store.create_room(&room("a", "breakout", 1)).unwrap();
+        store.delete_room(&a).unwrap();
+        assert_eq!(store.reserve_versions(&a, 1).unwrap(), 151);
+        // Nothing reserved, or past the largest mark: refused, and the mark stays.
+        is_invalid(store.reserve_versions(&a, 0), "count");
+        is_invalid(
+            store.reserve_versions(&a, caucus_store::MAX_VERSION_MARK),
+            "count",
+        );
+        is_invalid(store.reserve_versions(&a, u64::MAX), "count");
+        assert_eq!(store.reserve_versions(&a, 1).unwrap(), 152);
+        let rest = caucus_store::MAX_VERSION_MARK - 153;
+        assert_eq!(store.reserve_versions(&a, rest).unwrap(), 153);
+        is_invalid(store.reserve_versions(&a, 1), "count");
+    }
 
     pub fn recordings(store: &dyn Store) {
         use caucus_proto::event::RecordingEndReason;

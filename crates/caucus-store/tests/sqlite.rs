@@ -55,6 +55,7 @@ fn everything_survives_a_restart() {
             )
             .unwrap();
         store.put_plan(&r.id, &plan).unwrap();
+        assert_eq!(store.reserve_versions(&r.id, 1 << 32).unwrap(), 0);
         store
             .enqueue_webhooks(&[
                 delivery("e1", "http://a", 30),
@@ -85,6 +86,8 @@ fn everything_survives_a_restart() {
     let log = store.list_audit(None, 10).unwrap();
     assert_eq!(log.len(), 1);
     assert_eq!(log[0].entry, audit(40, "room.created", Some("demo")));
+    // The breakout-version mark too: the next session starts above the last one's block.
+    assert_eq!(store.reserve_versions(&r.id, 10).unwrap(), 1 << 32);
     // Sequence numbers keep growing across restarts.
     let next = store
         .append_audit(&audit(50, "room.updated", None))
@@ -111,7 +114,7 @@ fn migrations_are_idempotent_and_the_file_is_set_up_for_durability() {
     let version: u32 = conn
         .pragma_query_value(None, "user_version", |r| r.get(0))
         .unwrap();
-    assert_eq!(version, 2);
+    assert_eq!(version, 3);
     let tables: Vec<String> = conn
         .prepare("SELECT name FROM sqlite_schema WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY name")
         .unwrap()
@@ -127,6 +130,7 @@ fn migrations_are_idempotent_and_the_file_is_set_up_for_durability() {
             "recordings",
             "rooms",
             "templates",
+            "version_marks",
             "webhook_outbox"
         ]
     );

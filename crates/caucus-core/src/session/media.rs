@@ -1,7 +1,7 @@
 //! Tracks: publishing, unpublishing, muting oneself and others, asking to unmute.
 
 use caucus_proto::event::{RequestKind, TrackEndReason};
-use caucus_proto::{ErrorCode, PeerId, ServerEvent, Source, TrackId};
+use caucus_proto::{ErrorCode, PeerId, ServerEvent, Source, TrackId, TrackKey};
 
 use super::Session;
 use crate::command::{Actor, Outcome};
@@ -54,6 +54,8 @@ impl Session {
             });
         }
         let to = self.observers(id, None);
+        self.audiences
+            .tell(TrackKey { peer: id, track }, to.iter().copied());
         self.send(
             to,
             ServerEvent::TrackPublished {
@@ -73,19 +75,7 @@ impl Session {
         let id = peer.id;
         own_track(peer, track)?;
         self.routing.before_publisher_change(&self.state, id);
-        let to = self.observers(id, None);
-        if let Some(peer) = self.state.peers.get_mut(&id) {
-            peer.tracks.remove(&track);
-        }
-        self.stop_track_effects(id, &[track]);
-        self.send(
-            to,
-            ServerEvent::TrackUnpublished {
-                peer_id: id,
-                track_id: track,
-                reason: TrackEndReason::Unpublished,
-            },
-        );
+        self.end_tracks(id, &[track], TrackEndReason::Unpublished);
         Ok(Outcome::Done)
     }
 
@@ -157,15 +147,15 @@ impl Session {
         if changed.is_empty() {
             return;
         }
-        let to = self.observers(id, None);
         for track in changed {
             self.effects.push_back(Effect::TrackMuted {
                 peer: id,
                 track,
                 muted,
             });
+            let to = self.connected_of(self.audiences.of(TrackKey { peer: id, track }));
             self.send(
-                to.clone(),
+                to,
                 ServerEvent::TrackMuted {
                     peer_id: id,
                     track_id: track,
@@ -184,26 +174,13 @@ impl Session {
             .get(&id)
             .map(|p| p.tracks.keys().copied().collect())
             .unwrap_or_default();
-        self.end_tracks(id, &tracks, reason, &[]);
+        self.end_tracks(id, &tracks, reason);
     }
 
-    /// Remove the given tracks (the caller has told routing already) and tell the observers
-    /// and `told_too` (those who received them before a change of place or role).
-    pub(super) fn end_tracks(
-        &mut self,
-        id: PeerId,
-        tracks: &[TrackId],
-        reason: TrackEndReason,
-        told_too: &[PeerId],
-    ) {
-        if tracks.is_empty() {
-            return;
-        }
-        let mut to = self.observers(id, None);
-        let connected = |p: &&PeerId| self.state.peers.get(*p).is_some_and(|p| p.is_connected());
-        to.extend(told_too.iter().filter(connected));
-        to.sort_unstable();
-        to.dedup();
+    /// Remove the given tracks (the caller has told routing already) and tell each one's end
+    /// to the peers that knew it — not to whoever observes the peer now: after a move, the
+    /// peers at the new place never heard of these tracks.
+    pub(super) fn end_tracks(&mut self, id: PeerId, tracks: &[TrackId], reason: TrackEndReason) {
         if let Some(peer) = self.state.peers.get_mut(&id) {
             for track in tracks {
                 peer.tracks.remove(track);
@@ -211,8 +188,13 @@ impl Session {
         }
         self.stop_track_effects(id, tracks);
         for track in tracks {
+            let knew = self.audiences.take(TrackKey {
+                peer: id,
+                track: *track,
+            });
+            let to = self.connected_of(knew);
             self.send(
-                to.clone(),
+                to,
                 ServerEvent::TrackUnpublished {
                     peer_id: id,
                     track_id: *track,

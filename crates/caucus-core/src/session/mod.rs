@@ -8,6 +8,7 @@
 //! A command is either refused — a [`Denial`], and nothing changed — or carried out whole.
 //! Every handler validates everything before it mutates anything.
 
+mod audience;
 mod breakouts;
 mod media;
 mod moderation;
@@ -57,6 +58,13 @@ pub struct SessionConfig {
     /// The room's recording policy: record main, under this id, from the session's first
     /// join (the shell draws the id so that it is unique across sessions and restarts).
     pub auto_record: Option<caucus_proto::RecordingId>,
+    /// The breakout versions this session may show: above `version_floor`, up to
+    /// `version_ceiling`. The shell reserves the block durably before the session starts, so
+    /// every version a room shows is larger than any an earlier session of it showed, and a
+    /// client holding an old one is refused (`stale_version`) instead of matching by chance.
+    /// A session whose block is used up ends rather than repeat a version.
+    pub version_floor: u64,
+    pub version_ceiling: u64,
 }
 
 impl Default for SessionConfig {
@@ -69,6 +77,8 @@ impl Default for SessionConfig {
             request_ttl: Duration::from_secs(30),
             max_peers: 0,
             auto_record: None,
+            version_floor: 0,
+            version_ceiling: u64::MAX,
         }
     }
 }
@@ -82,7 +92,11 @@ pub struct Session {
     requests: BTreeMap<RequestId, PendingRequest>,
     timers: BTreeSet<(Time, Timer)>,
     effects: VecDeque<Effect>,
+    /// Peers, tracks, requests and help requests share one counter.
     next_id: u64,
+    /// Breakout rooms count on their own, so a session's first rooms are `b1`, `b2`… whatever
+    /// else was issued before; a restored plan moves it past every saved id.
+    next_breakout: u64,
     started: bool,
     ended: bool,
     empty_since: Option<Time>,
@@ -90,6 +104,8 @@ pub struct Session {
     recordings: BTreeMap<caucus_proto::RecordingId, recordings::Recording>,
     /// How many room password checks against a hash may still run.
     password_checks: password::CheckBudget,
+    /// Who was told of each track (news of a track goes to them, and only them).
+    audiences: audience::Audiences,
 }
 
 #[derive(Debug, Clone)]
@@ -116,19 +132,23 @@ enum Timer {
 
 impl Session {
     pub fn new(now: Time, template: Arc<Template>, config: SessionConfig) -> Self {
+        let mut state = State::new(template);
+        state.breakouts.version = config.version_floor;
         let mut session = Self {
             config,
-            state: State::new(template),
+            state,
             routing: Routing::default(),
             requests: BTreeMap::new(),
             timers: BTreeSet::new(),
             effects: VecDeque::new(),
             next_id: 0,
+            next_breakout: 0,
             started: false,
             ended: false,
             empty_since: Some(now),
             recordings: BTreeMap::new(),
             password_checks: password::CheckBudget::default(),
+            audiences: audience::Audiences::default(),
         };
         session
             .timers
@@ -381,10 +401,17 @@ impl Session {
         }
     }
 
-    /// After every command and timer: bump the breakout version once and tell peers, then bring
-    /// desired subscriptions up to date.
+    /// After every command and timer: bump the breakout version once and tell peers (or end,
+    /// when the session's versions are used up), then bring desired subscriptions up to date.
     fn finish(&mut self, now: Time) {
-        if std::mem::take(&mut self.state.breakouts.changed) {
+        let changed = std::mem::take(&mut self.state.breakouts.changed);
+        if changed && self.state.breakouts.version >= self.config.version_ceiling {
+            // One more version could be one a later session (reserved above this block) shows
+            // too: end instead; the next session starts in a fresh block.
+            if !self.ended {
+                self.end(None, "the session used up its breakout versions".to_owned());
+            }
+        } else if changed {
             self.state.breakouts.version += 1;
             let full_view = self.view(now, true);
             let mut public_view = full_view.clone();
@@ -401,7 +428,16 @@ impl Session {
             self.push_send(managers, full);
             self.push_send(others, public);
         }
+        let before = self.effects.len();
         self.routing.flush(&self.state, &mut self.effects);
+        // A track in a peer's desired set is known to it: the shell names it in a slot.
+        for effect in self.effects.range(before..) {
+            if let Effect::Subscriptions { peer, tracks } = effect {
+                for track in tracks {
+                    self.audiences.tell(*track, [*peer]);
+                }
+            }
+        }
         self.refresh_recordings();
         if !self.state.peers.is_empty() {
             self.empty_since = None;
@@ -422,6 +458,11 @@ impl Session {
     fn issue_id(&mut self) -> u64 {
         self.next_id += 1;
         self.next_id
+    }
+
+    fn issue_breakout_id(&mut self) -> BreakoutId {
+        self.next_breakout += 1;
+        BreakoutId::new(self.next_breakout)
     }
 
     fn schedule(&mut self, at: Time, timer: Timer) {
@@ -517,6 +558,26 @@ impl Session {
     fn send_one(&mut self, to: PeerId, event: ServerEvent) {
         if self.state.peers.get(&to).is_some_and(Peer::is_connected) {
             self.push_send(vec![to], Arc::new(event));
+        }
+    }
+
+    /// Those of `peers` that are connected now.
+    fn connected_of(&self, mut peers: Vec<PeerId>) -> Vec<PeerId> {
+        peers.retain(|p| self.state.peers.get(p).is_some_and(Peer::is_connected));
+        peers
+    }
+
+    /// `to` are told everything about `subject` (its `PeerInfo`): they know its tracks now.
+    fn told_peer_info(&mut self, subject: PeerId, to: &[PeerId]) {
+        let Some(peer) = self.state.peers.get(&subject) else {
+            return;
+        };
+        for track in peer.tracks.keys() {
+            let key = TrackKey {
+                peer: subject,
+                track: *track,
+            };
+            self.audiences.tell(key, to.iter().copied());
         }
     }
 

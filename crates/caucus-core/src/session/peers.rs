@@ -1,7 +1,7 @@
 //! Joining, leaving, losing the connection and coming back; names, metadata, hands.
 
 use caucus_proto::event::{LeaveReason, RequestOutcome};
-use caucus_proto::{ErrorCode, LifecycleEvent, Location, PeerId, ServerEvent};
+use caucus_proto::{ErrorCode, LifecycleEvent, Location, PeerId, ServerEvent, TrackKey};
 
 use super::{Session, Timer};
 use crate::command::{Actor, JoinRequest, Outcome};
@@ -161,12 +161,21 @@ impl Session {
         let template = &self.state.template;
         let role = self.state.role_of(peer);
         let sees_all = role.has(caucus_proto::Permission::SeePeerList);
-        let peers = self
+        let visible: Vec<&Peer> = self
             .state
             .peers
             .values()
             .filter(|p| p.id != id && (sees_all || p.location == peer.location))
-            .map(|p| p.info(template))
+            .collect();
+        let peers = visible.iter().map(|p| p.info(template)).collect();
+        let told: Vec<TrackKey> = visible
+            .iter()
+            .flat_map(|p| {
+                p.tracks.keys().map(|t| TrackKey {
+                    peer: p.id,
+                    track: *t,
+                })
+            })
             .collect();
         let full = role.has(caucus_proto::Permission::ManageBreakouts);
         let event = ServerEvent::Joined {
@@ -181,6 +190,11 @@ impl Session {
             locked: self.config.locked,
             recordings: self.recordings().collect(),
         };
+        // `joined` replaces what the client knew: exactly these tracks now.
+        self.audiences.forget_receiver(id);
+        for key in told {
+            self.audiences.tell(key, [id]);
+        }
         self.send_one(id, event);
     }
 
@@ -225,6 +239,8 @@ impl Session {
         self.routing.before_publisher_change(&self.state, id);
         let tracks: Vec<_> = peer.tracks.keys().copied().collect();
         self.stop_track_effects(id, &tracks);
+        self.audiences.forget_publisher(id);
+        self.audiences.forget_receiver(id);
         self.state.remove(id);
         self.routing.subscriber_changed(id);
 
@@ -343,6 +359,7 @@ impl Session {
     pub(super) fn peer_updated(&mut self, id: PeerId) {
         if let Some(info) = self.peer_info(id) {
             let to = self.observers(id, None);
+            self.told_peer_info(id, &to);
             self.send(to, ServerEvent::PeerUpdated { peer: info });
         }
     }

@@ -140,16 +140,6 @@ impl Session {
     pub(super) fn relocate(&mut self, id: PeerId, role: RoleIdx, to: Location) -> Option<Move> {
         let peer = self.state.peers.get(&id)?;
         let (from, old_role) = (peer.location, peer.role);
-        // Whoever receives a track the new acting role revokes must hear that it ended: find
-        // them while the peer still stands where it stood, in the role it had.
-        let template = &self.state.template;
-        let next = template.role(template.acting_role(role, to.is_breakout()));
-        let revokes = peer.tracks.values().any(|t| !next.may_publish(t.source));
-        let earlier = if revokes {
-            self.observers(id, None)
-        } else {
-            Vec::new()
-        };
         self.routing.before_publisher_change(&self.state, id);
         let (old_acting, new_acting) = self.state.place(id, role, to);
         self.routing.subscriber_changed(id);
@@ -162,7 +152,7 @@ impl Session {
             self.stop_listening(id);
         }
         if old_acting != new_acting {
-            self.follow_acting_role(id, &earlier);
+            self.follow_acting_role(id);
         }
         if old_role != role {
             let template = self.state.template.clone();
@@ -187,7 +177,7 @@ impl Session {
     }
 
     /// What a new acting role takes away: tracks it may not publish, a listen-in, a broadcast.
-    fn follow_acting_role(&mut self, id: PeerId, told_too: &[PeerId]) {
+    fn follow_acting_role(&mut self, id: PeerId) {
         let Some(peer) = self.state.peers.get(&id) else {
             return;
         };
@@ -200,7 +190,7 @@ impl Session {
             .collect();
         let lost_listen = peer.listening.is_some() && !role.has(Permission::ManageBreakouts);
         let lost_broadcast = peer.broadcasting && !role.has(Permission::Broadcast);
-        self.end_tracks(id, &revoked, TrackEndReason::RoleRevoked, told_too);
+        self.end_tracks(id, &revoked, TrackEndReason::RoleRevoked);
         if lost_listen {
             self.stop_listening(id);
         }

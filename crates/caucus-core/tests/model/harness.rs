@@ -25,6 +25,8 @@ pub(crate) struct Harness {
     pub(crate) told: BTreeMap<PeerId, Arc<BreakoutsView>>,
     pub(crate) model: Model,
     pub(crate) disconnected_at: BTreeMap<PeerId, Time>,
+    /// What each peer was told so far (invariant 9).
+    pub(crate) knowledge: caucus_core::knowledge::Knowledge,
     pub(crate) requests: BTreeMap<RequestId, (Time, PeerId, Asked)>,
     pub(crate) empty_since: Option<Time>,
     pub(crate) ended_by_command: bool,
@@ -122,6 +124,7 @@ impl Harness {
             told: BTreeMap::new(),
             model: Model::default(),
             disconnected_at: BTreeMap::new(),
+            knowledge: caucus_core::knowledge::Knowledge::new(),
             requests: BTreeMap::new(),
             empty_since: Some(now),
             ended_by_command: false,

@@ -18,6 +18,8 @@
 //! 7. every track is publishable by its peer's acting role;
 //! 8. nobody listens in to the room it stands in; listeners listen to live rooms and may manage
 //!    breakouts; broadcasters are connected and may broadcast;
+//! 9. no event names a track its receiver may not know of (`caucus_core::knowledge`,
+//!    fed every effect in order; checked in `running.rs`);
 //!
 //! plus an independent state machine of the breakout set (phase, rooms, options, timers,
 //! countdowns) compared with the view, the timers of reconnect grace, request expiry and the empty

@@ -42,6 +42,10 @@ impl Harness {
         let mut n = 0;
         while let Some(effect) = self.session.poll_effect() {
             n += 1;
+            // 9. Signaling stays within what each receiver knows.
+            for violation in self.knowledge.observe(&effect) {
+                self.effect_errors.push(format!("invariant 9: {violation}"));
+            }
             match effect {
                 Effect::Subscriptions { peer, tracks } => {
                     let set: BTreeSet<TrackKey> = tracks.iter().copied().collect();

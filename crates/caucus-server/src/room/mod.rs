@@ -60,6 +60,9 @@ pub struct RoomSetup {
     pub plan: Option<BreakoutPlan>,
     /// The room's recording policy: record main from the session's first join.
     pub auto_record: bool,
+    /// The breakout versions this session may show (reserved in the store above every
+    /// earlier session's).
+    pub versions: std::ops::Range<u64>,
 }
 
 /// The way to reach a room task.
@@ -150,7 +153,12 @@ pub fn spawn(
         key_base: generation << 32,
         seed: rand::random(),
     };
-    let room = Room::new(ctx.clock.now(), machine_setup, ctx.session.clone());
+    let config = SessionConfig {
+        version_floor: setup.versions.start,
+        version_ceiling: setup.versions.end,
+        ..ctx.session.clone()
+    };
+    let room = Room::new(ctx.clock.now(), machine_setup, config);
     let task = RoomTask {
         id,
         generation,

@@ -13,6 +13,7 @@ use crate::{Result, StoreError};
 const MIGRATIONS: &[&str] = &[
     include_str!("../../migrations/0001_initial.sql"),
     include_str!("../../migrations/0002_recordings.sql"),
+    include_str!("../../migrations/0003_version_marks.sql"),
 ];
 
 /// Marks the file as Caucus's (`PRAGMA application_id`, "CAUC"), so the store refuses to

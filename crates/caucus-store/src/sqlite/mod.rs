@@ -370,6 +370,27 @@ impl Store for SqliteStore {
         })
     }
 
+    fn reserve_versions(&self, room: &RoomId, count: u64) -> Result<u64> {
+        self.write("reserve_versions", |tx| {
+            let found: Option<i64> = tx
+                .prepare_cached("SELECT mark FROM version_marks WHERE room = ?1")?
+                .query_row([room.as_str()], |row| row.get(0))
+                .optional()?;
+            let mark = u64::try_from(found.unwrap_or(0)).map_err(|_| {
+                StoreError::Backend(format!("room {room} has a negative version mark"))
+            })?;
+            let raised = validate::version_mark(mark, count)?;
+            // `version_mark` keeps it within i64.
+            let raised = i64::try_from(raised).unwrap_or(i64::MAX);
+            tx.prepare_cached(
+                "INSERT INTO version_marks (room, mark) VALUES (?1, ?2)
+                 ON CONFLICT (room) DO UPDATE SET mark = excluded.mark",
+            )?
+            .execute(params![room.as_str(), raised])?;
+            Ok(mark)
+        })
+    }
+
     fn enqueue_webhooks(&self, items: &[OutboxItem]) -> Result<()> {
         for item in items {
             validate::outbox_item(item)?;
