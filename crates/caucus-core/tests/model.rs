@@ -2805,7 +2805,7 @@ proptest! {
 
 /// The generator must reach every operation's success and every interesting state, or the
 /// properties above would pass by never getting there. A fixed seed keeps this check stable;
-/// `cargo test --test model -- --nocapture generator_reaches` prints the report.
+/// `cargo test -p caucus-core --test model -- --nocapture generator_reaches` prints the report.
 #[test]
 fn generator_reaches_every_operation_and_state() {
     use proptest::strategy::ValueTree;
