@@ -42,9 +42,9 @@ pub mod codes {
     pub const METHOD_NOT_ALLOWED: &str = caucus_proto::ErrorCode::MethodNotAllowed.as_str();
     /// A template still used by a room cannot be deleted (409).
     pub const TEMPLATE_IN_USE: &str = caucus_proto::ErrorCode::TemplateInUse.as_str();
-    /// The store failed (500): the only 5xx, never caused by the request.
+    /// The store failed (500): one of the two 5xx, never caused by the request.
     pub const STORAGE_FAILED: &str = caucus_proto::ErrorCode::StorageFailed.as_str();
-    /// The server is stopping (503).
+    /// The server is stopping (503): the other 5xx, never caused by the request.
     pub const SHUTTING_DOWN: &str = caucus_proto::ErrorCode::ShuttingDown.as_str();
 }
 
