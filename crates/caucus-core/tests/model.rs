@@ -3,8 +3,8 @@
 //! Random command sequences (joins, leaves, reconnects, tracks, roles, moves, the whole breakout
 //! set, simulated time) run against a `Session`, issued by the server and by peers alike so that
 //! refusals are frequent. After every command and after every timer that fires, the session is
-//! compared with a naive reference model written from PRODUCT.md — never from the core's private
-//! logic:
+//! compared with a naive reference model written from `docs/product.md` — never from the
+//! core's private logic:
 //!
 //! 1. the routing rule, brute-forced over every (subscriber, publisher, track), equals
 //!    `Session::desired`, and the last `Effect::Subscriptions` of every connected peer equals it
@@ -517,7 +517,7 @@ fn is_sound(source: Source) -> bool {
     matches!(source, Source::Audio | Source::ScreenAudio)
 }
 
-/// The routing rule of PRODUCT.md, by brute force over every publisher and track.
+/// The routing rule of `docs/product.md`, by brute force over every publisher and track.
 fn brute_force(session: &Session, s: &Peer) -> BTreeSet<TrackKey> {
     let template = session.template();
     let mut out = BTreeSet::new();
@@ -1608,7 +1608,7 @@ impl Harness {
         view.preassignments.get(user).copied()
     }
 
-    /// What PRODUCT.md says this command must do, decided from the state before it runs.
+    /// What `docs/product.md` says this command must do, decided from the state before it runs.
     fn predict(&self, actor: Actor, command: &Command) -> Expect {
         if self.session.is_ended() {
             return Expect::refuse_with("the session has ended", ErrorCode::SessionEnded);
