@@ -23,6 +23,6 @@ pub use ids::{
 };
 pub use model::{BreakoutOptions, ChatTarget, Location, Phase, Source, TrackKey, Visibility};
 pub use template::{
-    Permission, Permissions, PublishSpec, RoleSpec, SourceCaps, SubscribeSpec, TemplateSpec,
-    ViewCaps,
+    Permission, Permissions, PublishSpec, RoleInfo, RoleSpec, SourceCaps, SubscribeSpec,
+    TemplateSpec, ViewCaps,
 };
