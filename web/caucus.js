@@ -75,6 +75,18 @@
  */
 
 /**
+ * Every server event type (`caucus_proto::ServerEvent::NAMES`, checked by
+ * `crates/caucus-server/tests/names.rs`); the client re-dispatches each under its own name.
+ */
+export const SERVER_EVENTS = /** @type {const} */ ([
+  'joined', 'peer_joined', 'peer_left', 'peer_updated', 'role_changed', 'peers_moved',
+  'track_published', 'track_unpublished', 'track_muted', 'request_received', 'request_resolved',
+  'breakouts', 'breakout_invite', 'breakouts_closing', 'timer_warning', 'broadcast', 'chat',
+  'help_requested', 'listening_to', 'room_locked', 'recordings', 'removed', 'session_ended',
+]);
+/** @typedef {typeof SERVER_EVENTS[number]} ServerEventType */
+
+/**
  * One role of the session's template (`caucus_proto::RoleInfo`), highest priority first.
  * @typedef {object} RoleInfo
  * @property {string} name
@@ -903,6 +915,9 @@ export class CaucusClient extends EventTarget {
   }
 
   // ── commands (one method each; see docs/protocol.md) ───────────────────────────────────
+
+  /** Keep-alive: resolves when the server answers. */
+  ping() { return this.request({ type: 'ping' }); }
 
   /** @param {{name?: string, metadata?: any}} fields */
   updateSelf(fields) { return this.command({ type: 'update_self', ...fields }); }

@@ -12,6 +12,7 @@ pub mod error;
 pub mod event;
 pub mod ids;
 pub mod model;
+mod names;
 pub mod signal;
 pub mod template;
 
