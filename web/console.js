@@ -9,11 +9,32 @@
  */
 import { h, fill, clock } from './ui.js';
 
-/** The roles of the built-in template. */
-export const ROLES = ['host', 'co-host', 'moderator', 'guest', 'breakout'];
-
 /** @typedef {import('./caucus.js').CaucusClient} CaucusClient */
 /** @typedef {import('./caucus.js').PeerInfo} PeerInfo */
+/** @typedef {import('./caucus.js').RoleInfo} RoleInfo */
+
+/**
+ * The roles "Sees the main stage" shows a breakout room: those that may share a screen (the
+ * presenters; `host` and `co-host` in the built-in template), else every role that publishes.
+ * @param {readonly RoleInfo[]} roles
+ * @returns {string[]}
+ */
+export function mainStageRoles(roles) {
+  const presenters = roles.filter((r) => r.publish.includes('screen'));
+  return (presenters.length ? presenters : roles.filter((r) => r.publish.length > 0)).map((r) => r.name);
+}
+
+/**
+ * The bulk role change's first choice: a role that acts as another in breakout rooms becomes
+ * that role (`guest` → `breakout` in the built-in template); else the lowest becomes the highest.
+ * @param {readonly RoleInfo[]} roles
+ * @returns {{from: string, to: string}}
+ */
+export function bulkRoleDefault(roles) {
+  const split = roles.find((r) => r.breakout_role && roles.some((t) => t.name === r.breakout_role));
+  if (split?.breakout_role) return { from: split.name, to: split.breakout_role };
+  return { from: roles[roles.length - 1]?.name ?? '', to: roles[0]?.name ?? '' };
+}
 
 /**
  * @param {HTMLElement} panel
@@ -34,7 +55,8 @@ export function mountConsole(panel, client, { act, roomName }) {
   const extendBy = num('bo-extend', 'Extend by minutes', 5, 1, 120);
   const broadcastText = /** @type {HTMLInputElement} */ (h('input', { id: 'bo-broadcast-text', 'aria-label': 'Message to all rooms', placeholder: 'Message to every room', maxlength: 500 }));
   const excludeBox = h('fieldset', { class: 'inline', id: 'bo-exclude' }, h('legend', null, 'Auto-assign leaves these roles in main'),
-    ROLES.map((r) => h('label', { class: 'toggle' }, h('input', { type: 'checkbox', name: 'exclude', value: r, checked: r !== 'guest' && r !== 'breakout' }), ` ${r}`)));
+    // Checked as the server's own default: roles that manage breakouts stay in main.
+    client.roles.map((r) => h('label', { class: 'toggle' }, h('input', { type: 'checkbox', name: 'exclude', value: r.name, checked: r.permissions.manage_breakouts }), ` ${r.name}`)));
   const preUser = /** @type {HTMLInputElement} */ (h('input', { id: 'pre-user', autocomplete: 'off', placeholder: 'user id', maxlength: 128 }));
   const preRoom = /** @type {HTMLSelectElement} */ (h('select', { id: 'pre-room' }));
   const preList = h('ul', { class: 'help-list', id: 'pre-list', 'aria-label': 'Pre-assignments' });
@@ -47,8 +69,9 @@ export function mountConsole(panel, client, { act, roomName }) {
   const roomsEl = h('div', { class: 'console-rooms', id: 'console-rooms' });
   const helpEl = h('div', { id: 'console-help' });
   const roomStateEl = h('div', { class: 'row', id: 'console-meeting' });
-  const bulkFrom = /** @type {HTMLSelectElement} */ (h('select', { 'aria-label': 'Change everyone with role' }, ROLES.map((r) => h('option', { value: r, selected: r === 'guest' }, r))));
-  const bulkTo = /** @type {HTMLSelectElement} */ (h('select', { 'aria-label': 'to the role' }, ROLES.map((r) => h('option', { value: r, selected: r === 'breakout' }, r))));
+  const bulk = bulkRoleDefault(client.roles);
+  const bulkFrom = /** @type {HTMLSelectElement} */ (h('select', { 'aria-label': 'Change everyone with role' }, client.roles.map((r) => h('option', { value: r.name, selected: r.name === bulk.from }, r.name))));
+  const bulkTo = /** @type {HTMLSelectElement} */ (h('select', { 'aria-label': 'to the role' }, client.roles.map((r) => h('option', { value: r.name, selected: r.name === bulk.to }, r.name))));
 
   const saveOptions = () => {
     const b = client.breakouts;
@@ -253,7 +276,7 @@ export function mountConsole(panel, client, { act, roomName }) {
             h('label', { class: 'toggle' }, h('input', {
               id: `room-stage-${r.id}`, type: 'checkbox', checked: stage,
               onchange: (/** @type {Event} */ e) => act(() => client.updateBreakout(r.id, {
-                visibility: /** @type {HTMLInputElement} */ (e.target).checked ? { main_stage: { roles: ['host', 'co-host'] } } : 'isolated',
+                visibility: /** @type {HTMLInputElement} */ (e.target).checked ? { main_stage: { roles: mainStageRoles(client.roles) } } : 'isolated',
               })),
             }), ' Sees the main stage'),
             b.phase === 'open' || b.phase === 'closing' ? h('button', {

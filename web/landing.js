@@ -6,6 +6,7 @@
  */
 import { h, fill } from './ui.js';
 
+/** A line about each role of the built-in template; other roles show their name alone. */
 const ROLE_HELP = {
   host: 'Runs the meeting: everything, including ending it.',
   'co-host': 'Like the host, on the main stage.',
@@ -26,7 +27,8 @@ async function main() {
   }
   const error = h('p', { class: 'form-error', role: 'alert', id: 'join-error' });
   const name = /** @type {HTMLInputElement} */ (h('input', { id: 'name', name: 'name', autocomplete: 'name', placeholder: 'Your name', maxlength: 64, required: true }));
-  const roles = demo.roles.length ? demo.roles : ['host', 'co-host', 'moderator', 'guest', 'breakout'];
+  // The server's list of the demo room's roles (the form only shows when the demo is enabled).
+  const roles = demo.roles;
   const roleInputs = roles.map((role, i) => h('label', { class: 'role-choice' },
     h('input', { type: 'radio', name: 'role', value: role, checked: role === 'guest' || (i === 0 && !roles.includes('guest')) }),
     h('span', { class: 'role-name' }, role),

@@ -9,7 +9,7 @@
  */
 import { CaucusClient, CaucusError, describeError } from './caucus.js';
 import { h, fill, toast, clock, initials } from './ui.js';
-import { mountConsole, ROLES } from './console.js';
+import { mountConsole } from './console.js';
 
 /** @typedef {import('./caucus.js').PeerInfo} PeerInfo */
 /** @typedef {import('./caucus.js').SlotInfo} SlotInfo */
@@ -830,7 +830,7 @@ function peerActions(p, open) {
   if (perms.change_role) {
     const chosen = choices.get(`role:${p.id}`) ?? p.role;
     const sel = /** @type {HTMLSelectElement} */ (h('select', { id: `role-${p.id}`, 'aria-label': `New role for ${p.name}`, onchange: () => choices.set(`role:${p.id}`, sel.value) },
-      ROLES.map((r) => h('option', { value: r, selected: r === chosen }, r))));
+      client.roles.map((r) => h('option', { value: r.name, selected: r.name === chosen }, r.name))));
     items.push(h('div', { class: 'row' }, sel,
       h('button', { 'aria-label': `Ask ${p.name} to take this role`, onclick: () => act(() => client.changeRole(p.id, sel.value, false), `Asked ${p.name} to become ${sel.value}.`) }, 'Ask'),
       h('button', { 'aria-label': `Give ${p.name} this role now`, onclick: () => act(() => client.changeRole(p.id, sel.value, true), `${p.name} is now ${sel.value}.`) }, 'Set')));
@@ -884,7 +884,7 @@ function renderChatScopes() {
   /** @type {[string, string][]} */
   const options = [[JSON.stringify({ location: loc }), loc === 'main' ? 'Main room' : `This room (${roomName(loc)})`]];
   if (client.permissions?.broadcast) options.push(['everyone', 'Everyone, all rooms']);
-  for (const r of ROLES) options.push([JSON.stringify({ role: r }), `Role: ${r}`]);
+  for (const r of client.roles) options.push([JSON.stringify({ role: r.name }), `Role: ${r.name}`]);
   for (const p of client.peers.values()) options.push([JSON.stringify({ peer_id: p.id }), `Private: ${p.name}`]);
   fill(sel, options.map(([v, l]) => h('option', { value: v, selected: v === prev }, l)));
 }

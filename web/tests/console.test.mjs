@@ -5,7 +5,7 @@
 // removes), lock, end.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { launch, joinLink, join, expectDecoding, screenshot, createRoom, roomId, until } from './helpers.mjs';
+import { launch, joinLink, join, expectDecoding, screenshot, createRoom, roomId, until, rest } from './helpers.mjs';
 
 /** Seconds in an `m:ss left` text. */
 function seconds(text) {
@@ -151,6 +151,59 @@ test('console: rooms, pre-assignment, auto-assign, timer, listen-in, broadcast, 
     await host.page.getByRole('button', { name: 'End meeting for all' }).click();
     for (const p of [m, ...guests.map((g) => g.page)]) await p.getByText('The meeting has ended: the host ended the meeting.').waitFor();
     await screenshot(guests[0].page, 'meeting-ended');
+  } finally {
+    await browser.close();
+  }
+});
+
+// A room on another template: the console, the People panel and the chat offer that
+// template's roles — learned from the `joined` event — not the built-in ones.
+test('console: a room on another template offers its roles', { timeout: 120000 }, async (t) => {
+  const template = roomId('class');
+  await rest('POST', '/v1/templates', {
+    id: template, name: 'Class',
+    roles: {
+      teacher: { priority: 50, publish: { allowed: ['audio', 'video', 'screen'] }, subscribe: { roles: ['teacher', 'speaker'] }, permissions: { manage_breakouts: true, change_role: true, move_peers: true, send_chat: true, see_peer_list: true } },
+      pupil: { priority: 5, subscribe: { roles: ['teacher'] }, permissions: { send_chat: true }, breakout_role: 'speaker' },
+      speaker: { priority: 5, publish: { allowed: ['audio'] }, subscribe: { roles: ['teacher', 'speaker'] }, permissions: { send_chat: true } },
+    },
+  }, { status: 201 });
+  const room = roomId('classroom');
+  await rest('POST', '/v1/rooms', { id: room, name: room, template }, { status: 201 });
+  const browser = await launch();
+  try {
+    const teacher = await join(browser, joinLink(room, 'tina', 'teacher', 'Tina Teacher'), { width: 1400, height: 1000, media: false });
+    const pupil = await join(browser, joinLink(room, 'pia', 'pupil', 'Pia Pupil'), { width: 800, height: 600, media: false });
+    const m = teacher.page;
+    const names = await m.evaluate(() => window.caucusApp.client.roles.map((r) => r.name));
+    if (!names.includes('teacher')) {
+      t.skip('the server\'s `joined` event does not list the session\'s roles (`roles`) yet');
+      return;
+    }
+    assert.deepEqual(names, ['teacher', 'pupil', 'speaker'], 'highest priority first, then by name');
+
+    await m.getByRole('tab', { name: 'Breakouts' }).click();
+    const exclude = m.getByRole('group', { name: 'Auto-assign leaves these roles in main' });
+    const boxes = await exclude.getByRole('checkbox').evaluateAll((els) => els.map((e) => [e.getAttribute('value'), e.checked]));
+    assert.deepEqual(boxes, [['teacher', true], ['pupil', false], ['speaker', false]], 'the managing role stays in main by default');
+    const options = (label) => m.getByLabel(label).evaluate((s) => [...s.options].map((o) => `${o.value}${o.selected ? '*' : ''}`));
+    assert.deepEqual(await options('Change everyone with role'), ['teacher', 'pupil*', 'speaker']);
+    assert.deepEqual(await options('to the role'), ['teacher', 'pupil', 'speaker*']);
+
+    // The main stage of a room is the role that presents (shares a screen) here.
+    await m.getByLabel('Number of rooms').fill('1');
+    await m.getByRole('button', { name: 'Create rooms' }).click();
+    await m.getByLabel('Name of Room 1').waitFor();
+    await m.getByRole('group', { name: 'Room 1' }).getByLabel('Sees the main stage').check();
+    await until(m, () => JSON.stringify(window.caucusApp.client.breakouts.rooms[0].visibility) === JSON.stringify({ main_stage: { roles: ['teacher'] } }));
+
+    // A role change and chat to a role offer the same roles.
+    await m.getByRole('tab', { name: /People/ }).click();
+    await m.getByLabel('Actions for Pia Pupil', { exact: true }).click();
+    assert.deepEqual(await options('New role for Pia Pupil'), ['teacher', 'pupil*', 'speaker']);
+    const scopes = await m.locator('#chat-scope option').evaluateAll((els) => els.map((o) => o.textContent).filter((l) => l.startsWith('Role: ')));
+    assert.deepEqual(scopes, ['Role: teacher', 'Role: pupil', 'Role: speaker']);
+    await pupil.context.close();
   } finally {
     await browser.close();
   }

@@ -1,4 +1,4 @@
-//! Stories of the breakout set: every behaviour PRODUCT.md lists, with simulated time.
+//! Stories of the breakout set: every behaviour `docs/product.md` lists, with simulated time.
 #![allow(clippy::unwrap_used)]
 
 use std::time::Duration;

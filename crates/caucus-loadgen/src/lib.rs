@@ -2,9 +2,9 @@
 //!
 //! **What it is.** A driver that starts (or reaches) a Caucus server and runs many
 //! [`caucus_client`] peers against it over real WebRTC on loopback, then measures what the
-//! product's quality targets name: forwarding cost per second of server CPU, loss and one-way
-//! latency at the receivers, join and move times, the mass split of 1,000 peers into 100
-//! breakouts, and server memory per connected peer. Each scenario returns a report that prints
+//! product's quality targets (`docs/product.md`) name: forwarding cost per second of server
+//! CPU, loss and one-way latency at the receivers, join and move times, the mass split of 1,000
+//! peers into 100 breakouts, and server memory per connected peer. Each scenario returns a report that prints
 //! as a human summary and as one JSON line.
 //!
 //! **What it is not.** Not a test: nothing here asserts a timing (the numbers belong in

@@ -10,6 +10,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::ids::{BreakoutId, HelpId, PeerId, RecordingId, RequestId, RoleName, TrackId, UserId};
 use crate::model::{BreakoutOptions, ChatTarget, Location, Phase, Source, Visibility};
+use crate::names::wire_names;
 use crate::template::{Permissions, PublishSpec};
 
 /// A peer as other peers see it.
@@ -339,6 +340,33 @@ pub enum ServerEvent {
     },
 }
 
+// Its `event.type` on the wire.
+wire_names!(ServerEvent {
+    Joined => "joined",
+    PeerJoined => "peer_joined",
+    PeerLeft => "peer_left",
+    PeerUpdated => "peer_updated",
+    RoleChanged => "role_changed",
+    PeersMoved => "peers_moved",
+    TrackPublished => "track_published",
+    TrackUnpublished => "track_unpublished",
+    TrackMuted => "track_muted",
+    RequestReceived => "request_received",
+    RequestResolved => "request_resolved",
+    Breakouts => "breakouts",
+    BreakoutInvite => "breakout_invite",
+    BreakoutsClosing => "breakouts_closing",
+    TimerWarning => "timer_warning",
+    Broadcast => "broadcast",
+    Chat => "chat",
+    HelpRequested => "help_requested",
+    ListeningTo => "listening_to",
+    RoomLocked => "room_locked",
+    Recordings => "recordings",
+    Removed => "removed",
+    SessionEnded => "session_ended",
+});
+
 /// Lifecycle events for webhooks. Serialized with `event` = the dotted name.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "event")]
@@ -407,26 +435,23 @@ pub enum LifecycleEvent {
     },
 }
 
-impl LifecycleEvent {
-    /// The dotted event name, e.g. `peer.joined`.
-    pub const fn name(&self) -> &'static str {
-        match self {
-            LifecycleEvent::SessionStarted {} => "session.started",
-            LifecycleEvent::SessionEnded { .. } => "session.ended",
-            LifecycleEvent::PeerJoined { .. } => "peer.joined",
-            LifecycleEvent::PeerLeft { .. } => "peer.left",
-            LifecycleEvent::RoleChanged { .. } => "role.changed",
-            LifecycleEvent::PeerMoved { .. } => "peer.moved",
-            LifecycleEvent::BreakoutsOpened { .. } => "breakouts.opened",
-            LifecycleEvent::BreakoutsClosing { .. } => "breakouts.closing",
-            LifecycleEvent::BreakoutsClosed { .. } => "breakouts.closed",
-            LifecycleEvent::BreakoutsTimerWarning { .. } => "breakouts.timer_warning",
-            LifecycleEvent::HelpRequested { .. } => "help.requested",
-            LifecycleEvent::RecordingStarted { .. } => "recording.started",
-            LifecycleEvent::RecordingFinished { .. } => "recording.finished",
-        }
-    }
-}
+// The dotted event name (`event` on the wire), e.g. `peer.joined`: what a webhook carries
+// and an endpoint's `events` may list.
+wire_names!(LifecycleEvent {
+    SessionStarted => "session.started",
+    SessionEnded => "session.ended",
+    PeerJoined => "peer.joined",
+    PeerLeft => "peer.left",
+    RoleChanged => "role.changed",
+    PeerMoved => "peer.moved",
+    BreakoutsOpened => "breakouts.opened",
+    BreakoutsClosing => "breakouts.closing",
+    BreakoutsClosed => "breakouts.closed",
+    BreakoutsTimerWarning => "breakouts.timer_warning",
+    HelpRequested => "help.requested",
+    RecordingStarted => "recording.started",
+    RecordingFinished => "recording.finished",
+});
 
 #[cfg(test)]
 mod tests {
@@ -445,6 +470,87 @@ mod tests {
         assert_eq!(value["to"], "b2");
         let back: LifecycleEvent = serde_json::from_value(value).unwrap();
         assert_eq!(back, event);
+    }
+
+    /// One value of every lifecycle event, in declaration order. (No fixture file covers them,
+    /// unlike the signaling messages.)
+    fn every_lifecycle_event() -> Vec<LifecycleEvent> {
+        let (peer_id, user_id) = (PeerId::new(1), UserId::from("ana"));
+        let b1 = BreakoutId::new(1);
+        let recording_id = RecordingId::new(7);
+        vec![
+            LifecycleEvent::SessionStarted {},
+            LifecycleEvent::SessionEnded {
+                reason: "ended".into(),
+            },
+            LifecycleEvent::PeerJoined {
+                peer_id,
+                user_id: user_id.clone(),
+                role: RoleName::from("guest"),
+                location: Location::Main,
+            },
+            LifecycleEvent::PeerLeft {
+                peer_id,
+                user_id: user_id.clone(),
+                reason: LeaveReason::Left,
+            },
+            LifecycleEvent::RoleChanged {
+                peer_id,
+                user_id: user_id.clone(),
+                from: RoleName::from("guest"),
+                to: RoleName::from("host"),
+            },
+            LifecycleEvent::PeerMoved {
+                peer_id,
+                user_id,
+                from: Location::Main,
+                to: Location::Breakout(b1),
+            },
+            LifecycleEvent::BreakoutsOpened {
+                rooms: vec![b1],
+                ends_in_s: Some(600),
+            },
+            LifecycleEvent::BreakoutsClosing {
+                breakout_id: None,
+                countdown_s: 30,
+            },
+            LifecycleEvent::BreakoutsClosed {
+                breakout_id: Some(b1),
+            },
+            LifecycleEvent::BreakoutsTimerWarning { remaining_s: 60 },
+            LifecycleEvent::HelpRequested {
+                help_id: HelpId::new(2),
+                peer_id,
+                breakout_id: Some(b1),
+            },
+            LifecycleEvent::RecordingStarted {
+                recording_id,
+                location: Location::Main,
+            },
+            LifecycleEvent::RecordingFinished {
+                recording_id,
+                location: Location::Main,
+                reason: RecordingEndReason::Stopped,
+            },
+        ]
+    }
+
+    #[test]
+    fn every_lifecycle_event_is_named_by_its_wire_tag_and_listed_once() {
+        let events = every_lifecycle_event();
+        let tags: Vec<String> = events
+            .iter()
+            .map(|e| {
+                let value = serde_json::to_value(e).unwrap();
+                assert_eq!(value["event"], e.name(), "{e:?}");
+                let back: LifecycleEvent = serde_json::from_value(value.clone()).unwrap();
+                assert_eq!(&back, e);
+                value["event"].as_str().unwrap().to_owned()
+            })
+            .collect();
+        // Every variant has a sample: `NAMES` comes from the same list as `name()`'s
+        // exhaustive match, so a new variant grows `NAMES` and fails here until it has one.
+        assert_eq!(tags, LifecycleEvent::NAMES);
     }
 
     #[test]

@@ -12,6 +12,7 @@ pub mod error;
 pub mod event;
 pub mod ids;
 pub mod model;
+mod names;
 pub mod signal;
 pub mod template;
 
@@ -23,6 +24,6 @@ pub use ids::{
 };
 pub use model::{BreakoutOptions, ChatTarget, Location, Phase, Source, TrackKey, Visibility};
 pub use template::{
-    Permission, Permissions, PublishSpec, RoleSpec, SourceCaps, SubscribeSpec, TemplateSpec,
-    ViewCaps,
+    Permission, Permissions, PublishSpec, RoleInfo, RoleSpec, SourceCaps, SubscribeSpec,
+    TemplateSpec, ViewCaps,
 };

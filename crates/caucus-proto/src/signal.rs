@@ -12,6 +12,7 @@ use crate::error::ErrorBody;
 use crate::event::ServerEvent;
 use crate::ids::{BreakoutId, HelpId, PeerId, RequestId, RoleName, TrackId, UserId};
 use crate::model::{BreakoutOptions, ChatTarget, Location, Source, Visibility};
+use crate::names::wire_names;
 
 /// The largest text frame the server reads; larger frames are refused with
 /// `payload_too_large` and the connection is closed.
@@ -62,20 +63,16 @@ pub enum ClientBody {
     Ping,
 }
 
-impl ClientBody {
-    /// Its `type` on the wire, e.g. `publish`.
-    pub const fn name(&self) -> &'static str {
-        match self {
-            ClientBody::Join { .. } => "join",
-            ClientBody::Offer { .. } => "offer",
-            ClientBody::Answer { .. } => "answer",
-            ClientBody::Publish { .. } => "publish",
-            ClientBody::VideoSize { .. } => "video_size",
-            ClientBody::Command { .. } => "command",
-            ClientBody::Ping => "ping",
-        }
-    }
-}
+// Its `type` on the wire, e.g. `publish`.
+wire_names!(ClientBody {
+    Join => "join",
+    Offer => "offer",
+    Answer => "answer",
+    Publish => "publish",
+    VideoSize => "video_size",
+    Command => "command",
+    Ping => "ping",
+});
 
 /// A message from the server.
 // An `Event` is much larger than the other variants; messages are built, serialized once and
@@ -107,6 +104,15 @@ pub enum ServerMessage {
     Error { error: ErrorBody },
 }
 
+// Its `type` on the wire.
+wire_names!(ServerMessage {
+    Reply => "reply",
+    Event => "event",
+    Offer => "offer",
+    Slot => "slot",
+    Error => "error",
+});
+
 /// What a successful reply hands back.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -118,6 +124,16 @@ pub enum ReplyData {
     BreakoutsCreated { rooms: Vec<BreakoutId> },
     HelpRequested { help_id: HelpId },
 }
+
+// Its key inside `data` on the wire, e.g. `{"joined": {…}}`.
+wire_names!(ReplyData {
+    Joined => "joined",
+    Answer => "answer",
+    Published => "published",
+    RequestSent => "request_sent",
+    BreakoutsCreated => "breakouts_created",
+    HelpRequested => "help_requested",
+});
 
 /// A remote track as a receiving client needs to label it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -222,6 +238,31 @@ pub enum PeerCommand {
     },
 }
 
+// Its `command.type` on the wire.
+wire_names!(PeerCommand {
+    Leave => "leave",
+    UpdateSelf => "update_self",
+    SetHand => "set_hand",
+    Unpublish => "unpublish",
+    SetMuted => "set_muted",
+    MutePeer => "mute_peer",
+    AskUnmute => "ask_unmute",
+    ChangeRole => "change_role",
+    ChangeRoles => "change_roles",
+    MovePeer => "move_peer",
+    RespondRequest => "respond_request",
+    RemovePeer => "remove_peer",
+    EndSession => "end_session",
+    SetLocked => "set_locked",
+    Chat => "chat",
+    SetBroadcasting => "set_broadcasting",
+    ListenIn => "listen_in",
+    JoinBreakout => "join_breakout",
+    ReturnToMain => "return_to_main",
+    RequestHelp => "request_help",
+    Breakouts => "breakouts",
+});
+
 /// Breakout operations; the same bodies as the REST API's breakout endpoints.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "op", rename_all = "snake_case")]
@@ -285,6 +326,23 @@ pub enum BreakoutCommand {
     },
 }
 
+// Its `command.op` on the wire.
+wire_names!(BreakoutCommand {
+    Create => "create",
+    Update => "update",
+    Remove => "remove",
+    SetOptions => "set_options",
+    Assign => "assign",
+    Auto => "auto",
+    Preassign => "preassign",
+    Open => "open",
+    Close => "close",
+    Extend => "extend",
+    Broadcast => "broadcast",
+    ClaimHelp => "claim_help",
+    DismissHelp => "dismiss_help",
+});
+
 /// A change to one breakout room. An absent field stays as it is; `null` clears `capacity`
 /// and `password`.
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
@@ -344,10 +402,17 @@ mod tests {
             },
             ClientBody::Ping,
         ];
+        let mut tags = Vec::new();
         for body in bodies {
             let value = serde_json::to_value(&body).unwrap();
             assert_eq!(value["type"], body.name());
+            tags.push(body.name());
         }
+        assert_eq!(
+            tags,
+            ClientBody::NAMES,
+            "a sample of every variant, in order"
+        );
     }
 
     #[test]

@@ -85,6 +85,48 @@ pub struct ViewCaps {
     pub max_height: u32,
 }
 
+/// One role of a session's template as a client shows it: the choices of role pickers and chat
+/// to a role, which roles auto-assign leaves in main by default (those with
+/// `manage_breakouts`), and who presents on the main stage (the roles that may share a screen).
+/// A summary, not the document: no caps, no subscribe lists.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RoleInfo {
+    pub name: RoleName,
+    pub priority: i32,
+    /// The sources the role may publish in main (`screen` also covers the screen's audio).
+    pub publish: Vec<Source>,
+    pub permissions: Permissions,
+    /// The role it acts as inside a breakout room, when it names one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub breakout_role: Option<RoleName>,
+}
+
+impl RoleInfo {
+    pub fn new(name: &RoleName, spec: &RoleSpec) -> Self {
+        Self {
+            name: name.clone(),
+            priority: spec.priority,
+            publish: spec.publish.allowed.clone(),
+            permissions: spec.permissions,
+            breakout_role: spec.breakout_role.clone(),
+        }
+    }
+
+    /// The summaries of `roles`, highest priority first, then by name: the order lists show.
+    pub fn list<'a>(roles: impl IntoIterator<Item = (&'a RoleName, &'a RoleSpec)>) -> Vec<Self> {
+        let mut out: Vec<Self> = roles
+            .into_iter()
+            .map(|(name, spec)| Self::new(name, spec))
+            .collect();
+        out.sort_by(|a, b| {
+            b.priority
+                .cmp(&a.priority)
+                .then_with(|| a.name.cmp(&b.name))
+        });
+        out
+    }
+}
+
 macro_rules! permissions {
     ($($(#[$doc:meta])* $field:ident => $variant:ident,)*) => {
         /// One flag per permission; absent flags are `false`.
@@ -177,6 +219,37 @@ mod tests {
         assert!(role.permissions.send_chat);
         assert!(!role.permissions.end_room);
         assert_eq!(role.max_peers, 0);
+    }
+
+    #[test]
+    fn role_summaries_list_by_priority_then_name_with_what_a_client_needs() {
+        let spec: TemplateSpec = serde_json::from_str(
+            r#"{"name": "class", "roles": {
+                "pupil": {"priority": 1, "breakout_role": "speaker"},
+                "speaker": {"priority": 1, "publish": {"allowed": ["audio"]}},
+                "teacher": {"priority": 9, "publish": {"allowed": ["audio", "screen"]},
+                            "permissions": {"manage_breakouts": true}}}}"#,
+        )
+        .unwrap();
+        let roles = RoleInfo::list(&spec.roles);
+        let names: Vec<&str> = roles.iter().map(|r| r.name.as_str()).collect();
+        assert_eq!(names, ["teacher", "pupil", "speaker"]);
+        assert_eq!(roles[0].publish, [Source::Audio, Source::Screen]);
+        assert!(roles[0].permissions.manage_breakouts);
+        assert_eq!(roles[1].breakout_role, Some(RoleName::from("speaker")));
+        let json = serde_json::to_value(&roles[1]).unwrap();
+        assert_eq!(
+            json,
+            serde_json::json!({"name": "pupil", "priority": 1, "publish": [],
+                               "permissions": serde_json::to_value(Permissions::default()).unwrap(),
+                               "breakout_role": "speaker"})
+        );
+        assert!(
+            serde_json::to_value(&roles[2])
+                .unwrap()
+                .get("breakout_role")
+                .is_none()
+        );
     }
 
     #[test]

@@ -5,62 +5,18 @@
 //! (of the message, of a command, or of a breakout `op`) is `unknown_command`, anything else
 //! `malformed_request` with serde's explanation.
 
-use caucus_proto::signal::ClientMessage;
+use caucus_proto::signal::{BreakoutCommand, ClientBody, ClientMessage, PeerCommand};
 use caucus_proto::{ErrorBody, ErrorCode};
 use serde_json::Value;
 
 /// Every client message `type`.
-pub const CLIENT_TYPES: &[&str] = &[
-    "join",
-    "offer",
-    "answer",
-    "publish",
-    "video_size",
-    "command",
-    "ping",
-];
+pub const CLIENT_TYPES: &[&str] = ClientBody::NAMES;
 
 /// Every `command.type`.
-pub const PEER_COMMANDS: &[&str] = &[
-    "leave",
-    "update_self",
-    "set_hand",
-    "unpublish",
-    "set_muted",
-    "mute_peer",
-    "ask_unmute",
-    "change_role",
-    "change_roles",
-    "move_peer",
-    "respond_request",
-    "remove_peer",
-    "end_session",
-    "set_locked",
-    "chat",
-    "set_broadcasting",
-    "listen_in",
-    "join_breakout",
-    "return_to_main",
-    "request_help",
-    "breakouts",
-];
+pub const PEER_COMMANDS: &[&str] = PeerCommand::NAMES;
 
 /// Every `command.op` of a `breakouts` command.
-pub const BREAKOUT_OPS: &[&str] = &[
-    "create",
-    "update",
-    "remove",
-    "set_options",
-    "assign",
-    "auto",
-    "preassign",
-    "open",
-    "close",
-    "extend",
-    "broadcast",
-    "claim_help",
-    "dismiss_help",
-];
+pub const BREAKOUT_OPS: &[&str] = BreakoutCommand::NAMES;
 
 /// Why a frame was refused.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -446,6 +446,22 @@ mod tests {
     }
 
     #[test]
+    fn an_endpoint_may_ask_for_every_lifecycle_event() {
+        let config = Config {
+            webhooks: vec![WebhookEndpoint {
+                url: "http://127.0.0.1:9/hook".into(),
+                secret: None,
+                events: caucus_proto::LifecycleEvent::NAMES
+                    .iter()
+                    .map(|n| (*n).to_owned())
+                    .collect(),
+            }],
+            ..Config::default()
+        };
+        assert_eq!(config.validate().map_err(|p| p.len()), Ok(()));
+    }
+
+    #[test]
     fn webhooks_come_from_the_file() {
         let dir = std::env::temp_dir().join(format!("caucus-config-hooks-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();

@@ -1,9 +1,10 @@
 //! Every JSON example under `docs/protocol/` parses into the protocol types and serializes
-//! back to the same JSON; and every message kind has an example.
+//! back to the same JSON; its tags are the names `caucus-proto` gives the variants; and every
+//! message kind has an example.
 //!
 //! Files named `client-*.json` are `ClientMessage`s, `server-*.json` are `ServerMessage`s.
-//! The `*_name` functions below match exhaustively, so a new variant does not compile until
-//! it is named here, and the `ALL_*` lists make a missing fixture fail the test.
+//! The kinds are `caucus-proto`'s own `NAMES` lists (generated with the exhaustive `name()`
+//! of each type), so a new variant needs a fixture before this test passes.
 #![allow(clippy::unwrap_used)] // tests: a failed unwrap is a failed test
 
 use std::collections::BTreeSet;
@@ -13,198 +14,28 @@ use caucus_proto::ServerEvent;
 use caucus_proto::signal::{
     BreakoutCommand, ClientBody, ClientMessage, PeerCommand, ReplyData, ServerMessage,
 };
-use caucus_server::client_frame::{BREAKOUT_OPS, CLIENT_TYPES, PEER_COMMANDS};
 use serde_json::Value;
 
-const ALL_CLIENT_BODIES: &[&str] = &[
-    "join",
-    "offer",
-    "answer",
-    "publish",
-    "video_size",
-    "command",
-    "ping",
-];
-const ALL_PEER_COMMANDS: &[&str] = &[
-    "leave",
-    "update_self",
-    "set_hand",
-    "unpublish",
-    "set_muted",
-    "mute_peer",
-    "ask_unmute",
-    "change_role",
-    "change_roles",
-    "move_peer",
-    "respond_request",
-    "remove_peer",
-    "end_session",
-    "set_locked",
-    "chat",
-    "set_broadcasting",
-    "listen_in",
-    "join_breakout",
-    "return_to_main",
-    "request_help",
-    "breakouts",
-];
-const ALL_BREAKOUT_OPS: &[&str] = &[
-    "create",
-    "update",
-    "remove",
-    "set_options",
-    "assign",
-    "auto",
-    "preassign",
-    "open",
-    "close",
-    "extend",
-    "broadcast",
-    "claim_help",
-    "dismiss_help",
-];
-const ALL_SERVER_MESSAGES: &[&str] = &["reply", "event", "offer", "slot", "error"];
-const ALL_REPLY_DATA: &[&str] = &[
-    "none",
-    "error",
-    "joined",
-    "answer",
-    "published",
-    "request_sent",
-    "breakouts_created",
-    "help_requested",
-];
-const ALL_SERVER_EVENTS: &[&str] = &[
-    "joined",
-    "peer_joined",
-    "peer_left",
-    "peer_updated",
-    "role_changed",
-    "peers_moved",
-    "track_published",
-    "track_unpublished",
-    "track_muted",
-    "request_received",
-    "request_resolved",
-    "breakouts",
-    "breakout_invite",
-    "breakouts_closing",
-    "timer_warning",
-    "broadcast",
-    "chat",
-    "help_requested",
-    "listening_to",
-    "room_locked",
-    "recordings",
-    "removed",
-    "session_ended",
-];
+/// A reply's kind: its data's name, or `none` (an empty `ok`) or `error`.
+const REPLY_WITHOUT_DATA: &[&str] = &["none", "error"];
 
-fn client_body_name(body: &ClientBody) -> &'static str {
-    match body {
-        ClientBody::Join { .. } => "join",
-        ClientBody::Offer { .. } => "offer",
-        ClientBody::Answer { .. } => "answer",
-        ClientBody::Publish { .. } => "publish",
-        ClientBody::VideoSize { .. } => "video_size",
-        ClientBody::Command { .. } => "command",
-        ClientBody::Ping => "ping",
-    }
-}
-
-fn peer_command_name(command: &PeerCommand) -> &'static str {
-    match command {
-        PeerCommand::Leave => "leave",
-        PeerCommand::UpdateSelf { .. } => "update_self",
-        PeerCommand::SetHand { .. } => "set_hand",
-        PeerCommand::Unpublish { .. } => "unpublish",
-        PeerCommand::SetMuted { .. } => "set_muted",
-        PeerCommand::MutePeer { .. } => "mute_peer",
-        PeerCommand::AskUnmute { .. } => "ask_unmute",
-        PeerCommand::ChangeRole { .. } => "change_role",
-        PeerCommand::ChangeRoles { .. } => "change_roles",
-        PeerCommand::MovePeer { .. } => "move_peer",
-        PeerCommand::RespondRequest { .. } => "respond_request",
-        PeerCommand::RemovePeer { .. } => "remove_peer",
-        PeerCommand::EndSession { .. } => "end_session",
-        PeerCommand::SetLocked { .. } => "set_locked",
-        PeerCommand::Chat { .. } => "chat",
-        PeerCommand::SetBroadcasting { .. } => "set_broadcasting",
-        PeerCommand::ListenIn { .. } => "listen_in",
-        PeerCommand::JoinBreakout { .. } => "join_breakout",
-        PeerCommand::ReturnToMain => "return_to_main",
-        PeerCommand::RequestHelp => "request_help",
-        PeerCommand::Breakouts { .. } => "breakouts",
-    }
-}
-
-fn breakout_op_name(op: &BreakoutCommand) -> &'static str {
-    match op {
-        BreakoutCommand::Create { .. } => "create",
-        BreakoutCommand::Update { .. } => "update",
-        BreakoutCommand::Remove { .. } => "remove",
-        BreakoutCommand::SetOptions { .. } => "set_options",
-        BreakoutCommand::Assign { .. } => "assign",
-        BreakoutCommand::Auto { .. } => "auto",
-        BreakoutCommand::Preassign { .. } => "preassign",
-        BreakoutCommand::Open { .. } => "open",
-        BreakoutCommand::Close { .. } => "close",
-        BreakoutCommand::Extend { .. } => "extend",
-        BreakoutCommand::Broadcast { .. } => "broadcast",
-        BreakoutCommand::ClaimHelp { .. } => "claim_help",
-        BreakoutCommand::DismissHelp { .. } => "dismiss_help",
-    }
-}
-
-fn server_message_name(message: &ServerMessage) -> &'static str {
-    match message {
-        ServerMessage::Reply { .. } => "reply",
-        ServerMessage::Event { .. } => "event",
-        ServerMessage::Offer { .. } => "offer",
-        ServerMessage::Slot { .. } => "slot",
-        ServerMessage::Error { .. } => "error",
-    }
-}
-
-fn reply_data_name(data: Option<&ReplyData>, ok: bool) -> &'static str {
+fn reply_kind(data: Option<&ReplyData>, ok: bool) -> &'static str {
     match data {
         None if ok => "none",
         None => "error",
-        Some(ReplyData::Joined { .. }) => "joined",
-        Some(ReplyData::Answer { .. }) => "answer",
-        Some(ReplyData::Published { .. }) => "published",
-        Some(ReplyData::RequestSent { .. }) => "request_sent",
-        Some(ReplyData::BreakoutsCreated { .. }) => "breakouts_created",
-        Some(ReplyData::HelpRequested { .. }) => "help_requested",
+        Some(data) => data.name(),
     }
 }
 
-fn server_event_name(event: &ServerEvent) -> &'static str {
-    match event {
-        ServerEvent::Joined { .. } => "joined",
-        ServerEvent::PeerJoined { .. } => "peer_joined",
-        ServerEvent::PeerLeft { .. } => "peer_left",
-        ServerEvent::PeerUpdated { .. } => "peer_updated",
-        ServerEvent::RoleChanged { .. } => "role_changed",
-        ServerEvent::PeersMoved { .. } => "peers_moved",
-        ServerEvent::TrackPublished { .. } => "track_published",
-        ServerEvent::TrackUnpublished { .. } => "track_unpublished",
-        ServerEvent::TrackMuted { .. } => "track_muted",
-        ServerEvent::RequestReceived { .. } => "request_received",
-        ServerEvent::RequestResolved { .. } => "request_resolved",
-        ServerEvent::Breakouts { .. } => "breakouts",
-        ServerEvent::BreakoutInvite { .. } => "breakout_invite",
-        ServerEvent::BreakoutsClosing { .. } => "breakouts_closing",
-        ServerEvent::TimerWarning { .. } => "timer_warning",
-        ServerEvent::Broadcast { .. } => "broadcast",
-        ServerEvent::Chat { .. } => "chat",
-        ServerEvent::HelpRequested { .. } => "help_requested",
-        ServerEvent::ListeningTo { .. } => "listening_to",
-        ServerEvent::RoomLocked { .. } => "room_locked",
-        ServerEvent::Recordings { .. } => "recordings",
-        ServerEvent::Removed { .. } => "removed",
-        ServerEvent::SessionEnded { .. } => "session_ended",
-    }
+/// The JSON tag of a fixture at `path` (`["command", "type"]`) is `name`.
+fn assert_tag(file: &str, value: &Value, path: &[&str], name: &str) {
+    let tag = path.iter().fold(value, |v, key| &v[*key]);
+    assert_eq!(
+        tag,
+        name,
+        "{file}: {} is not the variant's name",
+        path.join(".")
+    );
 }
 
 fn fixtures() -> Vec<(String, Value)> {
@@ -243,24 +74,34 @@ fn every_fixture_round_trips_and_every_variant_has_one() {
         let back = if name.starts_with("client-") {
             let message: ClientMessage = serde_json::from_value(value.clone())
                 .unwrap_or_else(|e| panic!("{name} is not a ClientMessage: {e}"));
-            seen.client_bodies.insert(client_body_name(&message.body));
+            assert_tag(&name, &value, &["type"], message.body.name());
+            seen.client_bodies.insert(message.body.name());
             if let ClientBody::Command { command } = &message.body {
-                seen.peer_commands.insert(peer_command_name(command));
+                assert_tag(&name, &value, &["command", "type"], command.name());
+                seen.peer_commands.insert(command.name());
                 if let PeerCommand::Breakouts { op, .. } = command {
-                    seen.breakout_ops.insert(breakout_op_name(op));
+                    assert_tag(&name, &value, &["command", "op"], op.name());
+                    seen.breakout_ops.insert(op.name());
                 }
             }
             serde_json::to_value(&message).unwrap()
         } else if name.starts_with("server-") {
             let message: ServerMessage = serde_json::from_value(value.clone())
                 .unwrap_or_else(|e| panic!("{name} is not a ServerMessage: {e}"));
-            seen.server_messages.insert(server_message_name(&message));
+            assert_tag(&name, &value, &["type"], message.name());
+            seen.server_messages.insert(message.name());
             match &message {
                 ServerMessage::Reply { data, ok, .. } => {
-                    seen.reply_data.insert(reply_data_name(data.as_ref(), *ok));
+                    if let Some(data) = data {
+                        let keys: Vec<&String> =
+                            value["data"].as_object().unwrap().keys().collect();
+                        assert_eq!(keys, [data.name()], "{name}: data is keyed by its name");
+                    }
+                    seen.reply_data.insert(reply_kind(data.as_ref(), *ok));
                 }
                 ServerMessage::Event { event } => {
-                    seen.server_events.insert(server_event_name(event));
+                    assert_tag(&name, &value, &["event", "type"], event.name());
+                    seen.server_events.insert(event.name());
                 }
                 _ => {}
             }
@@ -273,28 +114,21 @@ fn every_fixture_round_trips_and_every_variant_has_one() {
     let check = |what: &str, all: &[&str], seen: &BTreeSet<&'static str>| {
         let missing: Vec<&&str> = all.iter().filter(|n| !seen.contains(**n)).collect();
         assert!(missing.is_empty(), "{what} without a fixture: {missing:?}");
-        assert_eq!(
-            all.len(),
-            seen.len(),
-            "{what}: the list and the variants disagree"
-        );
+        assert_eq!(all.len(), seen.len(), "{what}: a name listed twice");
     };
-    check("client messages", ALL_CLIENT_BODIES, &seen.client_bodies);
-    check("peer commands", ALL_PEER_COMMANDS, &seen.peer_commands);
-    check("breakout ops", ALL_BREAKOUT_OPS, &seen.breakout_ops);
+    check("client messages", ClientBody::NAMES, &seen.client_bodies);
+    check("peer commands", PeerCommand::NAMES, &seen.peer_commands);
+    check("breakout ops", BreakoutCommand::NAMES, &seen.breakout_ops);
     check(
         "server messages",
-        ALL_SERVER_MESSAGES,
+        ServerMessage::NAMES,
         &seen.server_messages,
     );
-    check("reply data", ALL_REPLY_DATA, &seen.reply_data);
-    check("server events", ALL_SERVER_EVENTS, &seen.server_events);
-}
-
-/// The server's frame classifier knows exactly the tags the protocol has.
-#[test]
-fn the_frame_classifier_knows_every_tag() {
-    assert_eq!(CLIENT_TYPES, ALL_CLIENT_BODIES);
-    assert_eq!(PEER_COMMANDS, ALL_PEER_COMMANDS);
-    assert_eq!(BREAKOUT_OPS, ALL_BREAKOUT_OPS);
+    let replies: Vec<&str> = ReplyData::NAMES
+        .iter()
+        .chain(REPLY_WITHOUT_DATA)
+        .copied()
+        .collect();
+    check("reply data", &replies, &seen.reply_data);
+    check("server events", ServerEvent::NAMES, &seen.server_events);
 }

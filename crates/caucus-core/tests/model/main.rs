@@ -3,7 +3,7 @@
 //! Random command sequences (joins, leaves, reconnects, tracks, roles, moves, the whole breakout
 //! set, simulated time) run against a `Session`, issued by the server and by peers alike so that
 //! refusals are frequent. After every command and after every timer that fires, the session is
-//! compared with a naive reference model written from the product's rules — never from the
+//! compared with a naive reference model written from the rules of `docs/product.md` — never from the
 //! core's private logic:
 //!
 //! 1. the routing rule, brute-forced over every (subscriber, publisher, track), equals

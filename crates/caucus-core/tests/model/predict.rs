@@ -1,4 +1,4 @@
-//! Expectations: what the product's rules say a command must do, from the state before
+//! Expectations: what the rules of `docs/product.md` say a command must do, from the state before
 //! it runs.
 
 use std::collections::BTreeSet;
@@ -51,7 +51,7 @@ impl Harness {
         view.preassignments.get(user).copied()
     }
 
-    /// What the product's rules say this command must do, decided from the state before it runs.
+    /// What the rules of `docs/product.md` say this command must do, decided from the state before it runs.
     pub(crate) fn predict(&self, actor: Actor, command: &Command) -> Expect {
         if self.session.is_ended() {
             return Expect::refuse_with("the session has ended", ErrorCode::SessionEnded);

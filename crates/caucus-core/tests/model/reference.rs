@@ -1,5 +1,5 @@
 //! The reference model: the routing rule by brute force and the breakout set as a plain
-//! state machine, written from the product's rules, never from the core's private logic.
+//! state machine, written from the rules of `docs/product.md`, never from the core's private logic.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;

@@ -65,8 +65,9 @@ pub async fn peer(
 }
 
 /// Change a peer: role, name, metadata, location (a move). `force` (default `true`) does it
-/// at once; `false` sends the peer a request to accept. Each change is one command, applied
-/// in the order role, location, name/metadata: a refusal leaves the earlier ones made.
+/// at once; `false` sends the peer a request to accept. The changes apply in the order role,
+/// location, name/metadata, all or nothing: if one is refused, none is made and the peer stays
+/// as it was.
 #[utoipa::path(
     patch, path = "/v1/rooms/{room_id}/peers/{peer_id}", tag = "session",
     params(PeerPath),

@@ -1,5 +1,6 @@
-//! The REST control API under `/v1` (the contract is `api.md` in the design notes; this module
-//! serves its OpenAPI document at `/v1/openapi.json`, generated from these handlers).
+//! The REST control API under `/v1` (the choices the contract leaves open are in
+//! `docs/api.md`; this module serves its OpenAPI document at `/v1/openapi.json`, generated
+//! from these handlers).
 //!
 //! What it is: axum handlers that check the management token ([`auth`]), read bodies with the
 //! API's own reader ([`error::JsonBody`]: every refusal is the one error envelope, never a
