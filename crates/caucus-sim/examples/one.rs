@@ -17,6 +17,7 @@ fn main() {
     for line in outcome.findings.unknown_track_unpublished.iter().take(3) {
         println!("  {line}");
     }
+    println!("late resends: {}", outcome.findings.late_resends.len());
     for failure in outcome.failures() {
         println!("FAIL {failure}");
     }

@@ -77,6 +77,8 @@ pub struct Unknown {
     pub what: String,
     /// A `track_unpublished` for a track the receiver was never told of.
     pub track_unpublished: bool,
+    /// A `slot` naming a track the receiver was never told of.
+    pub slot: bool,
 }
 
 #[derive(Debug)]
@@ -112,6 +114,8 @@ pub struct Client {
     pub known_peers: BTreeSet<PeerId>,
     pub known_tracks: BTreeSet<(PeerId, TrackId)>,
     sent_count: [u64; 2],
+    /// When each packet was sent, by kind and number.
+    pub sent_at: [Vec<Duration>; 2],
     pub received: Vec<Packet>,
     pub unknown: Vec<Unknown>,
     /// Replies with `ok: false`, by message id.
@@ -147,6 +151,7 @@ impl Client {
             known_peers: BTreeSet::new(),
             known_tracks: BTreeSet::new(),
             sent_count: [0; 2],
+            sent_at: [Vec::new(), Vec::new()],
             received: Vec::new(),
             unknown: Vec::new(),
             refused: Vec::new(),
@@ -202,6 +207,7 @@ impl Client {
                         at: now,
                         what: format!("slot {mid} names unknown track {}/{}", t.peer_id, t.track_id),
                         track_unpublished: false,
+                        slot: true,
                     });
                 }
             }
@@ -253,6 +259,7 @@ impl Client {
                 at: now,
                 what: format!("{what} names unknown peer {peer}"),
                 track_unpublished: false,
+                slot: false,
             });
         }
     }
@@ -302,6 +309,7 @@ impl Client {
                         at: now,
                         what: format!("track_unpublished names unknown track {peer_id}/{track_id}"),
                         track_unpublished: true,
+                        slot: false,
                     });
                 }
             }
@@ -315,6 +323,7 @@ impl Client {
                         at: now,
                         what: format!("track_muted names unknown track {peer_id}/{track_id}"),
                         track_unpublished: false,
+                        slot: false,
                     });
                 }
             }
@@ -426,6 +435,7 @@ impl Client {
         let slot = kind as usize;
         let n = self.sent_count[slot];
         self.sent_count[slot] += 1;
+        self.sent_at[slot].push(now);
         let frame_rate = match kind {
             Kind::Audio => 50,
             Kind::Video => 25,

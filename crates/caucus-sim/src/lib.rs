@@ -23,9 +23,36 @@ pub use oracle::Findings;
 pub use plan::Plan;
 pub use world::{Stats, World};
 
-/// Whether the known leak is tolerated: when a breakout room closes, peers are told
-/// `track_unpublished` for tracks they were never told of. Set to `false` to see it fail.
+/// Which known failures a run tolerates; each is reported, kept apart from the failures,
+/// and fails the run when its flag is off.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Known {
+    /// When a breakout room closes, peers are told `track_unpublished` for tracks they were
+    /// never told of (tracks of a room they did not stand in).
+    pub track_unpublished: bool,
+    /// A peer that resumed inside a breakout room (so its `joined` listed only that room) and
+    /// is then sent back to main is not told of main's peers and tracks, yet gets their
+    /// media and `slot` frames naming them (seed 2, 10 s).
+    pub slot: bool,
+    /// A slot reused for another track still answers NACKs from its retransmission cache: a
+    /// packet of the slot's previous track reaches the subscriber long after that track left
+    /// its desired set (seed 3).
+    pub late_resend: bool,
+}
+
+/// What the committed seeds tolerate today.
+pub const KNOWN: Known = Known {
+    track_unpublished: KNOWN_TRACK_UNPUBLISHED_LEAK,
+    slot: KNOWN_SLOT_UNINTRODUCED,
+    late_resend: KNOWN_LATE_RESEND,
+};
+
+/// See [`Known::track_unpublished`].
 pub const KNOWN_TRACK_UNPUBLISHED_LEAK: bool = true;
+/// See [`Known::slot`].
+pub const KNOWN_SLOT_UNINTRODUCED: bool = true;
+/// See [`Known::late_resend`].
+pub const KNOWN_LATE_RESEND: bool = true;
 
 /// What one seed's run produced.
 #[derive(Debug, Clone)]
@@ -40,7 +67,7 @@ pub struct Outcome {
 impl Outcome {
     /// The failures, in words (empty: the run passed).
     pub fn failures(&self) -> Vec<String> {
-        self.findings.failures(KNOWN_TRACK_UNPUBLISHED_LEAK)
+        self.findings.failures(KNOWN)
     }
 }
 

@@ -86,14 +86,20 @@ pub struct Findings {
     /// …`track_unpublished` for a track the receiver never knew, kept apart (see
     /// [`crate::KNOWN_TRACK_UNPUBLISHED_LEAK`]).
     pub unknown_track_unpublished: Vec<String>,
+    /// …and `slot` frames naming a track the receiver was never told of (see
+    /// [`crate::KNOWN_SLOT_UNINTRODUCED`]).
+    pub unknown_slot: Vec<String>,
+    /// Packets sent while their pair was allowed but received more than [`GRACE`] after it
+    /// ended: retransmissions from a reused slot (see [`crate::KNOWN_LATE_RESEND`]).
+    pub late_resends: Vec<String>,
     pub liveness: Vec<String>,
     pub refusals: Vec<String>,
     pub longest_gap: Duration,
 }
 
 impl Findings {
-    /// Whether the run passes (`allow_known`: the known `track_unpublished` leak is tolerated).
-    pub fn failures(&self, allow_known: bool) -> Vec<String> {
+    /// The failures, in words, but for the known leaks `allow` tolerates.
+    pub fn failures(&self, allow: crate::Known) -> Vec<String> {
         let mut all: Vec<String> = Vec::new();
         let tag = |name: &str, v: &[String]| {
             v.iter()
@@ -104,8 +110,14 @@ impl Findings {
         all.extend(tag("isolation", &self.isolation));
         all.extend(tag("signaling", &self.signaling));
         all.extend(tag("unknown", &self.unknown_names));
-        if !allow_known {
+        if !allow.track_unpublished {
             all.extend(tag("track_unpublished", &self.unknown_track_unpublished));
+        }
+        if !allow.slot {
+            all.extend(tag("slot", &self.unknown_slot));
+        }
+        if !allow.late_resend {
+            all.extend(tag("late_resend", &self.late_resends));
         }
         all.extend(tag("liveness", &self.liveness));
         all.extend(tag("refusal", &self.refusals));

@@ -91,10 +91,10 @@ fn ms(n: u64) -> Duration {
 }
 
 impl Plan {
-    /// The plan of `seed`, lasting `duration` of simulated time (at least 8 s).
+    /// The plan of `seed`, lasting `duration` of simulated time (at least 5 s).
     pub fn generate(seed: u64, duration: Duration) -> Plan {
         let mut rng = Rng::new(seed);
-        let duration = duration.max(Duration::from_secs(8));
+        let duration = duration.max(Duration::from_secs(5));
         let end = duration.as_millis() as u64;
         let faults = Faults {
             loss: [0.0, 0.01, 0.03, 0.05][rng.range(0, 4) as usize],
@@ -104,13 +104,13 @@ impl Plan {
         };
         let rooms = rng.range(2, 4) as usize;
         // One shape for every room: identical-looking rooms are the isolation test.
-        let guests = rng.range(2, 5) as usize;
+        let guests = rng.range(2, 4) as usize;
         let co_host = rng.chance(0.5);
         let breakouts = rng.range(2, 4) as u32;
         let duplicate_names = rng.chance(0.3);
         let auto_move = rng.chance(0.7);
         let self_select = rng.chance(0.5);
-        let timer = rng.chance(0.3).then(|| rng.range(4, 7) as u32);
+        let timer = rng.chance(0.3).then(|| rng.range(2, 5) as u32);
 
         let mut people = Vec::new();
         let mut steps = Vec::new();
@@ -134,13 +134,13 @@ impl Plan {
                 name: format!("r{room}-late"),
                 role: "guest",
                 room,
-                join_at: ms(rng.range(3_800, 5_000)),
+                join_at: ms(rng.range(2_000, 2_600)),
             });
             let members: Vec<usize> = (first..people.len()).collect();
             let jitter = |rng: &mut Rng, base: u64| ms(base + rng.range(0, 300));
             if duplicate_names {
                 steps.push(Step {
-                    at: jitter(&mut rng, 1_500),
+                    at: jitter(&mut rng, 900),
                     action: Action::CreateNamed {
                         room,
                         names: vec!["Twin".into(); breakouts as usize],
@@ -148,7 +148,7 @@ impl Plan {
                 });
             } else {
                 steps.push(Step {
-                    at: jitter(&mut rng, 1_500),
+                    at: jitter(&mut rng, 900),
                     action: Action::Create {
                         room,
                         count: breakouts,
@@ -156,7 +156,7 @@ impl Plan {
                 });
             }
             steps.push(Step {
-                at: jitter(&mut rng, 2_000),
+                at: jitter(&mut rng, 1_250),
                 action: Action::Options {
                     room,
                     auto_move,
@@ -164,24 +164,24 @@ impl Plan {
                 },
             });
             steps.push(Step {
-                at: jitter(&mut rng, 2_500),
+                at: jitter(&mut rng, 1_600),
                 action: Action::Auto {
                     room,
                     seed: rng.next_u64() >> 12,
                 },
             });
             steps.push(Step {
-                at: jitter(&mut rng, 3_000),
+                at: jitter(&mut rng, 1_950),
                 action: Action::Open {
                     room,
                     duration_s: timer,
                 },
             });
             // The middle: seeded actions between the opening and the closing.
-            let close_at = end.saturating_sub(3_500).max(5_000);
+            let close_at = end.saturating_sub(2_600).max(2_400);
             let actions = rng.range(4, 10);
             for _ in 0..actions {
-                let at = ms(rng.range(3_600, close_at));
+                let at = ms(rng.range(2_300, close_at));
                 let who = members[rng.range(0, members.len() as u64) as usize];
                 let to = rng.range(0, u64::from(breakouts) + 1) as usize;
                 let to = (to < breakouts as usize).then_some(to);
@@ -211,11 +211,11 @@ impl Plan {
                     },
                     7 => Action::Disconnect {
                         who,
-                        for_: ms(rng.range(300, 2_500)),
+                        for_: ms(rng.range(300, 1_500)),
                     },
                     8 => Action::Blackout {
                         who,
-                        for_: ms(rng.range(200, 1_500)),
+                        for_: ms(rng.range(200, 1_000)),
                     },
                     _ => Action::Close {
                         room,

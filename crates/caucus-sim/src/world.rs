@@ -85,6 +85,8 @@ pub struct World {
     /// Refusals seen while a room's outputs were collected: (conn, message id).
     refused_now: Vec<(ConnId, u64)>,
     pub stats: Stats,
+    /// A client whose every incoming frame is printed (`CAUCUS_SIM_TRACE=<name>`).
+    trace: Option<String>,
 }
 
 /// Counts for the report.
@@ -159,6 +161,7 @@ impl World {
             disturbed_until: vec![Duration::ZERO; n],
             refused_now: Vec::new(),
             stats: Stats::default(),
+            trace: std::env::var("CAUCUS_SIM_TRACE").ok(),
             plan,
         }
     }
@@ -473,6 +476,8 @@ impl World {
                 data: Some(caucus_proto::signal::ReplyData::Answer { .. }),
                 ..
             } => format!("answer {id}"),
+            // str0m draws mids at random too.
+            ServerMessage::Slot { track, .. } => format!("slot {track:?}"),
             other => serde_json::to_string(other).unwrap_or_default(),
         };
         self.digest
@@ -592,11 +597,16 @@ impl World {
                     }
                 };
                 let client = &mut self.clients[c];
+                if self.trace.as_deref() == Some(client.name.as_str()) {
+                    eprintln!("{now:?} {} <- {}", client.name, serde_json::to_string(&message).unwrap_or_default());
+                }
                 client.on_message(now, message);
                 for u in client.unknown.drain(..) {
                     let line = format!("{:?} {}: {}", u.at, client.name, u.what);
                     if u.track_unpublished {
                         self.oracle.findings.unknown_track_unpublished.push(line);
+                    } else if u.slot {
+                        self.oracle.findings.unknown_slot.push(line);
                     } else {
                         self.oracle.findings.unknown_names.push(line);
                     }
@@ -904,7 +914,30 @@ impl World {
                         .get(&(s, p, packet.kind))
                         .is_some_and(|a| a.covers(packet.at))
                 });
-                if !ok {
+                // A packet sent while the pair was allowed but received after the grace:
+                // a retransmission of a packet forwarded legitimately, kept apart.
+                let sent_ok = !ok
+                    && p.is_some_and(|p| {
+                        let sent = self.clients[p].sent_at[packet.kind as usize]
+                            .get(packet.n as usize)
+                            .copied();
+                        sent.is_some_and(|t| {
+                            self.oracle
+                                .allowed
+                                .get(&(s, p, packet.kind))
+                                .is_some_and(|a| a.covers(t))
+                        })
+                    });
+                if sent_ok {
+                    self.oracle.findings.late_resends.push(format!(
+                        "{:?}: {} received {}/{}/{} long after it left its desired set",
+                        packet.at,
+                        self.clients[s].name,
+                        packet.from,
+                        packet.kind.label(),
+                        packet.n
+                    ));
+                } else if !ok {
                     self.oracle.findings.isolation.push(format!(
                         "{:?}: {} received {}/{}/{} outside its desired set",
                         packet.at,

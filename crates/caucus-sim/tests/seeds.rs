@@ -1,0 +1,125 @@
+//! The committed seeds, the replay check, and the sweep for new seeds.
+//!
+//! `cargo test -p caucus-sim` runs [`SEEDS`] plans of [`SECONDS`] simulated seconds each;
+//! `CAUCUS_SIM_SEEDS=1000..2000 CAUCUS_SIM_BUDGET_S=600 cargo test --release -p caucus-sim
+//! --test seeds sweep -- --ignored --nocapture` tries new ones and prints each that fails.
+
+use std::time::Duration;
+
+use caucus_sim::{Outcome, run_seed};
+
+/// Every seed in `0..SEEDS` runs on every `cargo test`.
+const SEEDS: u64 = 100;
+
+/// Simulated time per plan: long enough for joins, breakouts opening, a round of moves and
+/// faults and the closing countdown; short enough for a hundred plans in debug builds.
+const SECONDS: u64 = 5;
+
+fn check(outcome: &Outcome) -> Vec<String> {
+    outcome
+        .failures()
+        .into_iter()
+        .map(|f| format!("seed {}: {f}", outcome.seed))
+        .collect()
+}
+
+/// The committed seeds, split in a few tests so the test runner spreads them over cores.
+fn run_range(from: u64, to: u64) {
+    let mut failures = Vec::new();
+    for seed in from..to {
+        let outcome = run_seed(seed, Duration::from_secs(SECONDS));
+        assert!(
+            outcome.stats.packets_received > 0,
+            "seed {seed}: no media flowed at all"
+        );
+        failures.extend(check(&outcome));
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+#[test]
+fn seeds_00_to_24() {
+    run_range(0, SEEDS / 4);
+}
+
+#[test]
+fn seeds_25_to_49() {
+    run_range(SEEDS / 4, SEEDS / 2);
+}
+
+#[test]
+fn seeds_50_to_74() {
+    run_range(SEEDS / 2, 3 * SEEDS / 4);
+}
+
+#[test]
+fn seeds_75_to_99() {
+    run_range(3 * SEEDS / 4, SEEDS);
+}
+
+#[test]
+fn a_seed_replays_bit_for_bit() {
+    for seed in [3, 42] {
+        let first = run_seed(seed, Duration::from_secs(SECONDS));
+        let second = run_seed(seed, Duration::from_secs(SECONDS));
+        assert_eq!(first.digest, second.digest, "seed {seed} did not replay");
+        assert_eq!(
+            first.stats.packets_received,
+            second.stats.packets_received
+        );
+    }
+    let other = run_seed(4, Duration::from_secs(SECONDS));
+    let again = run_seed(3, Duration::from_secs(SECONDS));
+    assert_ne!(other.digest, again.digest, "the digest does not tell runs apart");
+}
+
+#[test]
+fn the_known_leaks_are_still_there() {
+    // Seed 2 shows both leaks the flags tolerate; when a fix lands, this test fails and the
+    // flags in lib.rs go (and the seeds then hold the fixed behaviour).
+    let outcome = run_seed(2, Duration::from_secs(10));
+    assert!(!outcome.findings.unknown_track_unpublished.is_empty());
+    assert!(!outcome.findings.unknown_slot.is_empty());
+}
+
+/// Sweep new seeds: `CAUCUS_SIM_SEEDS=a..b` (default 100..200), `CAUCUS_SIM_BUDGET_S`
+/// (wall-clock seconds, default 300), `CAUCUS_SIM_SECONDS` (simulated, default 5). Prints
+/// every failing seed; add it to the committed range once the bug is fixed.
+#[test]
+#[ignore = "a sweep: run on purpose, for a bounded time"]
+fn sweep() {
+    let env = |name: &str| std::env::var(name).ok();
+    let (from, to) = env("CAUCUS_SIM_SEEDS")
+        .and_then(|r| {
+            let (a, b) = r.split_once("..")?;
+            Some((a.parse().ok()?, b.parse().ok()?))
+        })
+        .unwrap_or((100u64, 200u64));
+    let budget = Duration::from_secs(
+        env("CAUCUS_SIM_BUDGET_S")
+            .and_then(|s| s.parse().ok())
+            .unwrap_or(300),
+    );
+    let seconds = env("CAUCUS_SIM_SECONDS")
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(SECONDS);
+    // The budget is wall-clock by design: it bounds how long a person waits, not a result.
+    #[allow(clippy::disallowed_methods)]
+    let started = std::time::Instant::now();
+    let mut failing = Vec::new();
+    let mut ran = 0;
+    for seed in from..to {
+        if started.elapsed() > budget {
+            break;
+        }
+        let outcome = run_seed(seed, Duration::from_secs(seconds));
+        ran += 1;
+        let failures = check(&outcome);
+        if !failures.is_empty() {
+            println!("FAILING SEED {seed}:\n  {}", failures.join("\n  "));
+            failing.push(seed);
+        }
+    }
+    println!("swept {ran} seeds from {from}; failing: {failing:?}");
+    assert!(failing.is_empty(), "failing seeds: {failing:?}");
+}
