@@ -77,7 +77,7 @@ pub struct Unknown {
     pub what: String,
     /// A `track_unpublished` for a track the receiver was never told of.
     pub track_unpublished: bool,
-    /// A `slot` naming a track the receiver was never told of.
+    /// A `slot` or `track_muted` naming a track the receiver was never told of.
     pub slot: bool,
 }
 
@@ -323,7 +323,7 @@ impl Client {
                         at: now,
                         what: format!("track_muted names unknown track {peer_id}/{track_id}"),
                         track_unpublished: false,
-                        slot: false,
+                        slot: true,
                     });
                 }
             }

@@ -30,9 +30,11 @@ pub struct Known {
     /// When a breakout room closes, peers are told `track_unpublished` for tracks they were
     /// never told of (tracks of a room they did not stand in).
     pub track_unpublished: bool,
-    /// A peer that resumed inside a breakout room (so its `joined` listed only that room) and
-    /// is then sent back to main is not told of main's peers and tracks, yet gets their
-    /// media and `slot` frames naming them (seed 2, 10 s).
+    /// A peer that arrives in a location (moved between breakout rooms, sent back to main,
+    /// or resumed inside a room so that its `joined` listed only that room) is not told of
+    /// the tracks of the peers standing there that were published while it stood
+    /// elsewhere, yet gets their media, `slot` frames and `track_muted` events naming them
+    /// (seed 27: `r0-guest4` moved from one breakout room to another).
     pub slot: bool,
     /// A slot reused for another track still answers NACKs from its retransmission cache: a
     /// packet of the slot's previous track reaches the subscriber long after that track left

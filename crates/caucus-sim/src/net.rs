@@ -2,7 +2,7 @@
 //! delay (a per-link base plus jitter, so datagrams overtake each other), may be lost or
 //! duplicated, and a client may be cut off for a while (a blackout).
 //!
-//! Each datagram's fate is a hash of the seed, its two addresses and its number on that
+//! Faults touch RTP and RTCP only; STUN and DTLS always arrive. Each media datagram's fate is a hash of the seed, its two addresses and its number on that
 //! (source, destination) pair — not a draw from a shared generator — so the fate of one
 //! link's traffic does not depend on the order in which unrelated links happened to send.
 
@@ -43,7 +43,7 @@ pub struct Net {
     seed: u64,
     pub faults: Faults,
     in_flight: BinaryHeap<Reverse<(Key, Vec<u8>)>>,
-    sent_on_pair: BTreeMap<(SocketAddr, SocketAddr), u64>,
+    sent_on_pair: BTreeMap<(SocketAddr, SocketAddr, bool), u64>,
     /// Addresses cut off (both directions) until the given time.
     blackouts: BTreeMap<SocketAddr, Duration>,
     pub sent: u64,
@@ -89,10 +89,27 @@ impl Net {
             self.lost += 1;
             return;
         }
-        let n = self.sent_on_pair.entry((src, dst)).or_insert(0);
+        // Faults hit RTP and RTCP only (first byte 128–191); STUN and DTLS arrive, after the
+        // link's base delay. A DTLS handshake's datagrams depend on key material the crypto
+        // library draws from the OS, so letting them count towards faults would make one
+        // run's losses differ from the next.
+        let media = bytes.first().is_some_and(|b| (128..192).contains(b));
+        let n = self
+            .sent_on_pair
+            .entry((src, dst, media))
+            .or_insert(0);
         *n += 1;
         let number = *n;
-        let fate = mix(self.seed ^ addr_word(src) ^ addr_word(dst).rotate_left(29) ^ mix(number));
+        if !media {
+            let at = now + self.base_delay(src, dst);
+            self.in_flight
+                .push(Reverse(((at, src, dst, number, 2), bytes)));
+            return;
+        }
+        // One fate for everything a pair sends at one instant: which of two datagrams sent
+        // together goes first can depend on hash-map order inside str0m and the engine.
+        let instant = now.as_micros() as u64;
+        let fate = mix(self.seed ^ addr_word(src) ^ addr_word(dst).rotate_left(29) ^ mix(instant));
         let unit = |h: u64| (h >> 11) as f64 / (1u64 << 53) as f64;
         if unit(fate) < self.faults.loss {
             self.lost += 1;

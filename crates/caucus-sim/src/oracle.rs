@@ -60,6 +60,14 @@ impl Allowed {
         }
     }
 
+    /// Whether the pair was allowed at some moment between `at` and [`GRACE`] later (a
+    /// packet sent at `at` may reach the engine any time in that window).
+    pub fn touches(&self, at: Duration) -> bool {
+        self.intervals
+            .iter()
+            .any(|(from, until)| *from <= at + GRACE && until.is_none_or(|u| at <= u))
+    }
+
     /// Whether a packet received at `at` is explained by an interval.
     pub fn covers(&self, at: Duration) -> bool {
         self.intervals

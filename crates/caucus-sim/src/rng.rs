@@ -52,16 +52,28 @@ pub fn mix(mut z: u64) -> u64 {
 
 /// FNV-1a over everything a run observed: two runs of one seed must end with the same value.
 #[derive(Debug, Clone)]
-pub struct Digest(u64);
+pub struct Digest(u64, Option<Vec<String>>);
 
 impl Default for Digest {
     fn default() -> Self {
-        Digest(0xcbf2_9ce4_8422_2325)
+        Digest(0xcbf2_9ce4_8422_2325, None)
     }
 }
 
 impl Digest {
+    /// Keep every line written too (to find where two runs part).
+    pub fn keeping_lines() -> Self {
+        Digest(0xcbf2_9ce4_8422_2325, Some(Vec::new()))
+    }
+
+    pub fn lines(&self) -> &[String] {
+        self.1.as_deref().unwrap_or_default()
+    }
+
     pub fn write(&mut self, bytes: &[u8]) {
+        if let Some(lines) = &mut self.1 {
+            lines.push(String::from_utf8_lossy(bytes).into_owned());
+        }
         for b in bytes {
             self.0 ^= u64::from(*b);
             self.0 = self.0.wrapping_mul(0x0100_0000_01b3);

@@ -101,9 +101,14 @@ pub struct Stats {
 
 impl World {
     pub fn new(plan: Plan) -> Self {
-        // The only clock read: str0m wants `Instant`s; every one used is this plus simulated
-        // time, and nothing depends on its absolute value.
-        let base = Instant::now();
+        // The only clock read, once per process: str0m wants `Instant`s, and every one used
+        // is this plus simulated time. One base for every world in the process, because str0m
+        // measures some times from a process-wide epoch of its own: two runs of a seed then
+        // hand it the very same instants.
+        static BASE: std::sync::OnceLock<Instant> = std::sync::OnceLock::new();
+        let base = *BASE.get_or_init(Instant::now);
+        // str0m's ids (SSRCs, mids, ICE credentials) come from this thread's fastrand.
+        fastrand::seed(mix(plan.seed ^ 0x57_72_30_6d));
         let mut config = EngineConfig::new(server_addr());
         config.keyframe_request_interval = Duration::from_millis(500);
         let engine = Engine::new(config);
@@ -153,7 +158,11 @@ impl World {
             next_media: Duration::ZERO,
             media_round: 0,
             dirty: BTreeSet::new(),
-            digest: Digest::default(),
+            digest: if std::env::var("CAUCUS_SIM_LINES").is_ok() {
+                Digest::keeping_lines()
+            } else {
+                Digest::default()
+            },
             oracle: Oracle {
                 checked: vec![0; n],
                 ..Oracle::default()
@@ -175,7 +184,13 @@ impl World {
     }
 
     /// Run the plan to its end; what the checks found.
-    pub fn run(mut self) -> (Findings, Stats, u64) {
+    pub fn run(self) -> (Findings, Stats, u64) {
+        let (findings, stats, digest) = self.run_keeping();
+        (findings, stats, digest.value())
+    }
+
+    /// [`World::run`], handing back the whole digest (with its lines, if kept).
+    pub fn run_keeping(mut self) -> (Findings, Stats, Digest) {
         let end = self.plan.duration;
         while self.now < end {
             let next = self.next_due().min(end);
@@ -185,7 +200,7 @@ impl World {
         self.finish();
         self.stats.datagrams = self.net.sent;
         self.stats.datagrams_lost = self.net.lost;
-        (self.oracle.findings, self.stats, self.digest.value())
+        (self.oracle.findings, self.stats, self.digest)
     }
 
     fn next_due(&self) -> Duration {
@@ -905,6 +920,7 @@ impl World {
             if received.len() == from {
                 continue;
             }
+            let mut lines = Vec::new();
             for packet in &received[from..] {
                 self.stats.packets_received += 1;
                 let p = self.clients.iter().position(|c| c.name == packet.from);
@@ -925,7 +941,7 @@ impl World {
                             self.oracle
                                 .allowed
                                 .get(&(s, p, packet.kind))
-                                .is_some_and(|a| a.covers(t))
+                                .is_some_and(|a| a.touches(t))
                         })
                     });
                 if sent_ok {
@@ -951,16 +967,19 @@ impl World {
                     let flow = self.oracle.flows.entry((s, p, packet.kind)).or_default();
                     flow.last_frame = Some(packet.at);
                 }
-                self.digest.write(
-                    format!(
-                        "{:?} {} < {}/{}",
-                        packet.at,
-                        self.clients[s].name,
-                        packet.from,
-                        packet.kind.label(),
-                    )
-                    .as_bytes(),
-                );
+                lines.push(format!(
+                    "{:?} {} < {}/{}",
+                    packet.at,
+                    self.clients[s].name,
+                    packet.from,
+                    packet.kind.label(),
+                ));
+            }
+            // Packets landing at one instant are one batch: their order inside it can depend
+            // on hash-map order, what arrived does not.
+            lines.sort();
+            for line in lines {
+                self.digest.write(line.as_bytes());
             }
             self.oracle.checked[s] = received.len();
         }
