@@ -253,13 +253,15 @@ impl Client {
         }
     }
 
-    fn must_know_peer(&mut self, now: Duration, peer: PeerId, what: &str) {
+    /// `arrival`: a name a peer should have been introduced to when it arrived where it
+    /// stands (kept with the `slot` findings).
+    fn must_know_peer(&mut self, now: Duration, peer: PeerId, what: &str, arrival: bool) {
         if Some(peer) != self.peer && !self.known_peers.contains(&peer) {
             self.unknown.push(Unknown {
                 at: now,
                 what: format!("{what} names unknown peer {peer}"),
                 track_unpublished: false,
-                slot: false,
+                slot: arrival,
             });
         }
     }
@@ -287,7 +289,7 @@ impl Client {
                 self.introduce(peer)
             }
             ServerEvent::PeerLeft { peer_id, .. } => {
-                self.must_know_peer(now, *peer_id, "peer_left");
+                self.must_know_peer(now, *peer_id, "peer_left", false);
                 self.known_peers.remove(peer_id);
                 self.known_tracks.retain(|(p, _)| p != peer_id);
             }
@@ -296,7 +298,7 @@ impl Client {
                 self.publish_allowed();
             }
             ServerEvent::TrackPublished { peer_id, track } => {
-                self.must_know_peer(now, *peer_id, "track_published");
+                self.must_know_peer(now, *peer_id, "track_published", true);
                 self.known_tracks.insert((*peer_id, track.id));
             }
             ServerEvent::TrackUnpublished {

@@ -33,8 +33,9 @@ pub struct Known {
     /// A peer that arrives in a location (moved between breakout rooms, sent back to main,
     /// or resumed inside a room so that its `joined` listed only that room) is not told of
     /// the tracks of the peers standing there that were published while it stood
-    /// elsewhere, yet gets their media, `slot` frames and `track_muted` events naming them
-    /// (seed 27: `r0-guest4` moved from one breakout room to another).
+    /// elsewhere (nor of peers who joined meanwhile), yet gets their media, `slot` frames and
+    /// `track_muted` / `track_published` events naming them (seed 27: `r0-guest4` moved from
+    /// one breakout room to another; seed 48: a late joiner unknown to a guest).
     pub slot: bool,
     /// A slot reused for another track still answers NACKs from its retransmission cache: a
     /// packet of the slot's previous track reaches the subscriber long after that track left
