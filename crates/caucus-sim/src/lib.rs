@@ -39,7 +39,7 @@ pub struct Known {
     pub slot: bool,
     /// A slot reused for another track still answers NACKs from its retransmission cache: a
     /// packet of the slot's previous track reaches the subscriber long after that track left
-    /// its desired set (seed 3).
+    /// its desired set (seeds 29 and 95).
     pub late_resend: bool,
 }
 
