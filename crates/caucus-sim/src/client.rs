@@ -194,9 +194,7 @@ impl Client {
     /// A frame from the room.
     pub fn on_message(&mut self, now: Duration, message: ServerMessage) {
         match message {
-            ServerMessage::Reply {
-                id, ok, data, ..
-            } => self.on_reply(now, id, ok, data),
+            ServerMessage::Reply { id, ok, data, .. } => self.on_reply(now, id, ok, data),
             ServerMessage::Event { event } => self.on_event(now, &event),
             ServerMessage::Offer { sdp } => self.on_server_offer(now, &sdp),
             ServerMessage::Slot { mid, track } => {
@@ -205,7 +203,10 @@ impl Client {
                 {
                     self.unknown.push(Unknown {
                         at: now,
-                        what: format!("slot {mid} names unknown track {}/{}", t.peer_id, t.track_id),
+                        what: format!(
+                            "slot {mid} names unknown track {}/{}",
+                            t.peer_id, t.track_id
+                        ),
                         track_unpublished: false,
                         slot: true,
                     });
@@ -317,17 +318,15 @@ impl Client {
             }
             ServerEvent::TrackMuted {
                 peer_id, track_id, ..
-            } => {
-                if Some(*peer_id) != self.peer
-                    && !self.known_tracks.contains(&(*peer_id, *track_id))
-                {
-                    self.unknown.push(Unknown {
-                        at: now,
-                        what: format!("track_muted names unknown track {peer_id}/{track_id}"),
-                        track_unpublished: false,
-                        slot: true,
-                    });
-                }
+            } if Some(*peer_id) != self.peer
+                && !self.known_tracks.contains(&(*peer_id, *track_id)) =>
+            {
+                self.unknown.push(Unknown {
+                    at: now,
+                    what: format!("track_muted names unknown track {peer_id}/{track_id}"),
+                    track_unpublished: false,
+                    slot: true,
+                });
             }
             _ => {}
         }
@@ -344,7 +343,12 @@ impl Client {
         let mut api = rtc.sdp_api();
         let audio = api.add_media(MediaKind::Audio, Direction::SendOnly, None, None, None);
         let video = api.add_media(MediaKind::Video, Direction::SendOnly, None, None, None);
-        for kind in [MediaKind::Audio, MediaKind::Audio, MediaKind::Video, MediaKind::Video] {
+        for kind in [
+            MediaKind::Audio,
+            MediaKind::Audio,
+            MediaKind::Video,
+            MediaKind::Video,
+        ] {
             api.add_media(kind, Direction::RecvOnly, None, None, None);
         }
         let Some((offer, pending)) = api.apply() else {

@@ -94,10 +94,7 @@ impl Net {
         // library draws from the OS, so letting them count towards faults would make one
         // run's losses differ from the next.
         let media = bytes.first().is_some_and(|b| (128..192).contains(b));
-        let n = self
-            .sent_on_pair
-            .entry((src, dst, media))
-            .or_insert(0);
+        let n = self.sent_on_pair.entry((src, dst, media)).or_insert(0);
         *n += 1;
         let number = *n;
         if !media {
@@ -117,9 +114,7 @@ impl Net {
         }
         let base = self.base_delay(src, dst);
         let jitter_us = self.faults.jitter.as_micros() as u64;
-        let jitter = |h: u64| {
-            Duration::from_micros(if jitter_us == 0 { 0 } else { h % jitter_us })
-        };
+        let jitter = |h: u64| Duration::from_micros(if jitter_us == 0 { 0 } else { h % jitter_us });
         let copies = if unit(mix(fate ^ 1)) < self.faults.duplicate {
             self.duplicated += 1;
             2

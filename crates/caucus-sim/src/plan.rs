@@ -41,7 +41,10 @@ pub enum Action {
     /// The host auto-assigns everyone but the managers.
     Auto { room: usize, seed: u64 },
     /// The host opens the rooms.
-    Open { room: usize, duration_s: Option<u32> },
+    Open {
+        room: usize,
+        duration_s: Option<u32>,
+    },
     /// The host moves a person to a breakout (`None`: main).
     Move {
         room: usize,
@@ -187,10 +190,7 @@ impl Plan {
                 let to = (to < breakouts as usize).then_some(to);
                 let action = match rng.range(0, 10) {
                     0 | 1 => Action::Move { room, who, to },
-                    2 => Action::ListenIn {
-                        who: first + 1,
-                        to,
-                    },
+                    2 => Action::ListenIn { who: first + 1, to },
                     3 => Action::SelfSelect {
                         who,
                         to: to.unwrap_or(0),

@@ -15,7 +15,9 @@ use std::time::{Duration, Instant};
 
 use caucus_core::{JoinRequest, SessionConfig, Time, builtin};
 use caucus_media::{Engine, EngineConfig, EngineEvent, EngineOutput, PeerKey};
-use caucus_proto::signal::{BreakoutCommand, ClientBody, ClientMessage, PeerCommand, ServerMessage};
+use caucus_proto::signal::{
+    BreakoutCommand, ClientBody, ClientMessage, PeerCommand, ServerMessage,
+};
 use caucus_proto::{BreakoutOptions, Location, PeerId, Source};
 use caucus_room::{ConnId, EngineCommand, Output, Room, RoomSetup, Signal};
 
@@ -35,13 +37,25 @@ fn client_addr(i: usize) -> SocketAddr {
     SocketAddr::from(([198, 51, (i / 250) as u8, (i % 250 + 1) as u8], 5000))
 }
 
-/// A signaling frame on its way.
+/// A signaling frame on its way (short-lived, one per frame: boxing would only allocate).
 #[derive(Debug)]
+#[allow(clippy::large_enum_variant)]
 enum Wire {
-    Join { conn: ConnId, client: usize },
-    ToRoom { conn: ConnId, message: ClientMessage },
-    ToClient { conn: ConnId, message: ServerMessage },
-    Close { conn: ConnId },
+    Join {
+        conn: ConnId,
+        client: usize,
+    },
+    ToRoom {
+        conn: ConnId,
+        message: ClientMessage,
+    },
+    ToClient {
+        conn: ConnId,
+        message: ServerMessage,
+    },
+    Close {
+        conn: ConnId,
+    },
 }
 
 /// What the observable state of a session is, for the refusal check.
@@ -131,11 +145,23 @@ impl World {
             .people
             .iter()
             .enumerate()
-            .map(|(i, p)| Client::new(p.name.clone(), p.role.to_owned(), p.room, client_addr(i), base))
+            .map(|(i, p)| {
+                Client::new(
+                    p.name.clone(),
+                    p.role.to_owned(),
+                    p.room,
+                    client_addr(i),
+                    base,
+                )
+            })
             .collect();
         let n = clients.len();
-        let mut reconnects: Vec<(Duration, usize)> =
-            plan.people.iter().enumerate().map(|(i, p)| (p.join_at, i)).collect();
+        let mut reconnects: Vec<(Duration, usize)> = plan
+            .people
+            .iter()
+            .enumerate()
+            .map(|(i, p)| (p.join_at, i))
+            .collect();
         reconnects.sort();
         World {
             base,
@@ -280,11 +306,7 @@ impl World {
         }
         let time = self.time();
         for r in 0..self.rooms.len() {
-            if !self.ended[r]
-                && self.rooms[r]
-                    .poll_timeout()
-                    .is_some_and(|t| t <= time)
-            {
+            if !self.ended[r] && self.rooms[r].poll_timeout().is_some_and(|t| t <= time) {
                 self.rooms[r].handle_timeout(time);
                 self.dirty.insert(r);
             }
@@ -307,7 +329,7 @@ impl World {
             for c in &mut self.clients {
                 if !self.net.is_blacked_out(c.addr, now) {
                     c.send_media(now, Kind::Audio);
-                    if self.media_round % 2 == 0 {
+                    if self.media_round.is_multiple_of(2) {
                         c.send_media(now, Kind::Video);
                     }
                 }
@@ -336,7 +358,8 @@ impl World {
                 busy = true;
                 match output {
                     EngineOutput::Transmit(t) => {
-                        self.net.send(self.now, server_addr(), t.destination, t.contents)
+                        self.net
+                            .send(self.now, server_addr(), t.destination, t.contents)
                     }
                     EngineOutput::Event(event) => self.route(event),
                     EngineOutput::Recorded(_) => {}
@@ -437,10 +460,7 @@ impl World {
                     Signal::Message(m) => *m,
                 };
                 self.observe_signal(r, &message);
-                if let ServerMessage::Reply {
-                    id, ok: false, ..
-                } = &message
-                {
+                if let ServerMessage::Reply { id, ok: false, .. } = &message {
                     for conn in &to {
                         self.refused_now.push((*conn, *id));
                     }
@@ -467,7 +487,8 @@ impl World {
             }
             Output::Close { conn, .. } => self.wire(conn, false, Wire::Close { conn }),
             Output::Joined { conn, result } => {
-                self.digest.write(format!("joined {conn:?} {:?}", result.is_ok()).as_bytes());
+                self.digest
+                    .write(format!("joined {conn:?} {:?}", result.is_ok()).as_bytes());
                 if let Some(&c) = self.conns.get(&conn) {
                     match result {
                         Ok(peer) => {
@@ -624,7 +645,11 @@ impl World {
                 };
                 let client = &mut self.clients[c];
                 if self.trace.as_deref() == Some(client.name.as_str()) {
-                    eprintln!("{now:?} {} <- {}", client.name, serde_json::to_string(&message).unwrap_or_default());
+                    eprintln!(
+                        "{now:?} {} <- {}",
+                        client.name,
+                        serde_json::to_string(&message).unwrap_or_default()
+                    );
                 }
                 client.on_message(now, message);
                 for u in client.unknown.drain(..) {
@@ -702,7 +727,10 @@ impl World {
         if self.clients[who].is_online() {
             self.digest
                 .write(format!("{:?} {} {label}", self.now, self.clients[who].name).as_bytes());
-            self.clients[who].say(ClientBody::Command { command }, Sent::Command(label.to_owned()));
+            self.clients[who].say(
+                ClientBody::Command { command },
+                Sent::Command(label.to_owned()),
+            );
         }
     }
 
@@ -825,8 +853,7 @@ impl World {
             }
             Action::Mute { who, kind, muted } => {
                 let source = kind.source();
-                let Some(Some(track_id)) = self.clients[who].published.get(&source).copied()
-                else {
+                let Some(Some(track_id)) = self.clients[who].published.get(&source).copied() else {
                     return;
                 };
                 if muted {

@@ -65,7 +65,10 @@ fn a_plan_and_its_network_replay_bit_for_bit() {
         assert_eq!(plan, Plan::generate(seed, Duration::from_secs(SECONDS)));
         let fates = || {
             let mut net = Net::new(seed, plan.faults);
-            let (a, b) = ("198.51.0.1:5000".parse().expect("addr"), "192.0.2.1:7882".parse().expect("addr"));
+            let (a, b) = (
+                "198.51.0.1:5000".parse().expect("addr"),
+                "192.0.2.1:7882".parse().expect("addr"),
+            );
             let mut arrived = Vec::new();
             for i in 0..2_000u64 {
                 let now = Duration::from_micros(i * 3_333);
