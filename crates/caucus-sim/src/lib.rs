@@ -8,7 +8,7 @@
 //! A [`Plan`] is generated from the seed (rooms, people and roles, breakouts created,
 //! opened, assigned, moved and closed, listen-in, disconnects, network faults); a [`World`]
 //! runs it while the [`oracle`] checks isolation, liveness and that refused commands change
-//! nothing. `docs/testing.md` (section *Simulation*) tells how to run, sweep and replay.
+//! nothing; [`Plan::twin`] builds the differential plan (moves against fresh joins). `docs/testing.md` (section *Simulation*) tells how to run, sweep and replay.
 
 pub mod client;
 pub mod net;

@@ -32,6 +32,11 @@ pub enum Action {
     Create { room: usize, count: u32 },
     /// The host creates rooms with the names given (duplicates included).
     CreateNamed { room: usize, names: Vec<String> },
+    /// The host pre-assigns people (by user id) to breakout rooms.
+    Preassign {
+        room: usize,
+        assignments: Vec<(usize, usize)>,
+    },
     /// The host sets the options.
     Options {
         room: usize,
@@ -94,6 +99,105 @@ fn ms(n: u64) -> Duration {
 }
 
 impl Plan {
+    /// The differential plan of `seed`: two rooms with the same people. In room 0 everyone
+    /// joins main and the host moves the moderator and the guests into two breakout rooms;
+    /// in room 1 the same people are pre-assigned by user id, the rooms open, and the guests
+    /// join afterwards, straight into their rooms. Lasts 6 s; no disconnects or blackouts, so
+    /// both rooms settle.
+    pub fn twin(seed: u64) -> Plan {
+        let mut rng = Rng::new(seed ^ 0x7477_696e);
+        let faults = Faults {
+            loss: [0.0, 0.01, 0.03][rng.range(0, 3) as usize],
+            duplicate: [0.0, 0.01][rng.range(0, 2) as usize],
+            base_delay: (ms(rng.range(2, 10)), ms(rng.range(15, 40))),
+            jitter: ms(rng.range(0, 15)),
+        };
+        let guests = rng.range(2, 5) as usize;
+        // Where each guest goes (moderator: room 0).
+        // The first guest always shares room 0 with the moderator.
+        let places: Vec<usize> = (0..guests)
+            .map(|g| if g == 0 { 0 } else { rng.range(0, 2) as usize })
+            .collect();
+        let mut people = Vec::new();
+        let mut steps = Vec::new();
+        for room in 0..2 {
+            let first = people.len();
+            let mut roles = vec!["host", "moderator"];
+            roles.extend(std::iter::repeat_n("guest", guests));
+            for (i, role) in roles.iter().enumerate() {
+                let join_at = if room == 1 && *role == "guest" {
+                    ms(2_000 + rng.range(0, 500))
+                } else {
+                    ms(rng.range(0, 500) + if i == 0 { 0 } else { 50 })
+                };
+                people.push(Person {
+                    name: format!("r{room}-{role}{i}"),
+                    role,
+                    room,
+                    join_at,
+                });
+            }
+            let moderator = first + 1;
+            let guest = |g: usize| first + 2 + g;
+            steps.push(Step {
+                at: ms(900),
+                action: Action::Create { room, count: 2 },
+            });
+            steps.push(Step {
+                at: ms(1_100),
+                action: Action::Options {
+                    room,
+                    auto_move: true,
+                    self_select: false,
+                },
+            });
+            if room == 1 {
+                let mut assignments = vec![(moderator, 0)];
+                assignments.extend(places.iter().enumerate().map(|(g, p)| (guest(g), *p)));
+                steps.push(Step {
+                    at: ms(1_250),
+                    action: Action::Preassign { room, assignments },
+                });
+            }
+            steps.push(Step {
+                at: ms(1_400),
+                action: Action::Open {
+                    room,
+                    duration_s: None,
+                },
+            });
+            if room == 0 {
+                steps.push(Step {
+                    at: ms(1_900),
+                    action: Action::Move {
+                        room,
+                        who: moderator,
+                        to: Some(0),
+                    },
+                });
+                for (g, p) in places.iter().enumerate() {
+                    steps.push(Step {
+                        at: ms(2_000 + rng.range(0, 500)),
+                        action: Action::Move {
+                            room,
+                            who: guest(g),
+                            to: Some(*p),
+                        },
+                    });
+                }
+            }
+        }
+        steps.sort_by_key(|s| s.at);
+        Plan {
+            seed,
+            duration: Duration::from_secs(6),
+            faults,
+            rooms: 2,
+            people,
+            steps,
+        }
+    }
+
     /// The plan of `seed`, lasting `duration` of simulated time (at least 5 s).
     pub fn generate(seed: u64, duration: Duration) -> Plan {
         let mut rng = Rng::new(seed);

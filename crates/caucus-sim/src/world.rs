@@ -209,6 +209,22 @@ impl World {
         Time::from_millis(self.now.as_millis() as u64)
     }
 
+    /// Run the plan to its end and hand back each client's received packets too.
+    pub fn run_received(mut self) -> (Findings, Vec<(String, Vec<crate::client::Packet>)>) {
+        let end = self.plan.duration;
+        while self.now < end {
+            let next = self.next_due().min(end);
+            self.now = next.max(self.now + Duration::from_micros(100));
+            self.step();
+        }
+        let received = self
+            .clients
+            .iter_mut()
+            .map(|c| (c.name.clone(), std::mem::take(&mut c.received)))
+            .collect();
+        (self.oracle.findings, received)
+    }
+
     /// Run the plan to its end; what the checks found.
     pub fn run(self) -> (Findings, Stats, u64) {
         let (findings, stats, digest) = self.run_keeping();
@@ -760,6 +776,15 @@ impl World {
                     capacity: None,
                 },
             ),
+            Action::Preassign { room, assignments } => {
+                let mut by_user_id = std::collections::BTreeMap::new();
+                for (who, index) in assignments {
+                    if let Some(b) = self.breakout(room, index) {
+                        by_user_id.insert(self.clients[who].user.as_str().into(), b.to_string());
+                    }
+                }
+                self.breakouts(room, "preassign", BreakoutCommand::Preassign { by_user_id });
+            }
             Action::Options {
                 room,
                 auto_move,
