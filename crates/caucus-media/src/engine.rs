@@ -83,7 +83,7 @@ impl Engine {
             return Err(MediaError::PeerExists(peer));
         }
         let offer = SdpOffer::from_sdp_string(offer_sdp)
-            .map_err(|e| MediaError::InvalidSdp(e.to_string()))?;
+            .map_err(|e| MediaError::invalid_sdp(offer_sdp, e))?;
 
         let mids: Vec<Mid> = offer.media_lines.iter().map(|m| m.mid()).collect();
         let mut config = RtcConfig::new().set_ice_lite(true).set_rtp_mode(true);
@@ -138,7 +138,7 @@ impl Engine {
     ) -> Result<String, MediaError> {
         self.driver.tick(now);
         let offer = SdpOffer::from_sdp_string(offer_sdp)
-            .map_err(|e| MediaError::InvalidSdp(e.to_string()))?;
+            .map_err(|e| MediaError::invalid_sdp(offer_sdp, e))?;
         let mids: Vec<Mid> = offer.media_lines.iter().map(|m| m.mid()).collect();
         let p = self
             .peers
@@ -173,7 +173,7 @@ impl Engine {
             .get_mut(&peer)
             .ok_or(MediaError::UnknownPeer(peer))?;
         let answer = SdpAnswer::from_sdp_string(answer_sdp)
-            .map_err(|e| MediaError::InvalidSdp(e.to_string()))?;
+            .map_err(|e| MediaError::invalid_sdp(answer_sdp, e))?;
         let pending = p
             .pending_offer
             .take()
