@@ -116,6 +116,20 @@ impl Sim {
         }
     }
 
+    /// `peer` publishes `source`, unmuted; panics if refused.
+    pub fn publish(&mut self, peer: PeerId, source: caucus_proto::Source) -> TrackKey {
+        match self.by(
+            peer,
+            Command::Publish {
+                source,
+                muted: false,
+            },
+        ) {
+            Ok(Outcome::Published { track }) => TrackKey { peer, track },
+            other => panic!("publishing {source} answered {other:?}"),
+        }
+    }
+
     /// Run a command at the current time and collect its effects.
     pub fn run(&mut self, actor: Actor, command: Command) -> Result<Outcome, Denial> {
         let result = self.session.handle_command(self.now, actor, command);

@@ -8,23 +8,7 @@ use std::sync::Arc;
 use caucus_core::sim::Sim;
 use caucus_core::{Command, SessionConfig, Template, builtin};
 use caucus_proto::template::ViewCaps;
-use caucus_proto::{PeerId, RoleName, Source, TrackKey};
-
-fn publish(sim: &mut Sim, peer: PeerId, source: Source) -> TrackKey {
-    match sim
-        .by(
-            peer,
-            Command::Publish {
-                source,
-                muted: false,
-            },
-        )
-        .unwrap()
-    {
-        caucus_core::Outcome::Published { track } => TrackKey { peer, track },
-        other => panic!("{other:?}"),
-    }
-}
+use caucus_proto::{RoleName, Source};
 
 #[test]
 fn higher_roles_come_first_then_sound_screens_and_cameras() {
@@ -34,11 +18,11 @@ fn higher_roles_come_first_then_sound_screens_and_cameras() {
     let co = sim.join("co", "co-host");
     let host = sim.join("host", "host");
     let guest = sim.join("guest", "guest");
-    let co_video = publish(&mut sim, co, Source::Video);
-    let co_audio = publish(&mut sim, co, Source::Audio);
-    let host_video = publish(&mut sim, host, Source::Video);
-    let host_screen = publish(&mut sim, host, Source::Screen);
-    let host_audio = publish(&mut sim, host, Source::Audio);
+    let co_video = sim.publish(co, Source::Video);
+    let co_audio = sim.publish(co, Source::Audio);
+    let host_video = sim.publish(host, Source::Video);
+    let host_screen = sim.publish(host, Source::Screen);
+    let host_audio = sim.publish(host, Source::Audio);
     assert_eq!(
         sim.subscriptions[&guest],
         vec![host_audio, host_screen, host_video, co_audio, co_video]

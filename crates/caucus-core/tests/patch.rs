@@ -17,6 +17,12 @@ fn patch(peer: PeerId) -> PeerPatch {
     }
 }
 
+/// Run `patch` as the server, expecting a refusal.
+fn refuse(sim: &mut Sim, patch: PeerPatch) -> caucus_core::Denial {
+    sim.run(Actor::Server, Command::PatchPeer(patch))
+        .expect_err("the patch should be refused")
+}
+
 #[test]
 fn a_role_location_and_name_change_is_carried_out_whole() {
     let mut sim = Sim::new();
@@ -54,48 +60,42 @@ fn a_refused_part_leaves_every_other_part_undone() {
     let version = sim.session.breakouts().version();
 
     // The last part is bad: an empty name.
-    let refused = sim
-        .run(
-            Actor::Server,
-            Command::PatchPeer(PeerPatch {
-                role: Some("moderator".into()),
-                location: Some(Location::Breakout(rooms[0])),
-                name: Some("   ".into()),
-                ..patch(ana)
-            }),
-        )
-        .unwrap_err();
+    let refused = refuse(
+        &mut sim,
+        PeerPatch {
+            role: Some("moderator".into()),
+            location: Some(Location::Breakout(rooms[0])),
+            name: Some("   ".into()),
+            ..patch(ana)
+        },
+    );
     assert_eq!(
         (refused.code, refused.field.as_deref()),
         (ErrorCode::InvalidName, Some("name"))
     );
     // A middle part is bad: no such room.
-    let refused = sim
-        .run(
-            Actor::Server,
-            Command::PatchPeer(PeerPatch {
-                role: Some("moderator".into()),
-                location: Some(Location::Breakout(caucus_proto::BreakoutId::new(99))),
-                name: Some("Ana M.".into()),
-                ..patch(ana)
-            }),
-        )
-        .unwrap_err();
+    let refused = refuse(
+        &mut sim,
+        PeerPatch {
+            role: Some("moderator".into()),
+            location: Some(Location::Breakout(caucus_proto::BreakoutId::new(99))),
+            name: Some("Ana M.".into()),
+            ..patch(ana)
+        },
+    );
     assert_eq!(
         (refused.code, refused.field.as_deref()),
         (ErrorCode::UnknownBreakout, Some("location"))
     );
     // The first part is bad: an unknown role.
-    let refused = sim
-        .run(
-            Actor::Server,
-            Command::PatchPeer(PeerPatch {
-                role: Some("ghost".into()),
-                location: Some(Location::Breakout(rooms[0])),
-                ..patch(ana)
-            }),
-        )
-        .unwrap_err();
+    let refused = refuse(
+        &mut sim,
+        PeerPatch {
+            role: Some("ghost".into()),
+            location: Some(Location::Breakout(rooms[0])),
+            ..patch(ana)
+        },
+    );
     assert_eq!(refused.field.as_deref(), Some("role"));
 
     assert_eq!(sim.session.peer_info(ana).unwrap(), before);
@@ -125,16 +125,14 @@ fn the_whole_change_is_checked_against_the_state_it_leads_to() {
         },
     )
     .unwrap();
-    let refused = sim
-        .run(
-            Actor::Server,
-            Command::PatchPeer(PeerPatch {
-                role: Some("moderator".into()),
-                location: Some(Location::Breakout(rooms[0])),
-                ..patch(ana)
-            }),
-        )
-        .unwrap_err();
+    let refused = refuse(
+        &mut sim,
+        PeerPatch {
+            role: Some("moderator".into()),
+            location: Some(Location::Breakout(rooms[0])),
+            ..patch(ana)
+        },
+    );
     assert_eq!(refused.code, ErrorCode::BreakoutFull);
     assert_eq!(
         sim.session.peer_info(ana).unwrap().role,
