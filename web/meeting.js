@@ -246,7 +246,9 @@ function showRoomsTab() {
 
 function wire() {
   client.addEventListener('change', () => render());
-  client.addEventListener('slot', () => renderMedia());
+  // A slot names the track it now carries: a screen share gets its tile when its slot arrives,
+  // which may be after the last event (renderTiles attaches the media too).
+  client.addEventListener('slot', () => renderTiles());
   client.addEventListener('connection', (e) => renderStatus(/** @type {CustomEvent} */ (e).detail.state));
   client.addEventListener('role_changed', (e) => {
     const d = /** @type {CustomEvent} */ (e).detail;
