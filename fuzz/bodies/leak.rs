@@ -4,9 +4,16 @@
 //! may quote the client's own input, but never a parser's private state: combine's
 //! `PointerOffset(0x…)` positions, a `Debug` dump, or a memory address.
 
-/// Panics when `message` shows something that did not come from `input`.
+/// Panics when `message` is empty or shows something that did not come from `input`.
 pub fn assert_clean(message: &str, input: &[u8]) {
     assert!(!message.is_empty(), "an empty refusal message");
+    assert_no_internals(message, input);
+}
+
+/// Panics when `text` (a message, a field path) shows something that did not come from
+/// `input`.
+pub fn assert_no_internals(text: &str, input: &[u8]) {
+    let message = text;
     for internal in ["PointerOffset", "panicked at", "RUST_BACKTRACE"] {
         if message.contains(internal) && !contains(input, internal.as_bytes()) {
             panic!("internal text {internal:?} in a client-visible message: {message:?}");
