@@ -96,31 +96,6 @@ export const SERVER_EVENTS = /** @type {const} */ ([
  * @property {string} [breakout_role] the role it acts as in a breakout room
  */
 
-/** @param {Partial<Permissions>} set @returns {Permissions} */
-const permissionsOf = (set) => ({
-  end_room: false, remove_peers: false, mute_others: false, ask_unmute: false, change_role: false,
-  manage_breakouts: false, move_peers: false, self_select_breakout: false, broadcast: false,
-  record: false, see_peer_list: false, lock_room: false, send_chat: false, ...set,
-});
-const ALL_PERMISSIONS = permissionsOf({
-  end_room: true, remove_peers: true, mute_others: true, ask_unmute: true, change_role: true,
-  manage_breakouts: true, move_peers: true, self_select_breakout: true, broadcast: true,
-  record: true, see_peer_list: true, lock_room: true, send_chat: true,
-});
-
-/**
- * The roles of the built-in template `breakout`, for a server whose `joined` event does not
- * list the session's roles (`roles`): {@link CaucusClient.roles} falls back to them.
- * @type {readonly RoleInfo[]}
- */
-export const BUILTIN_ROLES = Object.freeze([
-  { name: 'host', priority: 100, publish: /** @type {Source[]} */ (['audio', 'video', 'screen']), permissions: ALL_PERMISSIONS },
-  { name: 'co-host', priority: 90, publish: /** @type {Source[]} */ (['audio', 'video', 'screen']), permissions: ALL_PERMISSIONS },
-  { name: 'moderator', priority: 80, publish: /** @type {Source[]} */ (['audio', 'video']), permissions: { ...ALL_PERMISSIONS, end_room: false } },
-  { name: 'breakout', priority: 20, publish: /** @type {Source[]} */ (['audio', 'video']), permissions: permissionsOf({ send_chat: true, self_select_breakout: true }) },
-  { name: 'guest', priority: 10, publish: /** @type {Source[]} */ ([]), permissions: permissionsOf({ see_peer_list: true, send_chat: true, self_select_breakout: true }), breakout_role: 'breakout' },
-]);
-
 /**
  * @typedef {object} BreakoutRoom
  * @property {string} id
@@ -258,11 +233,10 @@ export class CaucusClient extends EventTarget {
     /** @type {Permissions|null} */
     this.permissions = null;
     /**
-     * The roles of the session's template, highest priority first (from `joined`; the
-     * built-in template's when the server does not list them).
+     * The roles of the session's template, highest priority first (from `joined`).
      * @type {readonly RoleInfo[]}
      */
-    this.roles = BUILTIN_ROLES;
+    this.roles = [];
     /** Sources the acting role may publish where I stand (from `joined` and `role_changed`). @type {Source[]|null} */
     this.mayPublish = null;
     /**
@@ -487,7 +461,7 @@ export class CaucusClient extends EventTarget {
       case 'joined':
         this.self = ev.peer;
         this.permissions = ev.permissions;
-        this.roles = Array.isArray(ev.roles) && ev.roles.length ? ev.roles : BUILTIN_ROLES;
+        this.roles = ev.roles;
         this.mayPublish = ev.may_publish ?? null;
         this.publishSpec = ev.publish ?? null;
         this.onJoinedEvent?.(undefined);

@@ -3,16 +3,22 @@
 // and for another one.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { BUILTIN_ROLES } from '../caucus.js';
 import { mainStageRoles, bulkRoleDefault } from '../console.js';
 
 // The derivations read names, publish lists and breakout roles; permissions do not matter here.
 const role = (name, priority, publish, extra = {}) => ({ name, priority, publish, permissions: {}, ...extra });
 
 test('roles: the built-in template keeps its choices', () => {
-  assert.deepEqual(BUILTIN_ROLES.map((r) => r.name), ['host', 'co-host', 'moderator', 'breakout', 'guest']);
-  assert.deepEqual(mainStageRoles(BUILTIN_ROLES), ['host', 'co-host']);
-  assert.deepEqual(bulkRoleDefault(BUILTIN_ROLES), { from: 'guest', to: 'breakout' });
+  // As the server lists the built-in `breakout` template's roles in `joined`.
+  const builtin = [
+    role('host', 100, ['audio', 'video', 'screen', 'screen_audio']),
+    role('co-host', 90, ['audio', 'video', 'screen', 'screen_audio']),
+    role('moderator', 80, ['audio', 'video']),
+    role('breakout', 20, ['audio', 'video']),
+    role('guest', 10, [], { breakout_role: 'breakout' }),
+  ];
+  assert.deepEqual(mainStageRoles(builtin), ['host', 'co-host']);
+  assert.deepEqual(bulkRoleDefault(builtin), { from: 'guest', to: 'breakout' });
 });
 
 test('roles: another template gets its own main stage and bulk change', () => {

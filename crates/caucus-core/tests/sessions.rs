@@ -120,12 +120,23 @@ fn a_joining_peer_gets_the_role_its_token_names_and_is_told_what_it_may_do() {
         peers,
         locked,
         may_publish,
+        roles,
         ..
     } = &joined[0]
     else {
         unreachable!()
     };
     assert_eq!(peer.id, ana);
+    assert_eq!(
+        roles.iter().map(|r| r.name.as_str()).collect::<Vec<_>>(),
+        ["host", "co-host", "moderator", "breakout", "guest"],
+        "the session's roles, highest priority first, for a console to offer"
+    );
+    assert_eq!(
+        roles[4].breakout_role,
+        Some(RoleName::from("breakout")),
+        "a guest acts as `breakout` in a breakout room"
+    );
     assert_eq!(peer.role, RoleName::from("guest"));
     assert_eq!(peer.location, Location::Main);
     assert!(!is_breakout);

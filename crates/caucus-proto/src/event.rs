@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 use crate::ids::{BreakoutId, HelpId, PeerId, RecordingId, RequestId, RoleName, TrackId, UserId};
 use crate::model::{BreakoutOptions, ChatTarget, Location, Phase, Source, Visibility};
 use crate::names::wire_names;
-use crate::template::{Permissions, PublishSpec};
+use crate::template::{Permissions, PublishSpec, RoleInfo};
 
 /// A peer as other peers see it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -241,6 +241,10 @@ pub enum ServerEvent {
         /// Recordings in progress, in every location.
         #[serde(default, skip_serializing_if = "Vec::is_empty")]
         recordings: Vec<RecordingInfo>,
+        /// The session's roles (from its template), highest priority first: what a console
+        /// offers when it assigns or changes roles.
+        #[serde(default)]
+        roles: Vec<RoleInfo>,
     },
     PeerJoined {
         peer: PeerInfo,

@@ -189,6 +189,9 @@ impl Session {
             breakouts: self.view(now, full),
             locked: self.config.locked,
             recordings: self.recordings().collect(),
+            roles: caucus_proto::RoleInfo::list(
+                template.roles().map(|(_, r)| (r.name(), r.spec())),
+            ),
         };
         // `joined` replaces what the client knew: exactly these tracks now.
         self.audiences.forget_receiver(id);
