@@ -7,7 +7,6 @@
 use std::collections::BTreeSet;
 use std::path::PathBuf;
 
-use caucus_core::builtin;
 use caucus_proto::signal::{BreakoutCommand, ClientBody, PeerCommand, ServerMessage};
 use caucus_proto::{LifecycleEvent, ServerEvent};
 
@@ -69,57 +68,6 @@ fn the_browser_sdk_lists_every_server_event() {
     let list = &list[list.find("([").unwrap()..list.find("])").unwrap()];
     let names: Vec<&str> = list.split('\'').skip(1).step_by(2).collect();
     assert_eq!(names, ServerEvent::NAMES, "web/caucus.js SERVER_EVENTS");
-}
-
-#[test]
-fn the_browser_sdk_falls_back_to_the_built_in_roles() {
-    let sdk = read("web/caucus.js");
-    let start = sdk.find("export const BUILTIN_ROLES").unwrap();
-    let list = &sdk[start..start + sdk[start..].find("]);").unwrap()];
-    let mut roles: Vec<(String, String, Vec<String>, Option<String>)> = list
-        .lines()
-        .filter_map(|line| {
-            let name = quoted_after(line, "name: '").first()?.to_string();
-            let priority = line
-                .split("priority: ")
-                .nth(1)?
-                .split(',')
-                .next()?
-                .to_owned();
-            let publish = line.split("(['").nth(1).map_or(Vec::new(), |rest| {
-                rest.split("'])")
-                    .next()
-                    .unwrap_or_default()
-                    .split("', '")
-                    .map(str::to_owned)
-                    .collect()
-            });
-            let breakout = quoted_after(line, "breakout_role: '")
-                .first()
-                .map(|r| r.to_string());
-            Some((name, priority, publish, breakout))
-        })
-        .collect();
-    roles.sort();
-    let mut expected: Vec<(String, String, Vec<String>, Option<String>)> =
-        builtin::breakout_template_spec()
-            .roles
-            .iter()
-            .map(|(name, spec)| {
-                (
-                    name.to_string(),
-                    spec.priority.to_string(),
-                    spec.publish
-                        .allowed
-                        .iter()
-                        .map(|s| s.as_str().to_owned())
-                        .collect(),
-                    spec.breakout_role.as_ref().map(|r| r.to_string()),
-                )
-            })
-            .collect();
-    expected.sort();
-    assert_eq!(roles, expected, "web/caucus.js BUILTIN_ROLES");
 }
 
 #[test]
