@@ -10,10 +10,9 @@ pub fn assert_clean(message: &str, input: &[u8]) {
     assert_no_internals(message, input);
 }
 
-/// Panics when `text` (a message, a field path) shows something that did not come from
+/// Panics when `message` (a message, a field path) shows something that did not come from
 /// `input`.
-pub fn assert_no_internals(text: &str, input: &[u8]) {
-    let message = text;
+pub fn assert_no_internals(message: &str, input: &[u8]) {
     for internal in ["PointerOffset", "panicked at", "RUST_BACKTRACE"] {
         if message.contains(internal) && !contains(input, internal.as_bytes()) {
             panic!("internal text {internal:?} in a client-visible message: {message:?}");
