@@ -104,6 +104,12 @@ pub struct Config {
     /// estimate then decides which simulcast layers a subscriber gets. 0 turns
     /// estimation off (layers then follow roles and tile sizes only).
     pub bandwidth_start_kbps: u32,
+    // Limits: what one hostile or broken client may hold of the server.
+    /// A WebSocket write (a message or the close) that the client does not take within this
+    /// time closes the connection; a joined peer then counts as connection-lost (milliseconds).
+    pub write_timeout_ms: u64,
+    /// A connection that has not joined within this time is closed, whatever it does (seconds).
+    pub join_timeout_s: u64,
 }
 
 impl Default for Config {
@@ -131,6 +137,9 @@ impl Default for Config {
             webhook_backoff_initial_ms: 1_000,
             webhook_backoff_max_ms: 300_000,
             bandwidth_start_kbps: 1_000,
+            // Limits
+            write_timeout_ms: 10_000,
+            join_timeout_s: 30,
         }
     }
 }
@@ -174,6 +183,9 @@ impl Config {
         "webhook_backoff_initial_ms",
         "webhook_backoff_max_ms",
         "bandwidth_start_kbps",
+        // Limits
+        "write_timeout_ms",
+        "join_timeout_s",
     ];
 
     /// Layer the sources: defaults, then the TOML file (if given; it must exist), then
@@ -239,6 +251,17 @@ impl Config {
             self.rate_burst >= 1,
             "rate_burst",
             "must be at least 1 (a connection must be able to send its join)".into(),
+        );
+        // Limits
+        check(
+            self.write_timeout_ms >= 1,
+            "write_timeout_ms",
+            "must be at least 1 millisecond".into(),
+        );
+        check(
+            self.join_timeout_s >= 1,
+            "join_timeout_s",
+            "must be at least 1 second".into(),
         );
         check(
             self.outbound_queue >= MIN_OUTBOUND_QUEUE,

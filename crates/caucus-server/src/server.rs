@@ -200,6 +200,8 @@ impl Server {
             rate_per_s: config.rate_per_s,
             rate_burst: config.rate_burst,
             outbound_queue: config.outbound_queue,
+            write_timeout: Duration::from_millis(config.write_timeout_ms),
+            join_timeout: Duration::from_secs(config.join_timeout_s),
             next_conn: AtomicU64::new(1),
             shutdown: shutdown_rx.clone(),
         });
