@@ -93,6 +93,7 @@ error_codes! {
     // 5xx: the server's fault, never the request's.
     StorageFailed => "storage_failed", 500;
     ShuttingDown => "shutting_down", 503;
+    TooManyConnections => "too_many_connections", 503;
 }
 
 impl ErrorCode {
