@@ -99,7 +99,10 @@ error_codes! {
 impl ErrorCode {
     /// The server failed, whatever the request was; every other code is the client's mistake.
     pub const fn is_server_fault(self) -> bool {
-        matches!(self, ErrorCode::StorageFailed | ErrorCode::ShuttingDown)
+        matches!(
+            self,
+            ErrorCode::StorageFailed | ErrorCode::ShuttingDown | ErrorCode::TooManyConnections
+        )
     }
 }
 
