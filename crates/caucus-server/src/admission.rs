@@ -13,6 +13,7 @@ use std::collections::HashMap;
 use std::io;
 use std::net::{IpAddr, SocketAddr};
 use std::pin::Pin;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::task::{Context, Poll, ready};
 use std::time::Duration;
@@ -70,6 +71,8 @@ impl Refusal {
 pub struct Admission {
     limits: AdmissionLimits,
     counts: Mutex<Counts>,
+    refused_server_full: AtomicU64,
+    refused_address_full: AtomicU64,
 }
 
 #[derive(Debug, Default)]
@@ -83,6 +86,8 @@ impl Admission {
         Arc::new(Self {
             limits,
             counts: Mutex::new(Counts::default()),
+            refused_server_full: AtomicU64::new(0),
+            refused_address_full: AtomicU64::new(0),
         })
     }
 
@@ -97,10 +102,12 @@ impl Admission {
             self.limits.max_connections
         };
         if counts.total >= limit {
+            self.refused_server_full.fetch_add(1, Ordering::Relaxed);
             return Err(Refusal::ServerFull);
         }
         let mine = counts.per_ip.get(&ip).copied().unwrap_or(0);
         if !trusted && self.limits.max_per_ip > 0 && mine >= self.limits.max_per_ip {
+            self.refused_address_full.fetch_add(1, Ordering::Relaxed);
             return Err(Refusal::AddressFull);
         }
         counts.total += 1;
@@ -117,6 +124,19 @@ impl Admission {
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .total
+    }
+
+    /// The limit in force (after the descriptor budget).
+    pub fn max_connections(&self) -> u32 {
+        self.limits.max_connections
+    }
+
+    /// Connections refused so far: (server full, address full).
+    pub fn refused(&self) -> (u64, u64) {
+        (
+            self.refused_server_full.load(Ordering::Relaxed),
+            self.refused_address_full.load(Ordering::Relaxed),
+        )
     }
 
     fn release(&self, ip: IpAddr) {

@@ -9,6 +9,7 @@
 
 use std::collections::HashMap;
 use std::net::IpAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 
 use axum::extract::{ConnectInfo, Request, State};
@@ -36,6 +37,7 @@ pub struct HttpRate {
     burst: u32,
     trusted: Vec<IpAddr>,
     buckets: Mutex<HashMap<IpAddr, RateLimit>>,
+    refused: AtomicU64,
 }
 
 impl HttpRate {
@@ -45,7 +47,13 @@ impl HttpRate {
             burst,
             trusted: trusted.into_iter().map(|ip| ip.to_canonical()).collect(),
             buckets: Mutex::new(HashMap::new()),
+            refused: AtomicU64::new(0),
         })
+    }
+
+    /// Requests refused so far.
+    pub fn refused(&self) -> u64 {
+        self.refused.load(Ordering::Relaxed)
     }
 
     /// Take a token for `client`, or say how long until the next one.
@@ -64,6 +72,7 @@ impl HttpRate {
         if bucket.allow(now) {
             Ok(())
         } else {
+            self.refused.fetch_add(1, Ordering::Relaxed);
             Err(bucket.retry_after())
         }
     }

@@ -208,18 +208,11 @@ impl Server {
             shutdown: shutdown_rx.clone(),
         });
         let mut stop = shutdown_rx;
-        let metrics = Metrics::new(Arc::clone(&ctx.control), media.handle());
         let rate = HttpRate::new(
             config.http_rate_per_s,
             config.http_rate_burst,
             config.trusted_proxies.clone(),
         );
-        let app = crate::http::router(ctx, api, metrics)
-            .merge(crate::web::router(tokens.clone(), config.demo_room.clone()))
-            .layer(axum::middleware::from_fn_with_state(
-                rate,
-                crate::http_rate::limit,
-            ));
         let budget = crate::fd_budget::check(config.max_connections);
         let admission = Admission::new(AdmissionLimits {
             max_connections: budget.max_connections,
@@ -227,6 +220,18 @@ impl Server {
             trusted: config.trusted_proxies.clone(),
             handshake_timeout: Duration::from_secs(config.handshake_timeout_s),
         });
+        let metrics = Metrics::new(
+            Arc::clone(&ctx.control),
+            media.handle(),
+            Arc::clone(&admission),
+            Arc::clone(&rate),
+        );
+        let app = crate::http::router(ctx, api, metrics)
+            .merge(crate::web::router(tokens.clone(), config.demo_room.clone()))
+            .layer(axum::middleware::from_fn_with_state(
+                rate,
+                crate::http_rate::limit,
+            ));
         let listener = LimitedListener::new(listener, admission);
         let app = app.into_make_service_with_connect_info::<ClientAddr>();
         let http = axum::serve(listener, app)

@@ -143,6 +143,14 @@ async fn an_address_past_its_connection_limit_is_refused_and_others_get_in() {
     assert_eq!(answer.status, 503, "{answer:?}");
     assert_eq!(answer.code(), "too_many_connections", "{answer:?}");
     assert_eq!(answer.header("retry-after"), Some("1"));
+    let metrics = raw::get_from(raw::loopback(1), addr, "/metrics", &[]).await;
+    assert!(
+        metrics
+            .body
+            .contains("caucus_http_connections_refused_total{reason=\"address_full\"} 1"),
+        "{}",
+        metrics.body
+    );
 
     let probe = raw::get_from(raw::loopback(3), addr, "/healthz", &[]).await;
     assert_eq!(probe.status, 200, "{probe:?}");
