@@ -358,7 +358,7 @@ async function reconnect() {
         await syncPublishing();
         return;
       } catch (e) {
-        const transient = !(e instanceof CaucusError) || ['not_connected', 'timeout', 'rate_limited', 'shutting_down'].includes(e.code);
+        const transient = !(e instanceof CaucusError) || ['not_connected', 'timeout', 'rate_limited', 'shutting_down', 'too_many_connections'].includes(e.code);
         if (!transient) {
           client.close();
           ended(`Could not rejoin: ${refusalText(e)}`, true);

@@ -93,12 +93,16 @@ error_codes! {
     // 5xx: the server's fault, never the request's.
     StorageFailed => "storage_failed", 500;
     ShuttingDown => "shutting_down", 503;
+    TooManyConnections => "too_many_connections", 503;
 }
 
 impl ErrorCode {
     /// The server failed, whatever the request was; every other code is the client's mistake.
     pub const fn is_server_fault(self) -> bool {
-        matches!(self, ErrorCode::StorageFailed | ErrorCode::ShuttingDown)
+        matches!(
+            self,
+            ErrorCode::StorageFailed | ErrorCode::ShuttingDown | ErrorCode::TooManyConnections
+        )
     }
 }
 

@@ -104,6 +104,32 @@ pub struct Config {
     /// estimate then decides which simulcast layers a subscriber gets. 0 turns
     /// estimation off (layers then follow roles and tile sizes only).
     pub bandwidth_start_kbps: u32,
+    // Limits: what one hostile or broken client may hold of the server.
+    /// A WebSocket write (a message or the close) that the client does not take within this
+    /// time closes the connection; a joined peer then counts as connection-lost (milliseconds).
+    pub write_timeout_ms: u64,
+    /// A connection that has not joined within this time is closed, whatever it does (seconds).
+    pub join_timeout_s: u64,
+    /// A TCP connection that has not sent its first complete HTTP request head within this
+    /// time is closed (seconds): a socket opened and left silent costs a file descriptor.
+    pub handshake_timeout_s: u64,
+    /// At most this many open HTTP/WebSocket connections in all; the excess is answered 503
+    /// `too_many_connections` and closed. Lowered at start to what the file-descriptor limit
+    /// allows.
+    pub max_connections: u32,
+    /// At most this many open connections from one client address; 0 = unlimited.
+    /// Connections from `trusted_proxies` do not count (they carry many clients).
+    pub max_connections_per_ip: u32,
+    /// HTTP requests (REST, pages, WebSocket upgrades) one client address may make per
+    /// second, sustained; the excess is answered 429 `rate_limited`. 0 = unlimited.
+    pub http_rate_per_s: u32,
+    /// HTTP requests one client address may make at once.
+    pub http_rate_burst: u32,
+    /// Reverse proxies (their addresses) whose `X-Forwarded-For` names the client: their own
+    /// connections are not limited per address, and requests through them are rate-limited
+    /// by the client address they forward. A request from one without the header is the
+    /// proxy's own (a local tool) and is not rate-limited.
+    pub trusted_proxies: Vec<IpAddr>,
 }
 
 impl Default for Config {
@@ -131,6 +157,18 @@ impl Default for Config {
             webhook_backoff_initial_ms: 1_000,
             webhook_backoff_max_ms: 300_000,
             bandwidth_start_kbps: 1_000,
+            // Limits
+            write_timeout_ms: 10_000,
+            join_timeout_s: 30,
+            handshake_timeout_s: 10,
+            max_connections: 4_096,
+            max_connections_per_ip: 256,
+            http_rate_per_s: 20,
+            http_rate_burst: 200,
+            trusted_proxies: vec![
+                IpAddr::V4(std::net::Ipv4Addr::LOCALHOST),
+                IpAddr::V6(std::net::Ipv6Addr::LOCALHOST),
+            ],
         }
     }
 }
@@ -174,6 +212,15 @@ impl Config {
         "webhook_backoff_initial_ms",
         "webhook_backoff_max_ms",
         "bandwidth_start_kbps",
+        // Limits
+        "write_timeout_ms",
+        "join_timeout_s",
+        "handshake_timeout_s",
+        "max_connections",
+        "max_connections_per_ip",
+        "http_rate_per_s",
+        "http_rate_burst",
+        "trusted_proxies",
     ];
 
     /// Layer the sources: defaults, then the TOML file (if given; it must exist), then
@@ -239,6 +286,32 @@ impl Config {
             self.rate_burst >= 1,
             "rate_burst",
             "must be at least 1 (a connection must be able to send its join)".into(),
+        );
+        // Limits
+        check(
+            self.write_timeout_ms >= 1,
+            "write_timeout_ms",
+            "must be at least 1 millisecond".into(),
+        );
+        check(
+            self.join_timeout_s >= 1,
+            "join_timeout_s",
+            "must be at least 1 second".into(),
+        );
+        check(
+            self.handshake_timeout_s >= 1,
+            "handshake_timeout_s",
+            "must be at least 1 second".into(),
+        );
+        check(
+            self.max_connections >= 1,
+            "max_connections",
+            "must be at least 1 (nobody could connect)".into(),
+        );
+        check(
+            self.http_rate_per_s == 0 || self.http_rate_burst >= 1,
+            "http_rate_burst",
+            "must be at least 1 when http_rate_per_s is set (no request could pass)".into(),
         );
         check(
             self.outbound_queue >= MIN_OUTBOUND_QUEUE,

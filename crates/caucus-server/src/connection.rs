@@ -34,8 +34,6 @@ use crate::rate_limit::RateLimit;
 use crate::room::{ConnId, JoinAttempt, RoomHandle, RoomInput, close_code};
 use crate::token::TokenIssuer;
 
-/// A connection that has not joined within this time is closed.
-pub const JOIN_TIMEOUT: Duration = Duration::from_secs(30);
 /// How often a join is retried when its room ended at that very moment.
 const JOIN_ATTEMPTS: usize = 3;
 
@@ -47,6 +45,11 @@ pub struct ConnectionContext {
     pub rate_per_s: u32,
     pub rate_burst: u32,
     pub outbound_queue: usize,
+    /// A write the client does not take within this time ends the connection: a client that
+    /// never reads must not pin its socket buffers (and the task) forever.
+    pub write_timeout: Duration,
+    /// No join within this time closes the connection.
+    pub join_timeout: Duration,
     pub next_conn: AtomicU64,
     pub shutdown: watch::Receiver<bool>,
 }
@@ -89,7 +92,7 @@ enum Flow {
 impl Connection {
     async fn run(&mut self, mut queue: mpsc::Receiver<Outbound>) {
         let mut shutdown = self.ctx.shutdown.clone();
-        let join_deadline = Instant::now() + JOIN_TIMEOUT;
+        let join_deadline = Instant::now() + self.ctx.join_timeout;
         loop {
             let flow = tokio::select! {
                 () = stopping(&mut shutdown) => {
@@ -97,7 +100,8 @@ impl Connection {
                     Flow::Stop
                 }
                 () = tokio::time::sleep_until(join_deadline), if self.joined.is_none() => {
-                    self.error(ErrorCode::Unauthorized, "no join within 30 s").await;
+                    let message = format!("no join within {} s", self.ctx.join_timeout.as_secs());
+                    self.error(ErrorCode::Unauthorized, &message).await;
                     self.close(close_code::NORMAL, "no join").await;
                     Flow::Stop
                 }
@@ -311,10 +315,15 @@ impl Connection {
     }
 
     async fn write(&mut self, text: Utf8Bytes) -> Flow {
-        match self.socket.send(Message::Text(text)).await {
-            Ok(()) => Flow::Continue,
-            Err(e) => {
+        let write = self.socket.send(Message::Text(text));
+        match tokio::time::timeout(self.ctx.write_timeout, write).await {
+            Ok(Ok(())) => Flow::Continue,
+            Ok(Err(e)) => {
                 debug!(conn = ?self.conn, error = %e, "write failed");
+                Flow::Stop
+            }
+            Err(_) => {
+                info!(conn = ?self.conn, "client does not read; closing");
                 Flow::Stop
             }
         }
@@ -325,7 +334,9 @@ impl Connection {
             code,
             reason: Utf8Bytes::from_static(reason),
         };
-        let _ = self.socket.send(Message::Close(Some(frame))).await;
+        // A client that does not read does not get its close frame either.
+        let write = self.socket.send(Message::Close(Some(frame)));
+        let _ = tokio::time::timeout(self.ctx.write_timeout, write).await;
     }
 }
 

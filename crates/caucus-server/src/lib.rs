@@ -43,13 +43,16 @@
 //!
 //! The protocol on the WebSocket is `docs/protocol.md`.
 
+pub mod admission;
 pub mod api;
 pub mod client_frame;
 pub mod clock;
 pub mod config;
 pub mod connection;
 pub mod control;
+pub mod fd_budget;
 pub mod http;
+pub mod http_rate;
 pub mod media_thread;
 pub mod metrics;
 pub mod outbound;

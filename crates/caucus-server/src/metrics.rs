@@ -37,7 +37,9 @@ use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle, Prometheu
 use tokio::sync::oneshot;
 use tracing::warn;
 
+use crate::admission::Admission;
 use crate::control::ControlPlane;
+use crate::http_rate::HttpRate;
 use crate::media_thread::MediaHandle;
 use crate::room::{RoomCounts, RoomInput};
 
@@ -50,6 +52,8 @@ pub struct Metrics {
     handle: PrometheusHandle,
     control: Arc<ControlPlane>,
     media: MediaHandle,
+    admission: Arc<Admission>,
+    rate: Arc<HttpRate>,
 }
 
 impl std::fmt::Debug for Metrics {
@@ -65,10 +69,20 @@ struct Reading {
     rooms: RoomCounts,
     media: Counters,
     webhook_backlog: Option<u64>,
+    connections_open: u32,
+    connections_max: u32,
+    refused_server_full: u64,
+    refused_address_full: u64,
+    http_rate_limited: u64,
 }
 
 impl Metrics {
-    pub fn new(control: Arc<ControlPlane>, media: MediaHandle) -> Arc<Metrics> {
+    pub fn new(
+        control: Arc<ControlPlane>,
+        media: MediaHandle,
+        admission: Arc<Admission>,
+        rate: Arc<HttpRate>,
+    ) -> Arc<Metrics> {
         let recorder = PrometheusBuilder::new().build_recorder();
         let handle = recorder.handle();
         metrics::with_local_recorder(&recorder, describe);
@@ -77,6 +91,8 @@ impl Metrics {
             handle,
             control,
             media,
+            admission,
+            rate,
         })
     }
 
@@ -88,7 +104,15 @@ impl Metrics {
     }
 
     async fn read(&self) -> Reading {
-        let mut reading = Reading::default();
+        let (refused_server_full, refused_address_full) = self.admission.refused();
+        let mut reading = Reading {
+            connections_open: self.admission.open(),
+            connections_max: self.admission.max_connections(),
+            refused_server_full,
+            refused_address_full,
+            http_rate_limited: self.rate.refused(),
+            ..Reading::default()
+        };
         let asks = self
             .control
             .registry()
@@ -179,6 +203,22 @@ fn describe() {
         "Subscribers whose bandwidth estimate holds a simulcast camera below the layer they would otherwise get."
     );
     describe_gauge!("caucus_webhook_backlog", "Webhook deliveries queued.");
+    describe_gauge!(
+        "caucus_http_connections",
+        "Open HTTP and WebSocket connections."
+    );
+    describe_gauge!(
+        "caucus_http_connections_max",
+        "The connection limit in force (max_connections, after the descriptor budget)."
+    );
+    describe_counter!(
+        "caucus_http_connections_refused_total",
+        "Connections refused at accept (reason: server_full, address_full)."
+    );
+    describe_counter!(
+        "caucus_http_rate_limited_total",
+        "HTTP requests answered 429 for their client address's rate."
+    );
 }
 
 #[allow(clippy::cast_precision_loss)] // gauges are f64; counts stay far below 2^53
@@ -204,6 +244,13 @@ fn record(reading: &Reading) {
     counter!("caucus_peers_failed_total").absolute(m.peers_failed);
     counter!("caucus_layer_switches_total").absolute(m.layer_switches);
     gauge!("caucus_subscribers_bandwidth_limited").set(m.subscribers_bandwidth_limited as f64);
+    gauge!("caucus_http_connections").set(f64::from(reading.connections_open));
+    gauge!("caucus_http_connections_max").set(f64::from(reading.connections_max));
+    counter!("caucus_http_connections_refused_total", "reason" => "server_full")
+        .absolute(reading.refused_server_full);
+    counter!("caucus_http_connections_refused_total", "reason" => "address_full")
+        .absolute(reading.refused_address_full);
+    counter!("caucus_http_rate_limited_total").absolute(reading.http_rate_limited);
     if let Some(backlog) = reading.webhook_backlog {
         gauge!("caucus_webhook_backlog").set(backlog as f64);
     }

@@ -39,6 +39,12 @@ impl RateLimit {
         }
     }
 
+    /// Whether the bucket would be full at `now` (nothing to remember about its owner).
+    pub fn is_full(&self, now: Instant) -> bool {
+        let elapsed = now.saturating_duration_since(self.last);
+        self.tokens + elapsed.as_secs_f64() * self.rate_per_s >= self.burst
+    }
+
     /// How long until the next token (for a helpful error message).
     pub fn retry_after(&self) -> Duration {
         if self.rate_per_s <= 0.0 {

@@ -17,11 +17,13 @@ use tokio::sync::watch;
 use tokio::task::JoinHandle;
 use tracing::{info, warn};
 
+use crate::admission::{Admission, AdmissionLimits, ClientAddr, LimitedListener};
 use crate::api::{ApiState, Limits};
 use crate::clock::Clock;
 use crate::config::Config;
 use crate::connection::ConnectionContext;
 use crate::control::{ControlPlane, Policy};
+use crate::http_rate::HttpRate;
 use crate::media_thread::MediaThread;
 use crate::metrics::Metrics;
 use crate::recorder::Recorder;
@@ -200,13 +202,38 @@ impl Server {
             rate_per_s: config.rate_per_s,
             rate_burst: config.rate_burst,
             outbound_queue: config.outbound_queue,
+            write_timeout: Duration::from_millis(config.write_timeout_ms),
+            join_timeout: Duration::from_secs(config.join_timeout_s),
             next_conn: AtomicU64::new(1),
             shutdown: shutdown_rx.clone(),
         });
         let mut stop = shutdown_rx;
-        let metrics = Metrics::new(Arc::clone(&ctx.control), media.handle());
+        let rate = HttpRate::new(
+            config.http_rate_per_s,
+            config.http_rate_burst,
+            config.trusted_proxies.clone(),
+        );
+        let budget = crate::fd_budget::check(config.max_connections);
+        let admission = Admission::new(AdmissionLimits {
+            max_connections: budget.max_connections,
+            max_per_ip: config.max_connections_per_ip,
+            trusted: config.trusted_proxies.clone(),
+            handshake_timeout: Duration::from_secs(config.handshake_timeout_s),
+        });
+        let metrics = Metrics::new(
+            Arc::clone(&ctx.control),
+            media.handle(),
+            Arc::clone(&admission),
+            Arc::clone(&rate),
+        );
         let app = crate::http::router(ctx, api, metrics)
-            .merge(crate::web::router(tokens.clone(), config.demo_room.clone()));
+            .merge(crate::web::router(tokens.clone(), config.demo_room.clone()))
+            .layer(axum::middleware::from_fn_with_state(
+                rate,
+                crate::http_rate::limit,
+            ));
+        let listener = LimitedListener::new(listener, admission);
+        let app = app.into_make_service_with_connect_info::<ClientAddr>();
         let http = axum::serve(listener, app)
             .with_graceful_shutdown(async move {
                 let _ = stop.wait_for(|s| *s).await;

@@ -2,6 +2,8 @@
 //! bounded by a timeout (no sleeps).
 #![allow(dead_code)]
 
+pub mod raw;
+
 use std::collections::VecDeque;
 use std::time::Duration;
 
