@@ -130,6 +130,23 @@ pub struct Config {
     /// by the client address they forward. A request from one without the header is the
     /// proxy's own (a local tool) and is not rate-limited.
     pub trusted_proxies: Vec<IpAddr>,
+    // Operations
+    /// `text` (colours only on a terminal) or `json` (one object per line, for collectors).
+    pub log_format: LogFormat,
+    /// One log line per HTTP request at target `caucus::access`.
+    pub access_log: bool,
+    /// Serve `/metrics` on this address instead of the main one (a private interface); the
+    /// main address then answers it 404.
+    pub metrics_http: Option<SocketAddr>,
+}
+
+/// How log lines are written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    #[default]
+    Text,
+    Json,
 }
 
 impl Default for Config {
@@ -169,6 +186,10 @@ impl Default for Config {
                 IpAddr::V4(std::net::Ipv4Addr::LOCALHOST),
                 IpAddr::V6(std::net::Ipv6Addr::LOCALHOST),
             ],
+            // Operations
+            log_format: LogFormat::Text,
+            access_log: true,
+            metrics_http: None,
         }
     }
 }
@@ -221,6 +242,10 @@ impl Config {
         "http_rate_per_s",
         "http_rate_burst",
         "trusted_proxies",
+        // Operations
+        "log_format",
+        "access_log",
+        "metrics_http",
     ];
 
     /// Layer the sources: defaults, then the TOML file (if given; it must exist), then

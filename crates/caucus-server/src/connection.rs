@@ -32,6 +32,7 @@ use crate::control::ControlPlane;
 use crate::outbound::{Outbound, OutboundSender, frame};
 use crate::rate_limit::RateLimit;
 use crate::room::{ConnId, JoinAttempt, RoomHandle, RoomInput, close_code};
+use crate::telemetry::{JoinOutcome, Telemetry};
 use crate::token::TokenIssuer;
 
 /// How often a join is retried when its room ended at that very moment.
@@ -50,6 +51,8 @@ pub struct ConnectionContext {
     pub write_timeout: Duration,
     /// No join within this time closes the connection.
     pub join_timeout: Duration,
+    /// Where join latencies are observed.
+    pub telemetry: Arc<Telemetry>,
     pub next_conn: AtomicU64,
     pub shutdown: watch::Receiver<bool>,
 }
@@ -173,7 +176,15 @@ impl Connection {
         };
         match (&self.joined, message.body) {
             (None, ClientBody::Join { token, password }) => {
-                self.join(message.id, &token, password).await
+                let started = Instant::now();
+                let flow = self.join(message.id, &token, password).await;
+                let outcome = if self.joined.is_some() {
+                    JoinOutcome::Joined
+                } else {
+                    JoinOutcome::Refused
+                };
+                self.ctx.telemetry.join(outcome, started.elapsed());
+                flow
             }
             (None, _) => {
                 self.refuse(

@@ -1,4 +1,4 @@
-//! The HTTP surface: `/healthz`, `/metrics` ([`crate::metrics`]), the signaling WebSocket at `/v1/rtc` and the REST API
+//! The HTTP surface: `/healthz`, `/readyz`, `/metrics` ([`crate::metrics`]), the signaling WebSocket at `/v1/rtc` and the REST API
 //! ([`crate::api`]); the web app, `/rooms/{room}` included, is in [`crate::web`]. Unknown paths
 //! and wrong methods answer with the API's error envelope.
 
@@ -22,19 +22,37 @@ const READ_LIMIT_BYTES: usize = 16 * MAX_MESSAGE_BYTES;
 /// The WebSocket read buffer a connection starts with.
 const READ_BUFFER_BYTES: usize = 8 * 1024;
 
-pub fn router(ctx: Arc<ConnectionContext>, api: ApiState, metrics: Arc<Metrics>) -> Router {
+/// The main router; `/metrics` is on it unless it has an address of its own
+/// ([`metrics_router`]).
+pub fn router(
+    ctx: Arc<ConnectionContext>,
+    api: ApiState,
+    metrics: Arc<Metrics>,
+    metrics_here: bool,
+) -> Router {
+    let probes = Router::new().route("/readyz", get(crate::metrics::readyz));
+    let probes = if metrics_here {
+        probes.route("/metrics", get(crate::metrics::scrape))
+    } else {
+        probes
+    };
     Router::new()
         .route("/healthz", get(healthz))
         .route("/v1/rtc", get(rtc))
         .with_state(ctx)
-        .merge(
-            Router::new()
-                .route("/metrics", get(crate::metrics::scrape))
-                .with_state(metrics),
-        )
+        .merge(probes.with_state(metrics))
         .merge(crate::api::router(api))
         .fallback(crate::api::fallback)
         .method_not_allowed_fallback(crate::api::method_not_allowed)
+}
+
+/// `/metrics` (and the probes) alone, for `metrics_http`.
+pub fn metrics_router(metrics: Arc<Metrics>) -> Router {
+    Router::new()
+        .route("/healthz", get(healthz))
+        .route("/readyz", get(crate::metrics::readyz))
+        .route("/metrics", get(crate::metrics::scrape))
+        .with_state(metrics)
 }
 
 async fn healthz() -> &'static str {

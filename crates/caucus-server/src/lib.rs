@@ -43,6 +43,7 @@
 //!
 //! The protocol on the WebSocket is `docs/protocol.md`.
 
+pub mod access;
 pub mod admission;
 pub mod api;
 pub mod client_frame;
@@ -53,6 +54,7 @@ pub mod control;
 pub mod fd_budget;
 pub mod http;
 pub mod http_rate;
+pub mod logging;
 pub mod media_thread;
 pub mod metrics;
 pub mod outbound;
@@ -63,6 +65,7 @@ pub mod registry;
 pub mod room;
 pub mod secret;
 pub mod server;
+pub mod telemetry;
 pub mod token;
 pub mod web;
 pub mod webhooks;

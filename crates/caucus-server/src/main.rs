@@ -15,7 +15,6 @@ use caucus_proto::RoomId;
 use caucus_server::config::ConfigError;
 use caucus_server::{Config, JoinGrant, Overrides, Server, TokenIssuer};
 use clap::{Args, Parser, Subcommand};
-use tracing_subscriber::EnvFilter;
 
 /// Caucus: a video-conferencing server with server-owned breakout rooms.
 #[derive(Debug, Parser)]
@@ -107,11 +106,6 @@ fn main() -> ExitCode {
 }
 
 fn serve(args: ServeArgs) -> ExitCode {
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            EnvFilter::try_from_env("CAUCUS_LOG").unwrap_or_else(|_| EnvFilter::new("info")),
-        )
-        .init();
     let overrides = Overrides {
         http: args.http,
         media: args.media,
@@ -122,6 +116,7 @@ fn serve(args: ServeArgs) -> ExitCode {
         Ok(config) => config,
         Err(e) => return fail(&config_error(&e)),
     };
+    caucus_server::logging::init(config.log_format);
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

@@ -24,6 +24,9 @@
 //! | `caucus_layer_switches_total` | counter | simulcast layer switches (at a keyframe of the new layer) |
 //! | `caucus_subscribers_bandwidth_limited` | gauge | subscribers whose bandwidth estimate holds a simulcast camera below the layer they would otherwise get |
 //! | `caucus_webhook_backlog` | gauge | webhook deliveries queued |
+//!
+//! Beside these, what is measured as it happens ([`crate::telemetry`]): latency histograms
+//! of joins, moves and HTTP requests, the process and the build.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -33,8 +36,7 @@ use axum::http::header;
 use axum::response::IntoResponse;
 use caucus_media::Counters;
 use metrics::{counter, describe_counter, describe_gauge, gauge};
-use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle, PrometheusRecorder};
-use tokio::sync::oneshot;
+use tokio::sync::{oneshot, watch};
 use tracing::warn;
 
 use crate::admission::Admission;
@@ -42,18 +44,19 @@ use crate::control::ControlPlane;
 use crate::http_rate::HttpRate;
 use crate::media_thread::MediaHandle;
 use crate::room::{RoomCounts, RoomInput};
+use crate::telemetry::Telemetry;
 
 /// How long a scrape waits for one room or the media thread before leaving it out.
 const ASK_TIMEOUT: Duration = Duration::from_secs(1);
 
 /// The server's recorder and what it reads at scrape time.
 pub struct Metrics {
-    recorder: PrometheusRecorder,
-    handle: PrometheusHandle,
+    telemetry: Arc<Telemetry>,
     control: Arc<ControlPlane>,
     media: MediaHandle,
     admission: Arc<Admission>,
     rate: Arc<HttpRate>,
+    shutdown: watch::Receiver<bool>,
 }
 
 impl std::fmt::Debug for Metrics {
@@ -78,29 +81,29 @@ struct Reading {
 
 impl Metrics {
     pub fn new(
+        telemetry: Arc<Telemetry>,
         control: Arc<ControlPlane>,
         media: MediaHandle,
         admission: Arc<Admission>,
         rate: Arc<HttpRate>,
+        shutdown: watch::Receiver<bool>,
     ) -> Arc<Metrics> {
-        let recorder = PrometheusBuilder::new().build_recorder();
-        let handle = recorder.handle();
-        metrics::with_local_recorder(&recorder, describe);
+        telemetry.with(describe);
         Arc::new(Metrics {
-            recorder,
-            handle,
+            telemetry,
             control,
             media,
             admission,
             rate,
+            shutdown,
         })
     }
 
     /// The text a scrape returns.
     pub async fn render(&self) -> String {
         let reading = self.read().await;
-        metrics::with_local_recorder(&self.recorder, || record(&reading));
-        self.handle.render()
+        self.telemetry.with(|| record(&reading));
+        self.telemetry.render()
     }
 
     async fn read(&self) -> Reading {
@@ -253,6 +256,44 @@ fn record(reading: &Reading) {
     counter!("caucus_http_rate_limited_total").absolute(reading.http_rate_limited);
     if let Some(backlog) = reading.webhook_backlog {
         gauge!("caucus_webhook_backlog").set(backlog as f64);
+    }
+}
+
+impl Metrics {
+    /// What keeps the server from taking new work, if anything: it is stopping, the store
+    /// does not answer, the media thread does not answer.
+    async fn not_ready(&self) -> Vec<&'static str> {
+        let mut failing = Vec::new();
+        if *self.shutdown.borrow() {
+            failing.push("shutting_down");
+        }
+        let store = self
+            .control
+            .store(|store| store.webhook_backlog().map(|_| ()));
+        if !matches!(tokio::time::timeout(ASK_TIMEOUT, store).await, Ok(Ok(()))) {
+            failing.push("store");
+        }
+        if !matches!(
+            tokio::time::timeout(ASK_TIMEOUT, self.media.counters()).await,
+            Ok(Some(_))
+        ) {
+            failing.push("media");
+        }
+        failing
+    }
+}
+
+/// `GET /readyz`: 200 `ready` when the store and the media thread answer and the server is
+/// not stopping; else 503 naming what failed (a load balancer stops sending new people).
+pub async fn readyz(State(metrics): State<Arc<Metrics>>) -> impl IntoResponse {
+    let failing = metrics.not_ready().await;
+    if failing.is_empty() {
+        (axum::http::StatusCode::OK, "ready\n".to_owned())
+    } else {
+        (
+            axum::http::StatusCode::SERVICE_UNAVAILABLE,
+            format!("not ready: {}\n", failing.join(", ")),
+        )
     }
 }
 

@@ -14,6 +14,7 @@
 //! been processed, and gets a fresh room.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use caucus_core::SessionConfig;
 
@@ -26,6 +27,7 @@ use crate::clock::Clock;
 use crate::media_thread::MediaHandle;
 use crate::persist::PersistHandle;
 use crate::room::{self, RoomContext, RoomHandle, RoomInput, RoomSetup};
+use crate::telemetry::Telemetry;
 use crate::webhooks::WebhookSink;
 
 enum Request {
@@ -72,6 +74,7 @@ impl Registry {
         media: MediaHandle,
         persist: PersistHandle,
         webhooks: WebhookSink,
+        telemetry: Arc<Telemetry>,
     ) -> (Registry, JoinHandle<()>) {
         let (tx, requests) = mpsc::unbounded_channel();
         let (ended_tx, ended) = mpsc::unbounded_channel();
@@ -82,6 +85,7 @@ impl Registry {
             ended: ended_tx,
             persist,
             webhooks,
+            telemetry,
         };
         let task = RegistryTask {
             ctx,

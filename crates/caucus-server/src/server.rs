@@ -17,6 +17,7 @@ use tokio::sync::watch;
 use tokio::task::JoinHandle;
 use tracing::{info, warn};
 
+use crate::access::Access;
 use crate::admission::{Admission, AdmissionLimits, ClientAddr, LimitedListener};
 use crate::api::{ApiState, Limits};
 use crate::clock::Clock;
@@ -28,6 +29,7 @@ use crate::media_thread::MediaThread;
 use crate::metrics::Metrics;
 use crate::recorder::Recorder;
 use crate::registry::Registry;
+use crate::telemetry::Telemetry;
 use crate::token::{JoinGrant, TokenIssuer};
 use crate::webhooks::{WebhookSink, Webhooks};
 
@@ -159,12 +161,14 @@ impl Server {
             shutdown_rx.clone(),
         ));
         let sink = WebhookSink::new(hooks, persist.clone());
+        let telemetry = Telemetry::new();
         let (registry, registry_task) = Registry::spawn(
             Clock::start(),
             config.session(),
             media.handle(),
             persist,
             sink,
+            Arc::clone(&telemetry),
         );
         let control = Arc::new(ControlPlane::new(
             Arc::clone(&store),
@@ -204,6 +208,7 @@ impl Server {
             outbound_queue: config.outbound_queue,
             write_timeout: Duration::from_millis(config.write_timeout_ms),
             join_timeout: Duration::from_secs(config.join_timeout_s),
+            telemetry: Arc::clone(&telemetry),
             next_conn: AtomicU64::new(1),
             shutdown: shutdown_rx.clone(),
         });
@@ -221,32 +226,75 @@ impl Server {
             handshake_timeout: Duration::from_secs(config.handshake_timeout_s),
         });
         let metrics = Metrics::new(
+            Arc::clone(&telemetry),
             Arc::clone(&ctx.control),
             media.handle(),
             Arc::clone(&admission),
             Arc::clone(&rate),
+            stop.clone(),
         );
-        let app = crate::http::router(ctx, api, metrics)
+        let metrics_listener =
+            match config.metrics_http {
+                Some(addr) => Some(tokio::net::TcpListener::bind(addr).await.map_err(
+                    |source| StartError::Bind {
+                        what: "metrics",
+                        addr,
+                        source,
+                    },
+                )?),
+                None => None,
+            };
+        let metrics_addr = metrics_listener
+            .as_ref()
+            .and_then(|listener| listener.local_addr().ok());
+        let metrics_app = crate::http::metrics_router(Arc::clone(&metrics));
+        let access = Access {
+            telemetry,
+            log: config.access_log,
+            trusted: config.trusted_proxies.iter().map(|ip| ip.to_canonical()).collect(),
+        };
+        let app = crate::http::router(ctx, api, metrics, metrics_listener.is_none())
             .merge(crate::web::router(tokens.clone(), config.demo_room.clone()))
             .layer(axum::middleware::from_fn_with_state(
                 rate,
                 crate::http_rate::limit,
+            ))
+            .layer(axum::middleware::from_fn_with_state(
+                access,
+                crate::access::observe,
             ));
         let listener = LimitedListener::new(listener, admission);
         let app = app.into_make_service_with_connect_info::<ClientAddr>();
+        let mut metrics_stop = stop.clone();
         let http = axum::serve(listener, app)
             .with_graceful_shutdown(async move {
                 let _ = stop.wait_for(|s| *s).await;
             })
             .into_future();
+        // The metrics listener is part of the HTTP task: both hold the store, and shutdown
+        // waits for both before the store writer ends.
+        let metrics_http = async move {
+            let Some(listener) = metrics_listener else {
+                return Ok(());
+            };
+            axum::serve(listener, metrics_app)
+                .with_graceful_shutdown(async move {
+                    let _ = metrics_stop.wait_for(|s| *s).await;
+                })
+                .await
+        };
         let http_task = tokio::spawn(async move {
-            if let Err(e) = http.await {
-                warn!(error = %e, "HTTP server failed");
+            let (http, metrics) = tokio::join!(http, metrics_http);
+            for (what, result) in [("HTTP", http), ("metrics HTTP", metrics)] {
+                if let Err(e) = result {
+                    warn!(error = %e, "{what} server failed");
+                }
             }
         });
         info!(http = %http_addr, media = %media_local, %advertised, "caucus started");
         Ok(Running {
             http_addr,
+            metrics_addr,
             media_addr: media_local,
             advertised,
             tokens,
@@ -267,6 +315,7 @@ impl Server {
 #[derive(Debug)]
 pub struct Running {
     http_addr: SocketAddr,
+    metrics_addr: Option<SocketAddr>,
     media_addr: SocketAddr,
     advertised: SocketAddr,
     tokens: TokenIssuer,
@@ -284,6 +333,11 @@ impl Running {
     /// The bound HTTP address (the real port when configured with port 0).
     pub fn http_addr(&self) -> SocketAddr {
         self.http_addr
+    }
+
+    /// The bound address of `metrics_http`, when configured.
+    pub fn metrics_addr(&self) -> Option<SocketAddr> {
+        self.metrics_addr
     }
 
     /// The bound media UDP address.

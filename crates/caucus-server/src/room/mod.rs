@@ -17,7 +17,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use caucus_core::{JoinRequest, SessionConfig, Template};
-use caucus_proto::signal::ClientMessage;
+use caucus_proto::signal::{ClientBody, ClientMessage, PeerCommand};
 use caucus_proto::{ErrorBody, PeerId, RoomId};
 use caucus_room::{AckId, CheckId, EngineCommand, Output, RecordCommand, Room, Signal};
 use caucus_store::BreakoutPlan;
@@ -30,6 +30,7 @@ use crate::media_thread::{MediaCommand, MediaHandle, MediaReport, MediaReports};
 use crate::outbound::{Outbound, OutboundSender, event_frame, frame};
 use crate::persist::PersistHandle;
 use crate::recorder::RecorderInput;
+use crate::telemetry::Telemetry;
 use crate::webhooks::WebhookSink;
 pub use caucus_room::{
     ApiAnswer, ApiRequest, ConnId, OptionsPatch, PeerPatch, RoomCounts, close_code,
@@ -47,6 +48,8 @@ pub struct RoomContext {
     pub persist: PersistHandle,
     /// Where lifecycle events go (webhooks).
     pub webhooks: WebhookSink,
+    /// Where move latencies are observed.
+    pub telemetry: Arc<Telemetry>,
 }
 
 /// What a new session of a durable room starts from (the store's form).
@@ -207,8 +210,14 @@ impl RoomTask {
                 .room
                 .poll_timeout()
                 .map(|at| self.ctx.clock.instant(at));
+            let mut moving = None;
             tokio::select! {
-                input = inbox.recv() => self.input(input),
+                input = inbox.recv() => {
+                    if input.as_ref().is_some_and(is_move) {
+                        moving = Some(std::time::Instant::now());
+                    }
+                    self.input(input);
+                }
                 Some(report) = reports.recv() => {
                     let now = self.ctx.clock.now();
                     match report {
@@ -226,6 +235,9 @@ impl RoomTask {
                 }
             }
             self.carry_out();
+            if let Some(started) = moving {
+                self.ctx.telemetry.moved(started.elapsed());
+            }
             self.waiting.clear();
         }
         let _ = self.ctx.ended.send((self.id.clone(), self.generation));
@@ -439,4 +451,22 @@ async fn sleep_until(deadline: Option<tokio::time::Instant>) {
         Some(at) => tokio::time::sleep_until(at).await,
         None => std::future::pending().await,
     }
+}
+
+/// A peer's message that moves someone between locations: its latency is a move's.
+fn is_move(input: &RoomInput) -> bool {
+    matches!(
+        input,
+        RoomInput::Message {
+            message: ClientMessage {
+                body: ClientBody::Command {
+                    command: PeerCommand::MovePeer { .. }
+                        | PeerCommand::JoinBreakout { .. }
+                        | PeerCommand::ReturnToMain,
+                },
+                ..
+            },
+            ..
+        }
+    )
 }
