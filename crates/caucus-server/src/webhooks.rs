@@ -1,5 +1,5 @@
-//! Webhooks: every lifecycle event of every session, POSTed to the configured endpoints, signed,
-//! at least once.
+//! Webhooks: every lifecycle event of every session, POSTed to the configured endpoints (http or
+//! https), signed, at least once.
 //!
 //! How an event travels:
 //!
@@ -16,14 +16,20 @@
 //!    dropped with a warning.
 //!
 //! The request: `POST`, `Content-Type: application/json`, `X-Caucus-Event: peer.joined`,
-//! `X-Caucus-Event-Id: ev_…` (the same on every attempt; receivers deduplicate by it) and
-//! `X-Caucus-Signature: sha256=<hex>` — HMAC-SHA256 of the exact body bytes with the endpoint's
-//! `secret` (by default the server's token secret). See `docs/api.md`, "Webhooks".
+//! `X-Caucus-Event-Id: ev_…` (the same on every attempt; receivers deduplicate by it), and the
+//! Standard Webhooks headers `webhook-id` (the event id), `webhook-timestamp` (Unix seconds of
+//! this attempt) and `webhook-signature: v1,<base64>` — HMAC-SHA256 of `{id}.{timestamp}.{body}`
+//! under the endpoint's own key ([`signing`]), which is never the token secret ([`keys`]).
+//! https goes through rustls ([`tls`]). See `docs/api.md`, "Webhooks".
 
+pub mod keys;
+pub mod signing;
+pub mod tls;
+
+use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
-use aws_lc_rs::hmac;
 use caucus_proto::{LifecycleEvent, RoomId};
 use caucus_store::{OutboxEntry, OutboxItem, Store};
 use serde::{Deserialize, Serialize};
@@ -31,6 +37,9 @@ use tokio::sync::{Notify, watch};
 use tracing::{debug, info, warn};
 
 use crate::persist::PersistHandle;
+use keys::KeysError;
+use signing::SigningKey;
+use tls::TlsError;
 
 /// How many due deliveries one round takes from the outbox (and sends at once).
 const BATCH: usize = 32;
@@ -41,16 +50,17 @@ const IDLE_POLL: Duration = Duration::from_millis(500);
 ///
 /// ```toml
 /// [[webhooks]]
-/// url = "http://127.0.0.1:9000/caucus"
-/// secret = "shared-with-the-receiver"   # optional: the token secret by default
-/// events = ["peer.joined", "peer.moved"] # optional: every event by default
+/// url = "https://hooks.example.com/caucus"
+/// secret = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw" # optional: generated and kept by default
+/// events = ["peer.joined", "peer.moved"]           # optional: every event by default
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct WebhookEndpoint {
-    /// An `http://` URL.
+    /// An `https://` (or `http://`) URL.
     pub url: String,
-    /// The HMAC key of `X-Caucus-Signature`; the server's token secret when unset.
+    /// The signing key, `whsec_` and the base64 of 24 to 64 bytes; when unset, a random key
+    /// generated for this endpoint (see [`keys`]).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub secret: Option<String>,
     /// The event names this endpoint receives; every event when empty.
@@ -62,22 +72,22 @@ pub struct WebhookEndpoint {
 /// list, so a new event is configurable the moment it exists.
 pub const EVENT_NAMES: &[&str] = LifecycleEvent::NAMES;
 
-/// The signature header's value for `body` under `key`: `sha256=` and 64 hex digits.
-pub fn signature(key: &[u8], body: &[u8]) -> String {
-    let tag = hmac::sign(&hmac::Key::new(hmac::HMAC_SHA256, key), body);
-    let mut out = String::with_capacity(7 + 64);
-    out.push_str("sha256=");
-    for byte in tag.as_ref() {
-        out.push_str(&format!("{byte:02x}"));
-    }
-    out
+/// Why webhook delivery could not be set up (at start, before anything is queued).
+#[derive(Debug, thiserror::Error)]
+pub enum SetupError {
+    #[error(transparent)]
+    Keys(#[from] KeysError),
+    #[error(transparent)]
+    Tls(#[from] TlsError),
+    #[error("cannot build the webhook client: {0}")]
+    Client(#[from] reqwest::Error),
 }
 
 /// An endpoint with its key resolved.
 #[derive(Debug, Clone)]
 struct Target {
     url: String,
-    key: Vec<u8>,
+    key: SigningKey,
     events: Vec<String>,
 }
 
@@ -91,41 +101,55 @@ impl Target {
 #[derive(Debug)]
 pub struct Webhooks {
     targets: Vec<Target>,
-    timeout: Duration,
+    client: reqwest::Client,
     backoff_initial: Duration,
     backoff_max: Duration,
     wake: Notify,
 }
 
 impl Webhooks {
-    /// `default_secret` signs for endpoints without their own `secret`.
+    /// Resolve every endpoint's key (generated ones are kept under `keys_in`, or only in
+    /// memory when it is `None`; see [`keys::resolve`]) and build the client, trusting
+    /// `ca_file` besides the built-in roots.
     pub fn new(
         endpoints: &[WebhookEndpoint],
-        default_secret: &str,
+        keys_in: Option<&Path>,
+        ca_file: Option<&Path>,
         timeout: Duration,
         backoff_initial: Duration,
         backoff_max: Duration,
-    ) -> Arc<Webhooks> {
+    ) -> Result<Arc<Webhooks>, SetupError> {
+        let keys = keys::resolve(endpoints, keys_in)?;
         let targets = endpoints
             .iter()
-            .map(|e| Target {
+            .zip(keys)
+            .map(|(e, (key, _))| Target {
                 url: e.url.clone(),
-                key: e
-                    .secret
-                    .as_deref()
-                    .unwrap_or(default_secret)
-                    .as_bytes()
-                    .to_vec(),
+                key,
                 events: e.events.clone(),
             })
             .collect();
-        Arc::new(Webhooks {
+        let client = reqwest::Client::builder()
+            .use_preconfigured_tls(tls::client_config(ca_file)?)
+            .timeout(timeout)
+            .redirect(reqwest::redirect::Policy::none())
+            .user_agent(concat!("caucus/", env!("CARGO_PKG_VERSION")))
+            .build()?;
+        Ok(Arc::new(Webhooks {
             targets,
-            timeout,
+            client,
             backoff_initial,
             backoff_max,
             wake: Notify::new(),
-        })
+        }))
+    }
+
+    /// Whether any endpoint signs with `secret` (the start refuses to sign with the token
+    /// secret, however it was configured).
+    pub fn signs_with(&self, secret: &[u8]) -> bool {
+        self.targets
+            .iter()
+            .any(|t| t.key.bytes() == secret || t.key.encoded().as_bytes() == secret)
     }
 
     /// Whether any endpoint is configured.
@@ -216,18 +240,7 @@ fn render(
 /// Deliver from the outbox until `stop` turns true; the round in flight then finishes.
 /// Entries left when it stops stay queued for the next start.
 pub async fn run(hooks: Arc<Webhooks>, store: Arc<dyn Store>, mut stop: watch::Receiver<bool>) {
-    let client = match reqwest::Client::builder()
-        .timeout(hooks.timeout)
-        .redirect(reqwest::redirect::Policy::none())
-        .user_agent(concat!("caucus/", env!("CARGO_PKG_VERSION")))
-        .build()
-    {
-        Ok(client) => client,
-        Err(e) => {
-            warn!(error = %e, "cannot build the webhook client; webhooks stay queued");
-            return;
-        }
-    };
+    let client = hooks.client.clone();
     info!(endpoints = hooks.targets.len(), "webhook delivery started");
     loop {
         if *stop.borrow() {
@@ -284,14 +297,21 @@ async fn deliver(
         return;
     };
     let name = event_name(&entry.body);
+    // Signed now, not when queued: the timestamp is this attempt's, so a delivery retried
+    // after an hour's outage is still inside the receiver's replay window.
+    let timestamp = crate::clock::unix_ms() / 1000;
     let result = client
         .post(&target.url)
         .header("content-type", "application/json")
         .header("x-caucus-event", name)
         .header("x-caucus-event-id", &entry.event_id)
+        .header("webhook-id", &entry.event_id)
+        .header("webhook-timestamp", timestamp.to_string())
         .header(
-            "x-caucus-signature",
-            signature(&target.key, entry.body.as_bytes()),
+            "webhook-signature",
+            target
+                .key
+                .sign(&entry.event_id, timestamp, entry.body.as_bytes()),
         )
         .body(entry.body.clone())
         .send()
@@ -358,13 +378,35 @@ fn error_chain(error: &dyn std::error::Error) -> String {
 mod tests {
     use super::*;
 
+    /// The worked example of `docs/api.md`, "Webhooks": a real body as the server renders it,
+    /// signed as a delivery is.
     #[test]
-    fn the_signature_is_hmac_sha256_of_the_body_in_hex() {
-        // RFC 4231, test case 2.
-        let sig = signature(b"Jefe", b"what do ya want for nothing?");
+    fn the_documented_test_vector_holds() {
+        let event = LifecycleEvent::PeerMoved {
+            peer_id: caucus_proto::PeerId::new(4),
+            user_id: "ana".into(),
+            from: caucus_proto::Location::Main,
+            to: caucus_proto::Location::Breakout(caucus_proto::BreakoutId::new(2)),
+        };
+        let body = render(
+            "ev_3f9c0a6b1e2d4c5a7b8e9f01",
+            &RoomId::from("demo"),
+            &event,
+            1_795_447_279_000,
+        )
+        .unwrap();
         assert_eq!(
-            sig,
-            "sha256=5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843"
+            body,
+            r#"{"created_at_ms":1795447279000,"event":"peer.moved","from":"main","id":"ev_3f9c0a6b1e2d4c5a7b8e9f01","peer_id":"p4","room":"demo","to":"b2","user_id":"ana"}"#
+        );
+        let key = SigningKey::parse("whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw").unwrap();
+        assert_eq!(
+            key.sign(
+                "ev_3f9c0a6b1e2d4c5a7b8e9f01",
+                1_795_447_280,
+                body.as_bytes()
+            ),
+            "v1,nwTgbrIwTk/mRP6aU7m55dDEZLuiGzbFkjtiZIwX/1c="
         );
     }
 
@@ -372,11 +414,13 @@ mod tests {
     fn the_backoff_doubles_up_to_the_cap_with_at_most_a_fifth_of_jitter() {
         let hooks = Webhooks::new(
             &[],
-            "k",
+            None,
+            None,
             Duration::from_secs(1),
             Duration::from_millis(100),
             Duration::from_millis(1000),
-        );
+        )
+        .unwrap();
         for (attempts, full) in [
             (1, 100),
             (2, 200),
