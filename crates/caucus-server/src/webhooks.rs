@@ -20,11 +20,12 @@
 //! Standard Webhooks headers `webhook-id` (the event id), `webhook-timestamp` (Unix seconds of
 //! this attempt) and `webhook-signature: v1,<base64>` — HMAC-SHA256 of `{id}.{timestamp}.{body}`
 //! under the endpoint's own key ([`signing`]), which is never the token secret ([`keys`]).
-//! https goes through rustls ([`tls`]). See `docs/api.md`, "Webhooks".
+//! https goes through rustls ([`tls`], [`transport`]). See `docs/api.md`, "Webhooks".
 
 pub mod keys;
 pub mod signing;
 pub mod tls;
+mod transport;
 
 use std::path::Path;
 use std::sync::Arc;
@@ -40,6 +41,7 @@ use crate::persist::PersistHandle;
 use keys::KeysError;
 use signing::SigningKey;
 use tls::TlsError;
+use transport::Transport;
 
 /// How many due deliveries one round takes from the outbox (and sends at once).
 const BATCH: usize = 32;
@@ -79,8 +81,6 @@ pub enum SetupError {
     Keys(#[from] KeysError),
     #[error(transparent)]
     Tls(#[from] TlsError),
-    #[error("cannot build the webhook client: {0}")]
-    Client(#[from] reqwest::Error),
 }
 
 /// An endpoint with its key resolved.
@@ -101,7 +101,7 @@ impl Target {
 #[derive(Debug)]
 pub struct Webhooks {
     targets: Vec<Target>,
-    client: reqwest::Client,
+    transport: Transport,
     backoff_initial: Duration,
     backoff_max: Duration,
     wake: Notify,
@@ -129,15 +129,10 @@ impl Webhooks {
                 events: e.events.clone(),
             })
             .collect();
-        let client = reqwest::Client::builder()
-            .use_preconfigured_tls(tls::client_config(ca_file)?)
-            .timeout(timeout)
-            .redirect(reqwest::redirect::Policy::none())
-            .user_agent(concat!("caucus/", env!("CARGO_PKG_VERSION")))
-            .build()?;
+        let transport = Transport::new(ca_file, timeout)?;
         Ok(Arc::new(Webhooks {
             targets,
-            client,
+            transport,
             backoff_initial,
             backoff_max,
             wake: Notify::new(),
@@ -240,7 +235,7 @@ fn render(
 /// Deliver from the outbox until `stop` turns true; the round in flight then finishes.
 /// Entries left when it stops stay queued for the next start.
 pub async fn run(hooks: Arc<Webhooks>, store: Arc<dyn Store>, mut stop: watch::Receiver<bool>) {
-    let client = hooks.client.clone();
+    let client = hooks.transport.clone();
     info!(endpoints = hooks.targets.len(), "webhook delivery started");
     loop {
         if *stop.borrow() {
@@ -284,12 +279,7 @@ pub async fn run(hooks: Arc<Webhooks>, store: Arc<dyn Store>, mut stop: watch::R
 }
 
 /// One attempt at one delivery, and its bookkeeping.
-async fn deliver(
-    hooks: &Webhooks,
-    client: &reqwest::Client,
-    store: &Arc<dyn Store>,
-    entry: OutboxEntry,
-) {
+async fn deliver(hooks: &Webhooks, client: &Transport, store: &Arc<dyn Store>, entry: OutboxEntry) {
     let Some(target) = hooks.targets.iter().find(|t| t.url == entry.endpoint) else {
         warn!(endpoint = %entry.endpoint, event_id = %entry.event_id,
             "webhook endpoint no longer configured; delivery dropped");
@@ -300,27 +290,18 @@ async fn deliver(
     // Signed now, not when queued: the timestamp is this attempt's, so a delivery retried
     // after an hour's outage is still inside the receiver's replay window.
     let timestamp = crate::clock::unix_ms() / 1000;
-    let result = client
-        .post(&target.url)
-        .header("content-type", "application/json")
-        .header("x-caucus-event", name)
-        .header("x-caucus-event-id", &entry.event_id)
-        .header("webhook-id", &entry.event_id)
-        .header("webhook-timestamp", timestamp.to_string())
-        .header(
-            "webhook-signature",
-            target
-                .key
-                .sign(&entry.event_id, timestamp, entry.body.as_bytes()),
-        )
-        .body(entry.body.clone())
-        .send()
-        .await;
-    let outcome = match result {
-        Ok(response) if response.status().is_success() => Ok(()),
-        Ok(response) => Err(format!("HTTP {}", response.status())),
-        Err(e) => Err(error_chain(&e)),
-    };
+    let signature = target
+        .key
+        .sign(&entry.event_id, timestamp, entry.body.as_bytes());
+    let headers = [
+        ("content-type", "application/json".to_owned()),
+        ("x-caucus-event", name),
+        ("x-caucus-event-id", entry.event_id.clone()),
+        ("webhook-id", entry.event_id.clone()),
+        ("webhook-timestamp", timestamp.to_string()),
+        ("webhook-signature", signature),
+    ];
+    let outcome = client.post(&target.url, &headers, entry.body.clone()).await;
     settle(store, entry, outcome, hooks).await;
 }
 
@@ -360,18 +341,6 @@ fn event_name(body: &str) -> String {
         event: String,
     }
     serde_json::from_str::<Named>(body).map_or_else(|_| "unknown".to_owned(), |n| n.event)
-}
-
-/// An error with its causes ("error sending request: connection refused").
-fn error_chain(error: &dyn std::error::Error) -> String {
-    let mut text = error.to_string();
-    let mut source = error.source();
-    while let Some(cause) = source {
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    text
 }
 
 #[cfg(test)]
