@@ -308,7 +308,7 @@ impl Config {
                     check(
                         false,
                         &format!("{key}.secret"),
-                        format!("{e} (leave it out to have a key generated)"),
+                        format!("{e}; leave it out to have a key generated"),
                     );
                 }
                 check(

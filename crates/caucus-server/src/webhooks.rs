@@ -380,6 +380,29 @@ mod tests {
     }
 
     #[test]
+    fn the_start_can_tell_whether_an_endpoint_signs_with_a_given_secret() {
+        let configured = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
+        let endpoints = [
+            WebhookEndpoint {
+                url: "https://a.example/hook".into(),
+                secret: Some(configured.into()),
+                events: Vec::new(),
+            },
+            WebhookEndpoint {
+                url: "https://b.example/hook".into(),
+                secret: None,
+                events: Vec::new(),
+            },
+        ];
+        let second = Duration::from_secs(1);
+        let hooks = Webhooks::new(&endpoints, None, None, second, second, second).unwrap();
+        let bytes = SigningKey::parse(configured).unwrap().bytes().to_vec();
+        assert!(hooks.signs_with(configured.as_bytes()));
+        assert!(hooks.signs_with(&bytes));
+        assert!(!hooks.signs_with(b"the-token-secret-0123456789abcdef"));
+    }
+
+    #[test]
     fn the_backoff_doubles_up_to_the_cap_with_at_most_a_fifth_of_jitter() {
         let hooks = Webhooks::new(
             &[],

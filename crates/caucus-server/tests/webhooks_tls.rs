@@ -378,7 +378,7 @@ async fn a_start_with_an_unreadable_ca_file_fails_naming_it() {
         }],
         ..Config::ephemeral()
     };
-    let error = Server::start(config).await.err().expect("the start fails");
+    let error = Server::start(config).await.expect_err("the start fails");
     assert!(error.to_string().contains("no-such-ca.pem"), "{error}");
     let _ = std::fs::remove_dir_all(&data);
 }
