@@ -129,6 +129,12 @@ impl Webhooks {
                 events: e.events.clone(),
             })
             .collect();
+        for endpoint in endpoints {
+            if !encrypted_or_local(&endpoint.url) {
+                warn!(url = %endpoint.url,
+                    "webhook endpoint over plain http off this host: deliveries are signed but readable on the way");
+            }
+        }
         let transport = Transport::new(ca_file, timeout)?;
         Ok(Arc::new(Webhooks {
             targets,
@@ -334,6 +340,21 @@ async fn settle(
     }
 }
 
+/// Whether `url` is https, or http to a loopback address or `localhost`.
+fn encrypted_or_local(url: &str) -> bool {
+    let Ok(url) = reqwest::Url::parse(url) else {
+        return false;
+    };
+    let host = url.host_str().unwrap_or_default();
+    url.scheme() == "https"
+        || host == "localhost"
+        || host
+            .trim_start_matches('[')
+            .trim_end_matches(']')
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback())
+}
+
 /// The `event` field of a rendered body (for the `X-Caucus-Event` header).
 fn event_name(body: &str) -> String {
     #[derive(Deserialize)]
@@ -400,6 +421,16 @@ mod tests {
         assert!(hooks.signs_with(configured.as_bytes()));
         assert!(hooks.signs_with(&bytes));
         assert!(!hooks.signs_with(b"the-token-secret-0123456789abcdef"));
+    }
+
+    #[test]
+    fn plain_http_is_flagged_unless_it_stays_on_this_host() {
+        assert!(encrypted_or_local("https://hooks.example.com/caucus"));
+        assert!(encrypted_or_local("http://127.0.0.1:9000/caucus"));
+        assert!(encrypted_or_local("http://[::1]:9000/caucus"));
+        assert!(encrypted_or_local("http://localhost:9000/caucus"));
+        assert!(!encrypted_or_local("http://hooks.example.com/caucus"));
+        assert!(!encrypted_or_local("http://10.0.0.7/caucus"));
     }
 
     #[test]

@@ -108,7 +108,8 @@ fn load_or_create(path: &Path) -> io::Result<SigningKey> {
     file.write_all(key.encoded().as_bytes())?;
     file.write_all(b"\n")?;
     file.sync_all()?;
-    tracing::info!(path = %path.display(), "generated a webhook signing key");
+    tracing::info!(path = %path.display(),
+        "generated a webhook signing key; `caucus webhooks` prints it for the receiver");
     Ok(key)
 }
 
