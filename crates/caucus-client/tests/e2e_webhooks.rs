@@ -1,9 +1,10 @@
 //! Webhooks against a real receiver on loopback that is down at first: a workshop runs (joins,
 //! breakouts opened, a move, a help request, a role change, closing, a leave, the end), the
 //! server is restarted while the receiver is still down, then the receiver comes up — and
-//! answers its very first request with a 500. Every lifecycle event arrives, each signed with
-//! HMAC-SHA256 of its body (checked here with an independent HMAC over `sha2`), none is lost,
-//! and the outbox drains to zero as `/metrics` shows.
+//! answers its very first request with a 500. Every lifecycle event arrives, each signed as
+//! Standard Webhooks defines — HMAC-SHA256 of `{id}.{timestamp}.{body}` under the endpoint's key
+//! (checked here with an independent HMAC over `sha2`) — none is lost, and the outbox drains to
+//! zero as `/metrics` shows.
 
 #![allow(clippy::unwrap_used)]
 
@@ -17,6 +18,8 @@ use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::routing::post;
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD;
 use caucus_client::{Client, ClientOptions, EventStream};
 use caucus_proto::{Location, PeerId, ServerEvent};
 use caucus_server::webhooks::WebhookEndpoint;
@@ -24,11 +27,12 @@ use caucus_server::{Config, Running, Server};
 use sha2::{Digest, Sha256};
 use tokio::sync::watch;
 
-const SECRET: &str = "receiver-shared-secret";
+/// The endpoint's key as the operator configures it: `whsec_` and base64 of its bytes.
+const SECRET: &str = "whsec_cmVjZWl2ZXItc2hhcmVkLXNlY3JldC0wMTIzNDU2Nzg5";
 const T: Duration = Duration::from_secs(20);
 
 /// HMAC-SHA256 (RFC 2104) written out over SHA-256, independent of the server's crypto.
-fn hmac_sha256(key: &[u8], message: &[u8]) -> String {
+fn hmac_sha256(key: &[u8], message: &[u8]) -> Vec<u8> {
     let mut block = [0u8; 64];
     if key.len() > 64 {
         block[..32].copy_from_slice(&Sha256::digest(key));
@@ -45,7 +49,21 @@ fn hmac_sha256(key: &[u8], message: &[u8]) -> String {
         .chain_update(&opad)
         .chain_update(inner)
         .finalize();
-    outer.iter().map(|b| format!("{b:02x}")).collect()
+    outer.to_vec()
+}
+
+/// The `webhook-signature` a receiver expects under `key` for this delivery.
+fn expected_signature(key: &[u8], delivery: &Delivery) -> String {
+    let header = |name: &str| delivery.headers.get(name).unwrap().to_str().unwrap();
+    let signed = [
+        header("webhook-id").as_bytes(),
+        b".",
+        header("webhook-timestamp").as_bytes(),
+        b".",
+        &delivery.body,
+    ]
+    .concat();
+    format!("v1,{}", STANDARD.encode(hmac_sha256(key, &signed)))
 }
 
 #[derive(Debug, Clone)]
@@ -96,6 +114,11 @@ fn config(data: &std::path::Path, hook_addr: SocketAddr, secret: &str) -> Config
         webhook_backoff_max_ms: 400,
         ..Config::ephemeral()
     }
+}
+
+fn body_created_s(body: &[u8]) -> u64 {
+    let body: serde_json::Value = serde_json::from_slice(body).unwrap();
+    body["created_at_ms"].as_u64().unwrap() / 1000
 }
 
 async fn metric(server: &Running, name: &str) -> Option<f64> {
@@ -240,18 +263,24 @@ async fn every_event_reaches_a_receiver_that_was_down_signed_and_none_lost() {
     let mut by_id: BTreeMap<String, serde_json::Value> = BTreeMap::new();
     for request in &requests {
         let header = |name: &str| request.headers.get(name).unwrap().to_str().unwrap();
+        let key = STANDARD
+            .decode(SECRET.strip_prefix("whsec_").unwrap())
+            .unwrap();
         assert_eq!(
-            header("x-caucus-signature"),
-            format!("sha256={}", hmac_sha256(SECRET.as_bytes(), &request.body)),
-            "the signature is HMAC-SHA256 of the exact body"
+            header("webhook-signature"),
+            expected_signature(&key, request),
+            "the signature is HMAC-SHA256 of id, timestamp and the exact body"
         );
         assert_ne!(
-            header("x-caucus-signature"),
-            format!(
-                "sha256={}",
-                hmac_sha256(server_secret.as_bytes(), &request.body)
-            ),
-            "the endpoint's own secret signs, not the server's"
+            header("webhook-signature"),
+            expected_signature(server_secret.as_bytes(), request),
+            "the endpoint's own key signs, not the token secret"
+        );
+        assert_eq!(header("webhook-id"), header("x-caucus-event-id"));
+        let timestamp: u64 = header("webhook-timestamp").parse().unwrap();
+        assert!(
+            timestamp >= body_created_s(&request.body),
+            "the timestamp is the attempt's: a retry after the outage is not stale"
         );
         assert_eq!(header("content-type"), "application/json");
         let body: serde_json::Value = serde_json::from_slice(&request.body).unwrap();

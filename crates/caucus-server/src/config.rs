@@ -13,6 +13,7 @@ use figment::Figment;
 use figment::providers::{Env, Format, Serialized, Toml};
 use serde::{Deserialize, Serialize};
 
+use crate::webhooks::signing::SigningKey;
 use crate::webhooks::{EVENT_NAMES, WebhookEndpoint};
 
 /// The shortest token secret accepted.
@@ -100,6 +101,9 @@ pub struct Config {
     pub webhook_backoff_initial_ms: u64,
     /// The longest wait between two attempts of one webhook (milliseconds).
     pub webhook_backoff_max_ms: u64,
+    /// A PEM file of CA certificates that https webhook receivers may chain to, besides the
+    /// built-in (Mozilla) roots: for receivers behind a private CA.
+    pub webhook_ca_file: Option<PathBuf>,
     /// Bandwidth estimation towards every peer starts from this rate (kbit/s); the
     /// estimate then decides which simulcast layers a subscriber gets. 0 turns
     /// estimation off (layers then follow roles and tile sizes only).
@@ -173,6 +177,7 @@ impl Default for Config {
             webhook_timeout_ms: 10_000,
             webhook_backoff_initial_ms: 1_000,
             webhook_backoff_max_ms: 300_000,
+            webhook_ca_file: None,
             bandwidth_start_kbps: 1_000,
             // Limits
             write_timeout_ms: 10_000,
@@ -232,6 +237,7 @@ impl Config {
         "webhook_timeout_ms",
         "webhook_backoff_initial_ms",
         "webhook_backoff_max_ms",
+        "webhook_ca_file",
         "bandwidth_start_kbps",
         // Limits
         "write_timeout_ms",
@@ -378,11 +384,15 @@ impl Config {
             let key = format!("webhooks[{i}]");
             let url = reqwest::Url::parse(&hook.url);
             check(
-                url.as_ref()
-                    .is_ok_and(|u| u.scheme() == "http" && u.host().is_some()),
+                url.as_ref().is_ok_and(|u| {
+                    matches!(u.scheme(), "https" | "http")
+                        && u.host().is_some()
+                        && u.username().is_empty()
+                        && u.password().is_none()
+                }),
                 &format!("{key}.url"),
                 format!(
-                    "{:?} is not an http:// URL (for https, put a TLS-terminating proxy in front of the receiver)",
+                    "{:?} is not an https:// (or http://) URL without credentials",
                     hook.url
                 ),
             );
@@ -392,10 +402,17 @@ impl Config {
                 format!("{:?} is listed twice", hook.url),
             );
             if let Some(secret) = &hook.secret {
+                if let Err(e) = SigningKey::parse(secret) {
+                    check(
+                        false,
+                        &format!("{key}.secret"),
+                        format!("{e}; leave it out to have a key generated"),
+                    );
+                }
                 check(
-                    !secret.is_empty(),
+                    self.secret.as_ref() != Some(secret),
                     &format!("{key}.secret"),
-                    "must not be empty (leave it out to sign with the server's secret)".into(),
+                    "must not be the token secret (a receiver could mint tokens)".into(),
                 );
             }
             for event in &hook.events {
@@ -503,7 +520,7 @@ mod tests {
             webhook_backoff_max_ms: 1_000,
             webhooks: vec![
                 WebhookEndpoint {
-                    url: "https://hooks.example/x".into(),
+                    url: "https://user:password@hooks.example/x".into(),
                     secret: Some(String::new()),
                     events: vec!["peer.joined".into(), "peer.teleported".into()],
                 },
@@ -544,6 +561,35 @@ mod tests {
     }
 
     #[test]
+    fn an_endpoint_key_is_in_the_standard_format_and_never_the_token_secret() {
+        let key = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
+        let with = |token_secret: &str, secret: &str| Config {
+            secret: Some(token_secret.into()),
+            webhooks: vec![WebhookEndpoint {
+                url: "https://hooks.example/caucus".into(),
+                secret: Some(secret.into()),
+                events: Vec::new(),
+            }],
+            ..Config::default()
+        };
+        assert_eq!(
+            with("a-token-secret-of-32-characters!", key).validate(),
+            Ok(())
+        );
+        let problems = with(key, key).validate().unwrap_err();
+        assert_eq!(problems.len(), 1, "{problems:?}");
+        assert_eq!(problems[0].key, "webhooks[0].secret");
+        assert!(problems[0].message.contains("token secret"), "{problems:?}");
+        let problems = with(
+            "a-token-secret-of-32-characters!",
+            "shared-with-the-receiver",
+        )
+        .validate()
+        .unwrap_err();
+        assert!(problems[0].message.contains("whsec_"), "{problems:?}");
+    }
+
+    #[test]
     fn an_endpoint_may_ask_for_every_lifecycle_event() {
         let config = Config {
             webhooks: vec![WebhookEndpoint {
@@ -566,12 +612,18 @@ mod tests {
         let file = dir.join("caucus.toml");
         std::fs::write(
             &file,
-            "[[webhooks]]\nurl = \"http://127.0.0.1:9000/caucus\"\nevents = [\"peer.joined\"]\n",
+            "webhook_ca_file = \"/etc/caucus/hooks-ca.pem\"\n\
+             [[webhooks]]\nurl = \"https://hooks.example/caucus\"\nevents = [\"peer.joined\"]\n",
         )
         .unwrap();
         let config = Config::load(Some(&file), &Overrides::default()).unwrap();
         assert_eq!(config.webhooks.len(), 1);
+        assert_eq!(config.webhooks[0].url, "https://hooks.example/caucus");
         assert_eq!(config.webhooks[0].events, ["peer.joined"]);
+        assert_eq!(
+            config.webhook_ca_file.as_deref(),
+            Some(Path::new("/etc/caucus/hooks-ca.pem"))
+        );
         std::fs::write(&file, "[[webhooks]]\nurl = \"ftp://x\"\n").unwrap();
         let err = Config::load(Some(&file), &Overrides::default()).unwrap_err();
         assert!(matches!(err, ConfigError::Invalid(_)), "{err}");

@@ -3,7 +3,8 @@
 //! `caucus` (or `caucus serve`) starts the server with embedded defaults — HTTP on
 //! 127.0.0.1:7880, media on 127.0.0.1:7882, data in ./caucus-data — and prints one join link
 //! per role of the built-in template for the room `demo`. `caucus token` mints join and
-//! management tokens with the secret of a data directory.
+//! management tokens with the secret of a data directory. `caucus webhooks` prints each webhook
+//! endpoint's signing key, for the receiver.
 
 use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
@@ -32,6 +33,19 @@ enum Cmd {
     Serve(ServeArgs),
     /// Print a join token (or, with --management, a management token).
     Token(TokenArgs),
+    /// Print each webhook endpoint's URL and signing key, one per line (generating and
+    /// keeping the missing keys in the data directory, as the server does).
+    Webhooks(WebhooksArgs),
+}
+
+#[derive(Debug, Args)]
+struct WebhooksArgs {
+    /// Data directory holding the generated keys.
+    #[arg(long, env = "CAUCUS_DATA", value_name = "DIR")]
+    data: Option<PathBuf>,
+    /// The TOML config file listing the endpoints.
+    #[arg(long, env = "CAUCUS_CONFIG", value_name = "FILE")]
+    config: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]
@@ -100,6 +114,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
         Some(Cmd::Token(args)) => token(args),
+        Some(Cmd::Webhooks(args)) => webhook_keys(args),
         Some(Cmd::Serve(args)) => serve(args),
         None => serve(cli.serve),
     }
@@ -200,6 +215,33 @@ fn token(args: TokenArgs) -> ExitCode {
     match minted {
         Ok(token) => {
             println!("{token}");
+            ExitCode::SUCCESS
+        }
+        Err(e) => fail(&e.to_string()),
+    }
+}
+
+fn webhook_keys(args: WebhooksArgs) -> ExitCode {
+    let overrides = Overrides {
+        data: args.data,
+        ..Overrides::default()
+    };
+    let config = match Config::load(args.config.as_deref(), &overrides) {
+        Ok(config) => config,
+        Err(e) => return fail(&config_error(&e)),
+    };
+    if config.webhooks.is_empty() {
+        eprintln!("caucus: no [[webhooks]] endpoint is configured");
+        return ExitCode::SUCCESS;
+    }
+    if config.in_memory {
+        return fail("in_memory is set: keys are generated at each start and kept nowhere");
+    }
+    match caucus_server::webhooks::keys::resolve(&config.webhooks, Some(&config.data)) {
+        Ok(keys) => {
+            for (endpoint, (key, _)) in config.webhooks.iter().zip(keys) {
+                println!("{} {}", endpoint.url, key.encoded());
+            }
             ExitCode::SUCCESS
         }
         Err(e) => fail(&e.to_string()),

@@ -54,6 +54,10 @@ pub enum StartError {
         dir: String,
         source: caucus_store::StoreError,
     },
+    #[error("cannot set up webhooks: {0}")]
+    Webhooks(#[from] crate::webhooks::SetupError),
+    #[error("a webhook endpoint's key is the token secret; give it its own key")]
+    WebhookKeyIsTokenSecret,
 }
 
 /// The kernel buffers asked for the media socket. The default receive buffer (~208 KiB) holds
@@ -126,6 +130,19 @@ impl Server {
             })?)
         };
 
+        // Before anything is spawned: a bad key or CA file stops the start here.
+        let hooks = Webhooks::new(
+            &config.webhooks,
+            (!config.in_memory).then_some(config.data.as_path()),
+            config.webhook_ca_file.as_deref(),
+            Duration::from_millis(config.webhook_timeout_ms),
+            Duration::from_millis(config.webhook_backoff_initial_ms),
+            Duration::from_millis(config.webhook_backoff_max_ms),
+        )?;
+        if hooks.signs_with(secret.as_bytes()) {
+            return Err(StartError::WebhookKeyIsTokenSecret);
+        }
+
         let udp = media_socket(config.media).map_err(|source| StartError::Bind {
             what: "media",
             addr: config.media,
@@ -148,13 +165,6 @@ impl Server {
 
         let (shutdown, shutdown_rx) = watch::channel(false);
         let (persist, persist_task) = crate::persist::spawn(Arc::clone(&store));
-        let hooks = Webhooks::new(
-            &config.webhooks,
-            &secret,
-            Duration::from_millis(config.webhook_timeout_ms),
-            Duration::from_millis(config.webhook_backoff_initial_ms),
-            Duration::from_millis(config.webhook_backoff_max_ms),
-        );
         let webhook_task = tokio::spawn(crate::webhooks::run(
             Arc::clone(&hooks),
             Arc::clone(&store),

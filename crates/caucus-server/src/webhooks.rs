@@ -1,5 +1,5 @@
-//! Webhooks: every lifecycle event of every session, POSTed to the configured endpoints, signed,
-//! at least once.
+//! Webhooks: every lifecycle event of every session, POSTed to the configured endpoints (http or
+//! https), signed, at least once.
 //!
 //! How an event travels:
 //!
@@ -16,14 +16,21 @@
 //!    dropped with a warning.
 //!
 //! The request: `POST`, `Content-Type: application/json`, `X-Caucus-Event: peer.joined`,
-//! `X-Caucus-Event-Id: ev_…` (the same on every attempt; receivers deduplicate by it) and
-//! `X-Caucus-Signature: sha256=<hex>` — HMAC-SHA256 of the exact body bytes with the endpoint's
-//! `secret` (by default the server's token secret). See `docs/api.md`, "Webhooks".
+//! `X-Caucus-Event-Id: ev_…` (the same on every attempt; receivers deduplicate by it), and the
+//! Standard Webhooks headers `webhook-id` (the event id), `webhook-timestamp` (Unix seconds of
+//! this attempt) and `webhook-signature: v1,<base64>` — HMAC-SHA256 of `{id}.{timestamp}.{body}`
+//! under the endpoint's own key ([`signing`]), which is never the token secret ([`keys`]).
+//! https goes through rustls ([`tls`], [`transport`]). See `docs/api.md`, "Webhooks".
 
+pub mod keys;
+pub mod signing;
+pub mod tls;
+mod transport;
+
+use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
-use aws_lc_rs::hmac;
 use caucus_proto::{LifecycleEvent, RoomId};
 use caucus_store::{OutboxEntry, OutboxItem, Store};
 use serde::{Deserialize, Serialize};
@@ -31,6 +38,10 @@ use tokio::sync::{Notify, watch};
 use tracing::{debug, info, warn};
 
 use crate::persist::PersistHandle;
+use keys::KeysError;
+use signing::SigningKey;
+use tls::TlsError;
+use transport::Transport;
 
 /// How many due deliveries one round takes from the outbox (and sends at once).
 const BATCH: usize = 32;
@@ -41,16 +52,17 @@ const IDLE_POLL: Duration = Duration::from_millis(500);
 ///
 /// ```toml
 /// [[webhooks]]
-/// url = "http://127.0.0.1:9000/caucus"
-/// secret = "shared-with-the-receiver"   # optional: the token secret by default
-/// events = ["peer.joined", "peer.moved"] # optional: every event by default
+/// url = "https://hooks.example.com/caucus"
+/// secret = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw" # optional: generated and kept by default
+/// events = ["peer.joined", "peer.moved"]           # optional: every event by default
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct WebhookEndpoint {
-    /// An `http://` URL.
+    /// An `https://` (or `http://`) URL.
     pub url: String,
-    /// The HMAC key of `X-Caucus-Signature`; the server's token secret when unset.
+    /// The signing key, `whsec_` and the base64 of 24 to 64 bytes; when unset, a random key
+    /// generated for this endpoint (see [`keys`]).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub secret: Option<String>,
     /// The event names this endpoint receives; every event when empty.
@@ -62,22 +74,20 @@ pub struct WebhookEndpoint {
 /// list, so a new event is configurable the moment it exists.
 pub const EVENT_NAMES: &[&str] = LifecycleEvent::NAMES;
 
-/// The signature header's value for `body` under `key`: `sha256=` and 64 hex digits.
-pub fn signature(key: &[u8], body: &[u8]) -> String {
-    let tag = hmac::sign(&hmac::Key::new(hmac::HMAC_SHA256, key), body);
-    let mut out = String::with_capacity(7 + 64);
-    out.push_str("sha256=");
-    for byte in tag.as_ref() {
-        out.push_str(&format!("{byte:02x}"));
-    }
-    out
+/// Why webhook delivery could not be set up (at start, before anything is queued).
+#[derive(Debug, thiserror::Error)]
+pub enum SetupError {
+    #[error(transparent)]
+    Keys(#[from] KeysError),
+    #[error(transparent)]
+    Tls(#[from] TlsError),
 }
 
 /// An endpoint with its key resolved.
 #[derive(Debug, Clone)]
 struct Target {
     url: String,
-    key: Vec<u8>,
+    key: SigningKey,
     events: Vec<String>,
 }
 
@@ -91,41 +101,56 @@ impl Target {
 #[derive(Debug)]
 pub struct Webhooks {
     targets: Vec<Target>,
-    timeout: Duration,
+    transport: Transport,
     backoff_initial: Duration,
     backoff_max: Duration,
     wake: Notify,
 }
 
 impl Webhooks {
-    /// `default_secret` signs for endpoints without their own `secret`.
+    /// Resolve every endpoint's key (generated ones are kept under `keys_in`, or only in
+    /// memory when it is `None`; see [`keys::resolve`]) and build the client, trusting
+    /// `ca_file` besides the built-in roots.
     pub fn new(
         endpoints: &[WebhookEndpoint],
-        default_secret: &str,
+        keys_in: Option<&Path>,
+        ca_file: Option<&Path>,
         timeout: Duration,
         backoff_initial: Duration,
         backoff_max: Duration,
-    ) -> Arc<Webhooks> {
+    ) -> Result<Arc<Webhooks>, SetupError> {
+        let keys = keys::resolve(endpoints, keys_in)?;
         let targets = endpoints
             .iter()
-            .map(|e| Target {
+            .zip(keys)
+            .map(|(e, (key, _))| Target {
                 url: e.url.clone(),
-                key: e
-                    .secret
-                    .as_deref()
-                    .unwrap_or(default_secret)
-                    .as_bytes()
-                    .to_vec(),
+                key,
                 events: e.events.clone(),
             })
             .collect();
-        Arc::new(Webhooks {
+        for endpoint in endpoints {
+            if !encrypted_or_local(&endpoint.url) {
+                warn!(url = %endpoint.url,
+                    "webhook endpoint over plain http off this host: deliveries are signed but readable on the way");
+            }
+        }
+        let transport = Transport::new(ca_file, timeout)?;
+        Ok(Arc::new(Webhooks {
             targets,
-            timeout,
+            transport,
             backoff_initial,
             backoff_max,
             wake: Notify::new(),
-        })
+        }))
+    }
+
+    /// Whether any endpoint signs with `secret` (the start refuses to sign with the token
+    /// secret, however it was configured).
+    pub fn signs_with(&self, secret: &[u8]) -> bool {
+        self.targets
+            .iter()
+            .any(|t| t.key.bytes() == secret || t.key.encoded().as_bytes() == secret)
     }
 
     /// Whether any endpoint is configured.
@@ -216,18 +241,7 @@ fn render(
 /// Deliver from the outbox until `stop` turns true; the round in flight then finishes.
 /// Entries left when it stops stay queued for the next start.
 pub async fn run(hooks: Arc<Webhooks>, store: Arc<dyn Store>, mut stop: watch::Receiver<bool>) {
-    let client = match reqwest::Client::builder()
-        .timeout(hooks.timeout)
-        .redirect(reqwest::redirect::Policy::none())
-        .user_agent(concat!("caucus/", env!("CARGO_PKG_VERSION")))
-        .build()
-    {
-        Ok(client) => client,
-        Err(e) => {
-            warn!(error = %e, "cannot build the webhook client; webhooks stay queued");
-            return;
-        }
-    };
+    let client = hooks.transport.clone();
     info!(endpoints = hooks.targets.len(), "webhook delivery started");
     loop {
         if *stop.borrow() {
@@ -271,12 +285,7 @@ pub async fn run(hooks: Arc<Webhooks>, store: Arc<dyn Store>, mut stop: watch::R
 }
 
 /// One attempt at one delivery, and its bookkeeping.
-async fn deliver(
-    hooks: &Webhooks,
-    client: &reqwest::Client,
-    store: &Arc<dyn Store>,
-    entry: OutboxEntry,
-) {
+async fn deliver(hooks: &Webhooks, client: &Transport, store: &Arc<dyn Store>, entry: OutboxEntry) {
     let Some(target) = hooks.targets.iter().find(|t| t.url == entry.endpoint) else {
         warn!(endpoint = %entry.endpoint, event_id = %entry.event_id,
             "webhook endpoint no longer configured; delivery dropped");
@@ -284,23 +293,21 @@ async fn deliver(
         return;
     };
     let name = event_name(&entry.body);
-    let result = client
-        .post(&target.url)
-        .header("content-type", "application/json")
-        .header("x-caucus-event", name)
-        .header("x-caucus-event-id", &entry.event_id)
-        .header(
-            "x-caucus-signature",
-            signature(&target.key, entry.body.as_bytes()),
-        )
-        .body(entry.body.clone())
-        .send()
-        .await;
-    let outcome = match result {
-        Ok(response) if response.status().is_success() => Ok(()),
-        Ok(response) => Err(format!("HTTP {}", response.status())),
-        Err(e) => Err(error_chain(&e)),
-    };
+    // Signed now, not when queued: the timestamp is this attempt's, so a delivery retried
+    // after an hour's outage is still inside the receiver's replay window.
+    let timestamp = crate::clock::unix_ms() / 1000;
+    let signature = target
+        .key
+        .sign(&entry.event_id, timestamp, entry.body.as_bytes());
+    let headers = [
+        ("content-type", "application/json".to_owned()),
+        ("x-caucus-event", name),
+        ("x-caucus-event-id", entry.event_id.clone()),
+        ("webhook-id", entry.event_id.clone()),
+        ("webhook-timestamp", timestamp.to_string()),
+        ("webhook-signature", signature),
+    ];
+    let outcome = client.post(&target.url, &headers, entry.body.clone()).await;
     settle(store, entry, outcome, hooks).await;
 }
 
@@ -333,6 +340,21 @@ async fn settle(
     }
 }
 
+/// Whether `url` is https, or http to a loopback address or `localhost`.
+fn encrypted_or_local(url: &str) -> bool {
+    let Ok(url) = reqwest::Url::parse(url) else {
+        return false;
+    };
+    let host = url.host_str().unwrap_or_default();
+    url.scheme() == "https"
+        || host == "localhost"
+        || host
+            .trim_start_matches('[')
+            .trim_end_matches(']')
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback())
+}
+
 /// The `event` field of a rendered body (for the `X-Caucus-Event` header).
 fn event_name(body: &str) -> String {
     #[derive(Deserialize)]
@@ -342,41 +364,86 @@ fn event_name(body: &str) -> String {
     serde_json::from_str::<Named>(body).map_or_else(|_| "unknown".to_owned(), |n| n.event)
 }
 
-/// An error with its causes ("error sending request: connection refused").
-fn error_chain(error: &dyn std::error::Error) -> String {
-    let mut text = error.to_string();
-    let mut source = error.source();
-    while let Some(cause) = source {
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    text
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
+    /// The worked example of `docs/api.md`, "Webhooks": a real body as the server renders it,
+    /// signed as a delivery is.
     #[test]
-    fn the_signature_is_hmac_sha256_of_the_body_in_hex() {
-        // RFC 4231, test case 2.
-        let sig = signature(b"Jefe", b"what do ya want for nothing?");
+    fn the_documented_test_vector_holds() {
+        let event = LifecycleEvent::PeerMoved {
+            peer_id: caucus_proto::PeerId::new(4),
+            user_id: "ana".into(),
+            from: caucus_proto::Location::Main,
+            to: caucus_proto::Location::Breakout(caucus_proto::BreakoutId::new(2)),
+        };
+        let body = render(
+            "ev_3f9c0a6b1e2d4c5a7b8e9f01",
+            &RoomId::from("demo"),
+            &event,
+            1_795_447_279_000,
+        )
+        .unwrap();
         assert_eq!(
-            sig,
-            "sha256=5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843"
+            body,
+            r#"{"created_at_ms":1795447279000,"event":"peer.moved","from":"main","id":"ev_3f9c0a6b1e2d4c5a7b8e9f01","peer_id":"p4","room":"demo","to":"b2","user_id":"ana"}"#
         );
+        let key = SigningKey::parse("whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw").unwrap();
+        assert_eq!(
+            key.sign(
+                "ev_3f9c0a6b1e2d4c5a7b8e9f01",
+                1_795_447_280,
+                body.as_bytes()
+            ),
+            "v1,nwTgbrIwTk/mRP6aU7m55dDEZLuiGzbFkjtiZIwX/1c="
+        );
+    }
+
+    #[test]
+    fn the_start_can_tell_whether_an_endpoint_signs_with_a_given_secret() {
+        let configured = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
+        let endpoints = [
+            WebhookEndpoint {
+                url: "https://a.example/hook".into(),
+                secret: Some(configured.into()),
+                events: Vec::new(),
+            },
+            WebhookEndpoint {
+                url: "https://b.example/hook".into(),
+                secret: None,
+                events: Vec::new(),
+            },
+        ];
+        let second = Duration::from_secs(1);
+        let hooks = Webhooks::new(&endpoints, None, None, second, second, second).unwrap();
+        let bytes = SigningKey::parse(configured).unwrap().bytes().to_vec();
+        assert!(hooks.signs_with(configured.as_bytes()));
+        assert!(hooks.signs_with(&bytes));
+        assert!(!hooks.signs_with(b"the-token-secret-0123456789abcdef"));
+    }
+
+    #[test]
+    fn plain_http_is_flagged_unless_it_stays_on_this_host() {
+        assert!(encrypted_or_local("https://hooks.example.com/caucus"));
+        assert!(encrypted_or_local("http://127.0.0.1:9000/caucus"));
+        assert!(encrypted_or_local("http://[::1]:9000/caucus"));
+        assert!(encrypted_or_local("http://localhost:9000/caucus"));
+        assert!(!encrypted_or_local("http://hooks.example.com/caucus"));
+        assert!(!encrypted_or_local("http://10.0.0.7/caucus"));
     }
 
     #[test]
     fn the_backoff_doubles_up_to_the_cap_with_at_most_a_fifth_of_jitter() {
         let hooks = Webhooks::new(
             &[],
-            "k",
+            None,
+            None,
             Duration::from_secs(1),
             Duration::from_millis(100),
             Duration::from_millis(1000),
-        );
+        )
+        .unwrap();
         for (attempts, full) in [
             (1, 100),
             (2, 200),
