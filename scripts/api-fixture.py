@@ -94,7 +94,7 @@ async def main():
     # Rooms. `demo` carries the live session most operations read and edit: peers, an open
     # breakout set with a timer (extend, broadcast, moves). The others exist for one
     # operation each.
-    for name in ["demo", "drafting", "closing", "ending", "kick", "recorded", "doomed"]:
+    for name in ["demo", "drafting", "closing", "pruning", "creating", "ending", "kick", "recorded", "doomed"]:
         room(name)
 
     peers = {}
@@ -119,6 +119,7 @@ async def main():
     call("POST", "/v1/rooms/demo/breakouts/open", {"duration_s": 3600})
     drafting_rooms = breakouts("drafting", 2)
     closing_rooms = breakouts("closing", 2)
+    pruning_rooms = breakouts("pruning", 2)
     call("POST", "/v1/rooms/closing/breakouts/open", {})
     recording = call("POST", "/v1/rooms/recorded/recordings", {"location": "main"})
 
@@ -136,7 +137,7 @@ async def main():
             "read": demo_guest,
             "remove": peers[("kick", "guest-2")].peer_id,
         },
-        "breakouts": {"demo": demo_rooms, "drafting": drafting_rooms, "closing": closing_rooms},
+        "breakouts": {"demo": demo_rooms, "drafting": drafting_rooms, "closing": closing_rooms, "pruning": pruning_rooms},
         "templates": {"read": "fixture-tpl", "roles": "fixture-roles", "delete": "fixture-doomed"},
         "recording": recording["id"],
     }
@@ -162,7 +163,11 @@ async def main():
             "template_id": "fixture-roles",
             "role": "spare",
         },
-        ("delete", "/v1/rooms/{room_id}/breakouts/{breakout_id}"): {"breakout_id": demo_rooms[-1]},
+        ("post", "/v1/rooms/{room_id}/breakouts"): {"room_id": "creating"},
+        ("delete", "/v1/rooms/{room_id}/breakouts/{breakout_id}"): {
+            "room_id": "pruning",
+            "breakout_id": pruning_rooms[-1],
+        },
     }
     defaults = {
         "room_id": "demo",
@@ -171,8 +176,16 @@ async def main():
         "template_id": "fixture-tpl",
         "recording_id": recording["id"],
     }
-    # Body examples that must name what exists.
+    # Body examples that must name what exists (or that a random draw seldom gets right).
     bodies = {
+        # No id: a slug of the name, made unique, so every try can succeed.
+        ("post", "/v1/rooms"): {"name": "Fuzzed room", "template": "breakout"},
+        ("post", "/v1/tokens"): {"room": "demo", "user_id": "fuzz-user", "role": "guest"},
+        ("post", "/v1/templates"): {"name": "Fuzzed", "roles": {"guest": guest}},
+        ("post", "/v1/rooms/{room_id}/breakouts"): {"count": 1},
+        ("post", "/v1/rooms/{room_id}/breakouts/extend"): {"seconds": 60},
+        # Nobody holds co-host in demo: the change is valid and moves no one.
+        ("post", "/v1/rooms/{room_id}/roles/change"): {"from_roles": ["co-host"], "to_role": "guest"},
         ("post", "/v1/rooms/{room_id}/breakouts/assign"): {"assignments": {demo_guest: demo_rooms[0]}},
         ("put", "/v1/rooms/{room_id}/breakouts/preassignments"): {"by_user_id": {"guest-2": demo_rooms[0]}},
         ("patch", "/v1/rooms/{room_id}/peers/{peer_id}"): {"location": demo_rooms[0]},

@@ -299,11 +299,54 @@ pub fn unique(base: &str, taken: impl Fn(&str) -> bool) -> String {
         recordings::create, recordings::list, recordings::get_one, recordings::stop,
     ),
     components(schemas(error::Envelope, schema::BreakoutsViewDoc, schema::PeerInfoDoc)),
-    modifiers(&BearerAuth),
+    modifiers(&BearerAuth, &OptionalBodies),
     security(("bearer" = [])),
 )]
 #[derive(Debug)]
 pub struct ApiDoc;
+
+/// utoipa states an optional body (`request_body = Option<T>`) as "T or `null`"; the server
+/// reads an absent body as `{}` and refuses `null`, so the document says "optional T".
+struct OptionalBodies;
+
+impl Modify for OptionalBodies {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::schema::Schema;
+        use utoipa::openapi::{RefOr, Required};
+        for item in openapi.paths.paths.values_mut() {
+            let operations = [
+                &mut item.post,
+                &mut item.put,
+                &mut item.patch,
+                &mut item.delete,
+            ];
+            for body in operations
+                .into_iter()
+                .flatten()
+                .filter_map(|op| op.request_body.as_mut())
+            {
+                if body.required == Some(Required::True) {
+                    continue;
+                }
+                for content in body.content.values_mut() {
+                    let Some(RefOr::T(Schema::OneOf(one_of))) = &content.schema else {
+                        continue;
+                    };
+                    let inner = one_of.items.iter().find(|s| match s {
+                        RefOr::T(Schema::Object(o)) => !matches!(
+                            &o.schema_type,
+                            utoipa::openapi::schema::SchemaType::Type(utoipa::openapi::Type::Null)
+                        ),
+                        _ => true,
+                    });
+                    if let Some(inner) = inner.cloned() {
+                        content.schema = Some(inner);
+                    }
+                }
+            }
+        }
+    }
+}
 
 struct BearerAuth;
 
