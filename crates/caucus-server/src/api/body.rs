@@ -24,6 +24,7 @@ pub struct TokenRequest {
     pub room: String,
     #[schema(min_length = 1, max_length = 128)]
     pub user_id: String,
+    #[schema(pattern = "^[A-Za-z0-9._-]{1,64}$")]
     pub role: String,
     /// Display name; default: the user id.
     #[serde(default)]
@@ -126,9 +127,11 @@ pub struct RoomCreate {
 #[serde(deny_unknown_fields)]
 pub struct RoomPatchBody {
     #[serde(default)]
+    #[schema(min_length = 1, max_length = 200)]
     pub name: Option<String>,
     /// Takes effect when the room's next session starts.
     #[serde(default)]
+    #[schema(pattern = "^[A-Za-z0-9._-]{1,64}$")]
     pub template: Option<String>,
     #[serde(default, deserialize_with = "present")]
     #[schema(value_type = Option<String>)]

@@ -369,6 +369,68 @@ impl Modify for BearerAuth {
 mod tests {
     use super::*;
 
+    /// Every `pattern` in the document, with where it stands.
+    fn patterns(value: &serde_json::Value, at: String, found: &mut Vec<(String, String)>) {
+        match value {
+            serde_json::Value::Object(map) => {
+                for (key, inner) in map {
+                    if key == "pattern" {
+                        if let Some(p) = inner.as_str() {
+                            found.push((at.clone(), p.to_owned()));
+                        }
+                    } else {
+                        patterns(inner, format!("{at}/{key}"), found);
+                    }
+                }
+            }
+            serde_json::Value::Array(items) => {
+                for (i, inner) in items.iter().enumerate() {
+                    patterns(inner, format!("{at}/{i}"), found);
+                }
+            }
+            _ => {}
+        }
+    }
+
+    #[test]
+    fn every_id_pattern_is_the_validated_one() {
+        let document = serde_json::to_value(ApiDoc::openapi()).expect("the document serializes");
+        let mut found = Vec::new();
+        patterns(&document, String::new(), &mut found);
+        assert!(found.len() > 10, "{found:?}");
+        let known = [
+            paths::ID_PATTERN,
+            paths::PEER_PATTERN,
+            paths::BREAKOUT_PATTERN,
+            paths::RECORDING_PATTERN,
+        ];
+        for (at, pattern) in &found {
+            assert!(known.contains(&pattern.as_str()), "{at}: {pattern}");
+        }
+        // The id pattern accepts exactly what the server validates.
+        let id = regex::Regex::new(paths::ID_PATTERN).expect("the id pattern compiles");
+        let long = "x".repeat(64);
+        let too_long = "x".repeat(65);
+        for sample in [
+            "demo", "a", "a.b", "a_b-c", "A9", ".", "..", ".a", "a.", "a b", "", "ü", "a/b", "a\0",
+            &long, &too_long,
+        ] {
+            assert_eq!(
+                id.is_match(sample),
+                check_id("id", sample).is_ok(),
+                "{sample:?}: the document's id pattern and check_id disagree"
+            );
+        }
+        let recording = regex::Regex::new(paths::RECORDING_PATTERN).expect("compiles");
+        for sample in ["rec1", "rec4021", "rec", "recx", "p1"] {
+            assert_eq!(
+                recording.is_match(sample),
+                sample.parse::<caucus_proto::RecordingId>().is_ok(),
+                "{sample:?}"
+            );
+        }
+    }
+
     #[test]
     fn slugs_are_plain() {
         assert_eq!(slug("Weekly Sync!"), "weekly-sync");
