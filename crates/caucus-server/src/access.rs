@@ -35,12 +35,11 @@ pub async fn observe(State(access): State<Access>, request: Request, next: Next)
         .map_or_else(|| "unmatched".to_owned(), |p| p.as_str().to_owned());
     let path = request.uri().path().to_owned();
     // The client as rate limits see it: through a trusted proxy, the address it forwards.
-    let client = request
-        .extensions()
-        .get::<ConnectInfo<ClientAddr>>()
-        .map(|ConnectInfo(ClientAddr(addr))| {
+    let client = request.extensions().get::<ConnectInfo<ClientAddr>>().map(
+        |ConnectInfo(ClientAddr(addr))| {
             client_of(addr.ip(), request.headers(), &access.trusted).unwrap_or(addr.ip())
-        });
+        },
+    );
     let response = next.run(request).await;
     let took = started.elapsed();
     let status = response.status().as_u16();

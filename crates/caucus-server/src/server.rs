@@ -261,7 +261,11 @@ impl Server {
         let access = Access {
             telemetry,
             log: config.access_log,
-            trusted: config.trusted_proxies.iter().map(|ip| ip.to_canonical()).collect(),
+            trusted: config
+                .trusted_proxies
+                .iter()
+                .map(|ip| ip.to_canonical())
+                .collect(),
         };
         let app = crate::http::router(ctx, api, metrics, metrics_listener.is_none())
             .merge(crate::web::router(tokens.clone(), config.demo_room.clone()))
