@@ -17,7 +17,7 @@ use crate::error::{ErrorBody, ErrorCode};
 /// A chosen id that does not follow [`check_chosen`]'s rule.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct InvalidId {
-    /// What kind of id it was meant to be (`room`, `user`, …).
+    /// What kind of id it was meant to be (`room`, `user`, …; empty when it could be several).
     pub kind: &'static str,
     /// The longest id of that kind, in bytes.
     pub max_len: usize,
@@ -33,10 +33,13 @@ impl InvalidId {
 
 impl fmt::Display for InvalidId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if !self.kind.is_empty() {
+            write!(f, "{} ", self.kind)?;
+        }
         write!(
             f,
-            "a {} id is 1 to {} letters, digits, `-`, `_` or `.`, with `.` never first or last",
-            self.kind, self.max_len
+            "ids are 1 to {} ASCII letters, digits, `-`, `_` or `.`, with `.` never first or last",
+            self.max_len
         )
     }
 }

@@ -169,7 +169,7 @@ impl Server {
             registry.clone(),
             Policy {
                 auto_create_rooms: config.auto_create_rooms,
-                demo_room: config.demo_room.clone().map(RoomId::from),
+                demo_room: config.demo(),
                 max_rooms: config.max_rooms,
             },
         ));
@@ -186,13 +186,20 @@ impl Server {
             addr: config.http,
             source,
         })?;
+        let base_url = config.base_url(http_addr);
+        if config.demo_room.is_some() && config.demo().is_none() {
+            info!(http = %http_addr, "the demo room is off: HTTP is not bound to loopback (demo_public turns it on)");
+        }
+        if config.public_url.is_none() && !http_addr.ip().is_loopback() {
+            warn!(%base_url, "no public_url: links name the bound address; set public_url to the address people use");
+        }
         let api = ApiState {
             control: Arc::clone(&control),
             tokens: tokens.clone(),
             limits: Limits {
                 max_body_bytes: config.max_body_bytes,
             },
-            http_addr,
+            base_url: base_url.clone(),
         };
         let ctx = Arc::new(ConnectionContext {
             control,
@@ -206,7 +213,11 @@ impl Server {
         let mut stop = shutdown_rx;
         let metrics = Metrics::new(Arc::clone(&ctx.control), media.handle());
         let app = crate::http::router(ctx, api, metrics)
-            .merge(crate::web::router(tokens.clone(), config.demo_room.clone()));
+            .merge(crate::web::router(tokens.clone(), config.demo()))
+            .layer(axum::middleware::from_fn_with_state(
+                crate::web::SecurityHeaders::new(&config.frame_ancestors),
+                crate::web::security_headers,
+            ));
         let http = axum::serve(listener, app)
             .with_graceful_shutdown(async move {
                 let _ = stop.wait_for(|s| *s).await;
@@ -220,6 +231,7 @@ impl Server {
         info!(http = %http_addr, media = %media_local, %advertised, "caucus started");
         Ok(Running {
             http_addr,
+            base_url,
             media_addr: media_local,
             advertised,
             tokens,
@@ -240,6 +252,8 @@ impl Server {
 #[derive(Debug)]
 pub struct Running {
     http_addr: SocketAddr,
+    /// The start of every link: `public_url`, or `http://` and the bound address.
+    base_url: String,
     media_addr: SocketAddr,
     advertised: SocketAddr,
     tokens: TokenIssuer,
@@ -286,9 +300,15 @@ impl Running {
             .expect("invariant: HS256 signing with an HMAC key does not fail")
     }
 
-    /// The browser link for a join token: `http://HOST:PORT/rooms/{room}?token=…`.
+    /// The start of every link to this server: `public_url` when configured, otherwise
+    /// `http://HOST:PORT` of the bound address.
+    pub fn base_url(&self) -> &str {
+        &self.base_url
+    }
+
+    /// The browser link for a join token: `{base_url}/rooms/{room}?token=…`.
     pub fn join_link(&self, room: &RoomId, token: &str) -> String {
-        format!("http://{}/rooms/{room}?token={token}", self.http_addr)
+        format!("{}/rooms/{room}?token={token}", self.base_url)
     }
 
     /// Close every connection, stop every room, drain HTTP, stop the media thread.

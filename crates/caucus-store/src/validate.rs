@@ -65,7 +65,8 @@ pub(crate) fn audit(entry: &AuditEntry) -> Result<()> {
 }
 
 pub(crate) fn recording(recording: &crate::RecordingRecord) -> Result<()> {
-    RoomId::check(recording.room.as_str()).map_err(|e| StoreError::invalid("room", e.to_string()))?;
+    RoomId::check(recording.room.as_str())
+        .map_err(|e| StoreError::invalid("room", e.to_string()))?;
     if i64::try_from(recording.id.get()).is_err() {
         return Err(StoreError::invalid(
             "id",

@@ -128,9 +128,8 @@ impl SqliteStore {
             StoreError::Backend(format!("cannot create data dir {}: {e}", dir.display()))
         })?;
         let path = dir.join(DB_FILE);
-        private_db_files(&path).map_err(|e| {
-            StoreError::Backend(format!("cannot create {}: {e}", path.display()))
-        })?;
+        private_db_files(&path)
+            .map_err(|e| StoreError::Backend(format!("cannot create {}: {e}", path.display())))?;
         let mut writer = Connection::open_with_flags(
             &path,
             OpenFlags::SQLITE_OPEN_READ_WRITE
