@@ -35,6 +35,17 @@ pub async fn create(
     check_id("room", &body.room)?;
     check_parsed("user_id", UserId::check(&body.user_id))?;
     check_id("role", &body.role)?;
+    if let Some(name) = &body.name {
+        // The join checks it again (the core's rule); refusing here keeps such a token from
+        // being handed out at all.
+        if !caucus_core::text::is_printable_name(name) {
+            return Err(ApiError::new(
+                ErrorCode::InvalidName,
+                "a display name may not hold control or direction-changing characters",
+            )
+            .with_field("name"));
+        }
+    }
     let ttl = body.ttl_s.unwrap_or(DEFAULT_TTL_S);
     if ttl == 0 || ttl > MAX_TTL_S {
         return Err(ApiError::invalid(
