@@ -59,6 +59,7 @@ pub mod media_thread;
 pub mod metrics;
 pub mod outbound;
 pub mod persist;
+pub mod private_fs;
 pub mod rate_limit;
 pub mod recorder;
 pub mod registry;

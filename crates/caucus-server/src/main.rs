@@ -12,7 +12,6 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use caucus_core::builtin;
-use caucus_proto::RoomId;
 use caucus_server::config::ConfigError;
 use caucus_server::{Config, JoinGrant, Overrides, Server, TokenIssuer};
 use clap::{Args, Parser, Subcommand};
@@ -140,12 +139,12 @@ fn serve(args: ServeArgs) -> ExitCode {
         Err(e) => return fail(&format!("cannot start the runtime: {e}")),
     };
     runtime.block_on(async move {
-        let demo_room = config.demo_room.clone();
+        let demo_room = config.demo();
         let running = match Server::start(config).await {
             Ok(running) => running,
             Err(e) => return fail(&e.to_string()),
         };
-        println!("Caucus is running: http://{}", running.http_addr());
+        println!("Caucus is running: {}", running.base_url());
         println!("  signaling  {}", running.signaling_url());
         println!(
             "  media      udp {} (advertised {})",
@@ -154,7 +153,6 @@ fn serve(args: ServeArgs) -> ExitCode {
         );
         if let Some(room) = demo_room {
             println!("\nJoin links for room `{room}` (valid 24 h), one per role:");
-            let room = RoomId::from(room);
             for role in builtin::breakout_template_spec().roles.keys() {
                 let grant = JoinGrant::new(room.clone(), format!("demo-{role}"), role.clone())
                     .with_name(format!("Demo {role}"));
@@ -172,8 +170,8 @@ fn serve(args: ServeArgs) -> ExitCode {
             }
         }
         println!(
-            "\nREST API: http://{}/v1 (OpenAPI: /v1/openapi.json, Swagger UI: /docs)",
-            running.http_addr()
+            "\nREST API: {}/v1 (OpenAPI: /v1/openapi.json, Swagger UI: /docs)",
+            running.base_url()
         );
         println!("  management token: caucus token --management --data <DIR>");
         println!("\nPress Ctrl-C to stop.");

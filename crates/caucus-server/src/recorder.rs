@@ -21,7 +21,7 @@
 //! thread has stopped: every open file is finished and every recording marked ended.
 
 use std::collections::HashMap;
-use std::fs::{self, File};
+use std::fs::File;
 use std::io::{self, BufWriter};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -343,8 +343,8 @@ fn write_frames(file: &mut TrackFile, dir: &Path, started_at_ms: u64) -> io::Res
             let Some(spec) = TrackSpec::for_first_frame(codec, &frame) else {
                 continue;
             };
-            fs::create_dir_all(dir)?;
-            let out = BufWriter::new(File::create(dir.join(&file.name))?);
+            crate::private_fs::create_dir_all(dir)?;
+            let out = BufWriter::new(crate::private_fs::create_file(&dir.join(&file.name))?);
             file.writer = Some(WebmWriter::new(out, spec, file.track.track.get().max(1))?);
             file.offset_ms = unix_ms().saturating_sub(started_at_ms);
             debug!(file = %file.name, ?spec, "recording file opened");

@@ -185,7 +185,7 @@ impl Server {
             registry.clone(),
             Policy {
                 auto_create_rooms: config.auto_create_rooms,
-                demo_room: config.demo_room.clone().map(RoomId::from),
+                demo_room: config.demo(),
                 max_rooms: config.max_rooms,
             },
         ));
@@ -202,13 +202,20 @@ impl Server {
             addr: config.http,
             source,
         })?;
+        let base_url = config.base_url(http_addr);
+        if config.demo_room.is_some() && config.demo().is_none() {
+            info!(http = %http_addr, "the demo room is off: HTTP is not bound to loopback (demo_public turns it on)");
+        }
+        if config.public_url.is_none() && !http_addr.ip().is_loopback() {
+            warn!(%base_url, "no public_url: links name the bound address; set public_url to the address people use");
+        }
         let api = ApiState {
             control: Arc::clone(&control),
             tokens: tokens.clone(),
             limits: Limits {
                 max_body_bytes: config.max_body_bytes,
             },
-            http_addr,
+            base_url: base_url.clone(),
         };
         let ctx = Arc::new(ConnectionContext {
             control,
@@ -268,10 +275,14 @@ impl Server {
                 .collect(),
         };
         let app = crate::http::router(ctx, api, metrics, metrics_listener.is_none())
-            .merge(crate::web::router(tokens.clone(), config.demo_room.clone()))
+            .merge(crate::web::router(tokens.clone(), config.demo()))
             .layer(axum::middleware::from_fn_with_state(
                 rate,
                 crate::http_rate::limit,
+            ))
+            .layer(axum::middleware::from_fn_with_state(
+                crate::web::SecurityHeaders::new(&config.frame_ancestors),
+                crate::web::security_headers,
             ))
             .layer(axum::middleware::from_fn_with_state(
                 access,
@@ -309,6 +320,7 @@ impl Server {
         Ok(Running {
             http_addr,
             metrics_addr,
+            base_url,
             media_addr: media_local,
             advertised,
             tokens,
@@ -330,6 +342,8 @@ impl Server {
 pub struct Running {
     http_addr: SocketAddr,
     metrics_addr: Option<SocketAddr>,
+    /// The start of every link: `public_url`, or `http://` and the bound address.
+    base_url: String,
     media_addr: SocketAddr,
     advertised: SocketAddr,
     tokens: TokenIssuer,
@@ -374,16 +388,23 @@ impl Running {
         &self.tokens
     }
 
-    /// A join token for `user` as `role` in `room`, valid for an hour.
+    /// A join token for `user` as `role` in `room`, valid for an hour. Panics for ids outside
+    /// the id rule (a test helper).
     pub fn join_token(&self, room: &str, user: &str, role: &str) -> String {
         self.tokens
             .mint_join(&JoinGrant::new(room, user, role), Duration::from_secs(3600))
-            .expect("invariant: HS256 signing with an HMAC key does not fail")
+            .expect("the ids follow the id rule (caucus_proto::ids::check_chosen)")
     }
 
-    /// The browser link for a join token: `http://HOST:PORT/rooms/{room}?token=…`.
+    /// The start of every link to this server: `public_url` when configured, otherwise
+    /// `http://HOST:PORT` of the bound address.
+    pub fn base_url(&self) -> &str {
+        &self.base_url
+    }
+
+    /// The browser link for a join token: `{base_url}/rooms/{room}?token=…`.
     pub fn join_link(&self, room: &RoomId, token: &str) -> String {
-        format!("http://{}/rooms/{room}?token={token}", self.http_addr)
+        format!("{}/rooms/{room}?token={token}", self.base_url)
     }
 
     /// Close every connection, stop every room, drain HTTP, stop the media thread.

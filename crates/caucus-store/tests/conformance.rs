@@ -609,6 +609,10 @@ mod cases {
             "id",
         );
         is_invalid(store.create_room(&room("", "breakout", 1)), "id");
+        // A room id names a directory of recordings: nothing that could climb out of it.
+        for id in [".", "..", "../x", "a/b", ".hidden", "a\0b"] {
+            is_invalid(store.create_room(&room(id, "breakout", 1)), "id");
+        }
         is_invalid(store.create_room(&room("r", "", 1)), "template");
         let mut plain = room("r", "breakout", 1);
         plain.password_hash = Some("hunter2".into());

@@ -375,10 +375,12 @@ fn clean_name(raw: &str) -> Result<Option<String>, Denial> {
     if name.is_empty() {
         return Ok(None);
     }
-    if name.chars().count() > MAX_NAME_CHARS || name.chars().any(char::is_control) {
+    if name.chars().count() > MAX_NAME_CHARS || !crate::text::is_printable_name(name) {
         return Err(Denial::new(
             ErrorCode::InvalidName,
-            format!("a display name is at most {MAX_NAME_CHARS} printable characters"),
+            format!(
+                "a display name is at most {MAX_NAME_CHARS} printable characters, without control or direction-changing characters"
+            ),
         )
         .with_field("name"));
     }

@@ -10,7 +10,10 @@ use utoipa::IntoParams;
 #[into_params(parameter_in = Path)]
 pub struct RoomPath {
     /// A room id.
-    #[param(pattern = "^[A-Za-z0-9._-]{1,64}$", example = "demo")]
+    #[param(
+        pattern = "^[A-Za-z0-9_-]([A-Za-z0-9._-]{0,62}[A-Za-z0-9_-])?$",
+        example = "demo"
+    )]
     room_id: String,
 }
 
@@ -19,7 +22,10 @@ pub struct RoomPath {
 #[into_params(parameter_in = Path)]
 pub struct PeerPath {
     /// A room id.
-    #[param(pattern = "^[A-Za-z0-9._-]{1,64}$", example = "demo")]
+    #[param(
+        pattern = "^[A-Za-z0-9_-]([A-Za-z0-9._-]{0,62}[A-Za-z0-9_-])?$",
+        example = "demo"
+    )]
     room_id: String,
     /// A peer of the live session, e.g. `p1`.
     #[param(pattern = "^p[0-9]+$", example = "p1")]
@@ -31,7 +37,10 @@ pub struct PeerPath {
 #[into_params(parameter_in = Path)]
 pub struct BreakoutPath {
     /// A room id.
-    #[param(pattern = "^[A-Za-z0-9._-]{1,64}$", example = "demo")]
+    #[param(
+        pattern = "^[A-Za-z0-9_-]([A-Za-z0-9._-]{0,62}[A-Za-z0-9_-])?$",
+        example = "demo"
+    )]
     room_id: String,
     /// A breakout room of the session, e.g. `b1`.
     #[param(pattern = "^b[0-9]+$", example = "b1")]
@@ -43,7 +52,10 @@ pub struct BreakoutPath {
 #[into_params(parameter_in = Path)]
 pub struct TemplatePath {
     /// A template id.
-    #[param(pattern = "^[A-Za-z0-9._-]{1,64}$", example = "breakout")]
+    #[param(
+        pattern = "^[A-Za-z0-9_-]([A-Za-z0-9._-]{0,62}[A-Za-z0-9_-])?$",
+        example = "breakout"
+    )]
     template_id: String,
 }
 
@@ -52,10 +64,16 @@ pub struct TemplatePath {
 #[into_params(parameter_in = Path)]
 pub struct RolePath {
     /// A template id.
-    #[param(pattern = "^[A-Za-z0-9._-]{1,64}$", example = "breakout")]
+    #[param(
+        pattern = "^[A-Za-z0-9_-]([A-Za-z0-9._-]{0,62}[A-Za-z0-9_-])?$",
+        example = "breakout"
+    )]
     template_id: String,
     /// A role name.
-    #[param(pattern = "^[A-Za-z0-9._-]{1,64}$", example = "guest")]
+    #[param(
+        pattern = "^[A-Za-z0-9_-]([A-Za-z0-9._-]{0,62}[A-Za-z0-9_-])?$",
+        example = "guest"
+    )]
     role: String,
 }
 

@@ -71,6 +71,48 @@ pub struct SqliteStore {
     next_reader: AtomicUsize,
 }
 
+/// Create `dir` (and its missing parents) owner-only (0700); an existing directory is left
+/// as it is.
+fn private_dir(dir: &Path) -> std::io::Result<()> {
+    let mut builder = std::fs::DirBuilder::new();
+    builder.recursive(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::DirBuilderExt;
+        builder.mode(0o700);
+    }
+    builder.create(dir)
+}
+
+/// The database holds room passwords' hashes, the webhook outbox and the audit log: it is
+/// owner-only (0600) like the token secret. SQLite creates a new file 0644 and gives the
+/// `-wal` and `-shm` files the mode of the database, so the database is created here first;
+/// one left readable by an older build is narrowed, with its companions.
+fn private_db_files(path: &Path) -> std::io::Result<()> {
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create(true).truncate(false);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600);
+    }
+    drop(options.open(path)?);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        for suffix in ["", "-wal", "-shm"] {
+            let mut file = path.as_os_str().to_owned();
+            file.push(suffix);
+            let file = PathBuf::from(file);
+            match std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o600)) {
+                Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(e),
+                _ => {}
+            }
+        }
+    }
+    Ok(())
+}
+
 impl SqliteStore {
     /// Opens (creating if needed) `<data_dir>/caucus.db` and brings its schema up to date.
     /// Fails with `Backend` when the directory cannot be created, the file is not a Caucus
@@ -82,10 +124,12 @@ impl SqliteStore {
     /// [`SqliteStore::open`] with a chosen [`Durability`].
     pub fn open_with(data_dir: impl AsRef<Path>, durability: Durability) -> Result<SqliteStore> {
         let dir = data_dir.as_ref();
-        std::fs::create_dir_all(dir).map_err(|e| {
+        private_dir(dir).map_err(|e| {
             StoreError::Backend(format!("cannot create data dir {}: {e}", dir.display()))
         })?;
         let path = dir.join(DB_FILE);
+        private_db_files(&path)
+            .map_err(|e| StoreError::Backend(format!("cannot create {}: {e}", path.display())))?;
         let mut writer = Connection::open_with_flags(
             &path,
             OpenFlags::SQLITE_OPEN_READ_WRITE
