@@ -266,7 +266,7 @@ impl RoomTask {
             Some(RoomInput::Counts { reply }) => {
                 let _ = reply.send(self.room.counts(now));
             }
-            Some(RoomInput::Shutdown) | None => self.room.handle_shutdown(),
+            Some(RoomInput::Shutdown) | None => self.room.handle_shutdown(now),
         }
     }
 
