@@ -22,6 +22,8 @@ const MIN_BODY_BYTES: usize = 1024;
 const MAX_BODY_BYTES: usize = 64 * 1024 * 1024;
 const MIN_BANDWIDTH_KBPS: u32 = 30;
 const MAX_BANDWIDTH_KBPS: u32 = 100_000;
+/// A stop that may take longer than this is not bounded in any useful sense.
+const MAX_SHUTDOWN_TIMEOUT_S: u64 = 3_600;
 
 /// One value that cannot work: `key` as the file names it, and why.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -104,6 +106,11 @@ pub struct Config {
     /// estimate then decides which simulcast layers a subscriber gets. 0 turns
     /// estimation off (layers then follow roles and tile sizes only).
     pub bandwidth_start_kbps: u32,
+    /// A stop (SIGTERM, SIGINT) ends every session, finishes the recordings and sends the
+    /// last webhooks within this time, then exits whatever is left (seconds). What is cut
+    /// short is closed out at the next start. Keep it below the supervisor's kill timeout
+    /// (Docker's `stop` waits 10 s, Kubernetes 30 s, systemd 90 s).
+    pub shutdown_timeout_s: u64,
 }
 
 impl Default for Config {
@@ -131,6 +138,7 @@ impl Default for Config {
             webhook_backoff_initial_ms: 1_000,
             webhook_backoff_max_ms: 300_000,
             bandwidth_start_kbps: 1_000,
+            shutdown_timeout_s: 8,
         }
     }
 }
@@ -174,6 +182,7 @@ impl Config {
         "webhook_backoff_initial_ms",
         "webhook_backoff_max_ms",
         "bandwidth_start_kbps",
+        "shutdown_timeout_s",
     ];
 
     /// Layer the sources: defaults, then the TOML file (if given; it must exist), then
@@ -257,6 +266,11 @@ impl Config {
             format!(
                 "must be 0 (off) or between {MIN_BANDWIDTH_KBPS} and {MAX_BANDWIDTH_KBPS} kbit/s"
             ),
+        );
+        check(
+            (1..=MAX_SHUTDOWN_TIMEOUT_S).contains(&self.shutdown_timeout_s),
+            "shutdown_timeout_s",
+            format!("must be between 1 and {MAX_SHUTDOWN_TIMEOUT_S} seconds"),
         );
         if let Some(room) = &self.demo_room {
             check(
@@ -400,6 +414,7 @@ mod tests {
             rate_burst: 0,
             max_body_bytes: 10,
             bandwidth_start_kbps: 5,
+            shutdown_timeout_s: 0,
             demo_room: Some("no spaces".into()),
             webhook_backoff_initial_ms: 10_000,
             webhook_backoff_max_ms: 1_000,
@@ -432,6 +447,7 @@ mod tests {
                 "rate_burst",
                 "max_body_bytes",
                 "bandwidth_start_kbps",
+                "shutdown_timeout_s",
                 "demo_room",
                 "webhook_backoff_initial_ms",
                 "webhooks[0].url",
