@@ -23,6 +23,8 @@ const MIN_BODY_BYTES: usize = 1024;
 const MAX_BODY_BYTES: usize = 64 * 1024 * 1024;
 const MIN_BANDWIDTH_KBPS: u32 = 30;
 const MAX_BANDWIDTH_KBPS: u32 = 100_000;
+/// A stop that may take longer than this is not bounded in any useful sense.
+const MAX_SHUTDOWN_TIMEOUT_S: u64 = 3_600;
 
 /// One value that cannot work: `key` as the file names it, and why.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -156,6 +158,12 @@ pub struct Config {
     /// Serve `/metrics` on this address instead of the main one (a private interface); the
     /// main address then answers it 404.
     pub metrics_http: Option<SocketAddr>,
+    // Stopping
+    /// A stop (SIGTERM, SIGINT) ends every session, finishes the recordings and sends the
+    /// last webhooks within this time, then exits whatever is left (seconds). What is cut
+    /// short is closed out at the next start. Keep it below the supervisor's kill timeout
+    /// (Docker's `stop` waits 10 s, Kubernetes 30 s, systemd 90 s).
+    pub shutdown_timeout_s: u64,
 }
 
 /// How log lines are written.
@@ -212,6 +220,8 @@ impl Default for Config {
             log_format: LogFormat::Text,
             access_log: true,
             metrics_http: None,
+            // Stopping
+            shutdown_timeout_s: 8,
         }
     }
 }
@@ -272,6 +282,8 @@ impl Config {
         "log_format",
         "access_log",
         "metrics_http",
+        // Stopping
+        "shutdown_timeout_s",
     ];
 
     /// Layer the sources: defaults, then the TOML file (if given; it must exist), then
@@ -381,6 +393,11 @@ impl Config {
             format!(
                 "must be 0 (off) or between {MIN_BANDWIDTH_KBPS} and {MAX_BANDWIDTH_KBPS} kbit/s"
             ),
+        );
+        check(
+            (1..=MAX_SHUTDOWN_TIMEOUT_S).contains(&self.shutdown_timeout_s),
+            "shutdown_timeout_s",
+            format!("must be between 1 and {MAX_SHUTDOWN_TIMEOUT_S} seconds"),
         );
         if let Some(room) = &self.demo_room {
             check(
@@ -599,6 +616,7 @@ mod tests {
             rate_burst: 0,
             max_body_bytes: 10,
             bandwidth_start_kbps: 5,
+            shutdown_timeout_s: 0,
             demo_room: Some("no spaces".into()),
             webhook_backoff_initial_ms: 10_000,
             webhook_backoff_max_ms: 1_000,
@@ -631,6 +649,7 @@ mod tests {
                 "rate_burst",
                 "max_body_bytes",
                 "bandwidth_start_kbps",
+                "shutdown_timeout_s",
                 "demo_room",
                 "webhook_backoff_initial_ms",
                 "webhooks[0].url",

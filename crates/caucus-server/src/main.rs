@@ -15,6 +15,7 @@ use caucus_core::builtin;
 use caucus_server::config::ConfigError;
 use caucus_server::{Config, JoinGrant, Overrides, Server, TokenIssuer};
 use clap::{Args, Parser, Subcommand};
+use tracing::info;
 
 /// Caucus: a video-conferencing server with server-owned breakout rooms.
 #[derive(Debug, Parser)]
@@ -138,7 +139,7 @@ fn serve(args: ServeArgs) -> ExitCode {
         Ok(runtime) => runtime,
         Err(e) => return fail(&format!("cannot start the runtime: {e}")),
     };
-    runtime.block_on(async move {
+    let code = runtime.block_on(async move {
         let demo_room = config.demo();
         let running = match Server::start(config).await {
             Ok(running) => running,
@@ -175,12 +176,72 @@ fn serve(args: ServeArgs) -> ExitCode {
         );
         println!("  management token: caucus token --management --data <DIR>");
         println!("\nPress Ctrl-C to stop.");
-        if let Err(e) = tokio::signal::ctrl_c().await {
-            eprintln!("cannot wait for Ctrl-C: {e}");
+        let mut stop = match StopSignals::listen() {
+            Ok(stop) => stop,
+            Err(e) => {
+                eprintln!("caucus: cannot listen for SIGTERM/SIGINT: {e}");
+                running.shutdown().await;
+                return ExitCode::FAILURE;
+            }
+        };
+        let signal = stop.next().await;
+        info!(signal, "stop requested");
+        // A second signal while stopping means "now": exit without waiting for the rest.
+        tokio::select! {
+            () = running.shutdown() => ExitCode::SUCCESS,
+            signal = stop.next() => {
+                eprintln!("caucus: {signal} again while stopping; exiting now");
+                ExitCode::FAILURE
+            }
         }
-        running.shutdown().await;
-        ExitCode::SUCCESS
-    })
+    });
+    // Blocking work still running after the stop (a file write, a store call) gets a moment,
+    // never an unbounded wait.
+    runtime.shutdown_timeout(Duration::from_secs(1));
+    code
+}
+
+/// SIGTERM (systemd, Docker, Kubernetes) and SIGINT (Ctrl-C): either one stops the server
+/// cleanly.
+struct StopSignals {
+    #[cfg(unix)]
+    term: tokio::signal::unix::Signal,
+    #[cfg(unix)]
+    int: tokio::signal::unix::Signal,
+}
+
+impl StopSignals {
+    /// Install the handlers (from then on the signals no longer kill the process).
+    fn listen() -> std::io::Result<StopSignals> {
+        #[cfg(unix)]
+        {
+            use tokio::signal::unix::{SignalKind, signal};
+            Ok(StopSignals {
+                term: signal(SignalKind::terminate())?,
+                int: signal(SignalKind::interrupt())?,
+            })
+        }
+        #[cfg(not(unix))]
+        {
+            Ok(StopSignals {})
+        }
+    }
+
+    /// The next stop signal's name.
+    async fn next(&mut self) -> &'static str {
+        #[cfg(unix)]
+        {
+            tokio::select! {
+                _ = self.term.recv() => "SIGTERM",
+                _ = self.int.recv() => "SIGINT",
+            }
+        }
+        #[cfg(not(unix))]
+        {
+            let _ = tokio::signal::ctrl_c().await;
+            "Ctrl-C"
+        }
+    }
 }
 
 fn token(args: TokenArgs) -> ExitCode {

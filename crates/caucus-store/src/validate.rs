@@ -78,6 +78,24 @@ pub(crate) fn recording(recording: &crate::RecordingRecord) -> Result<()> {
 }
 
 /// Milliseconds as SQLite's signed integer; anything past year 292,277,026 is a bug.
+/// A live change names a room, and a session's start time fits SQLite's integers.
+pub(crate) fn live_change(change: &crate::LiveChange) -> Result<()> {
+    use crate::LiveChange;
+    match change {
+        LiveChange::SessionStarted { room, at_ms } => {
+            not_empty("room", room.as_str())?;
+            millis("at_ms", *at_ms).map(|_| ())
+        }
+        LiveChange::PeerJoined { room, user, .. } => {
+            not_empty("room", room.as_str())?;
+            not_empty("user", user.as_str())
+        }
+        LiveChange::PeerLeft { room, .. } | LiveChange::SessionEnded { room } => {
+            not_empty("room", room.as_str())
+        }
+    }
+}
+
 pub(crate) fn millis(field: &str, ms: u64) -> Result<i64> {
     i64::try_from(ms).map_err(|_| StoreError::invalid(field, format!("{ms} is out of range")))
 }
