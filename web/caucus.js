@@ -1012,6 +1012,7 @@ export function describeError(err) {
     rate_limited: 'Too many actions at once; slow down a little.',
     not_connected: 'Not connected to the server.',
     invalid_name: 'That name is not valid.',
+    invalid_id: 'That id is not valid (letters, digits, -, _ and inner dots only).',
     duplicate_name: 'Another room already has that name.',
     unknown_peer: 'That participant has left.',
   };

@@ -1,8 +1,8 @@
 // @ts-check
 /**
- * The meeting view (`/rooms/{room}?token=…`): device preview, the video grid, screen share,
- * chat, raised hands, the peer list, requests, the breakout banner and room chooser, and —
- * for managers — the console (`console.js`).
+ * The meeting view (`/rooms/{room}?token=…`; the token then leaves the address bar): device
+ * preview, the video grid, screen share, chat, raised hands, the peer list, requests, the
+ * breakout banner and room chooser, and — for managers — the console (`console.js`).
  *
  * For tests and debugging the running app is exposed as `window.caucusApp` (`{client}`).
  * @module meeting
@@ -16,9 +16,35 @@ import { mountConsole } from './console.js';
 /** @typedef {import('./caucus.js').Source} Source */
 
 const app = /** @type {HTMLElement} */ (document.getElementById('app'));
-const params = new URLSearchParams(location.search);
-const token = params.get('token') ?? '';
 const roomId = decodeURIComponent(location.pathname.split('/')[2] ?? '');
+const token = takeToken();
+
+/**
+ * The join token, read from `?token=` and then taken out of the address bar, so that it stays
+ * out of the history, bookmarks, a shared screen and a copied address. This tab keeps it in
+ * its session storage, so a reload (the Rejoin button) still joins.
+ * @returns {string}
+ */
+function takeToken() {
+  const key = `caucus.token:${roomId}`;
+  const url = new URL(location.href);
+  const fromLink = url.searchParams.get('token');
+  if (!fromLink) {
+    try {
+      return sessionStorage.getItem(key) ?? '';
+    } catch {
+      return '';
+    }
+  }
+  try {
+    sessionStorage.setItem(key, fromLink);
+  } catch {
+    // No storage (a privacy setting): a reload then needs the link again.
+  }
+  url.searchParams.delete('token');
+  history.replaceState(history.state, '', `${url.pathname}${url.search}${url.hash}`);
+  return fromLink;
+}
 
 /** Claims of the join token, for the preview screen only (the server verifies it). */
 function claims() {

@@ -53,7 +53,9 @@ test('simulcast: each viewer decodes the layer its tile needs', { timeout: 12000
 
     // The wide page shows the host large (a spotlight-sized tile); the narrow page keeps the
     // small grid tile. Each page reports its tile, and each gets the layer that fits it.
-    await wide.page.addStyleTag({ content: `.tile[data-peer="${host.peerId}"] video { width: 800px !important; height: 450px !important; }` });
+    // A rule added through the CSSOM: the page's Content-Security-Policy refuses inline styles.
+    await wide.page.evaluate((rule) => document.styleSheets[0].insertRule(rule, document.styleSheets[0].cssRules.length),
+      `.tile[data-peer="${host.peerId}"] video { width: 800px !important; height: 450px !important; }`);
     let last = [0, 0];
     const deadline = Date.now() + 30000;
     while (Date.now() < deadline) {

@@ -1,7 +1,8 @@
 //! Recording end to end over real UDP: the main room and a breakout recorded at the same time,
 //! started and stopped by the REST API, peers told they are recorded, and the files — one
 //! WebM per track under `{data}/recordings/{room}/{id}/` — checked with ffprobe: the expected
-//! tracks with plausible durations, and no track of main in the breakout's recording.
+//! tracks with plausible durations, and no track of main in the breakout's recording; files
+//! and directories owner-only.
 //! `scripts/test-all` installs ffmpeg when it is missing; without it this test fails.
 
 #![allow(clippy::unwrap_used)]
@@ -304,6 +305,26 @@ async fn main_and_a_breakout_are_recorded_at_once_into_webm_files_that_ffprobe_r
 
 /// A room whose policy records main starts recording at the first join, by itself; ending the
 /// session finishes the recording with `session_ended`.
+/// Recordings are the meeting itself: every directory from `recordings/` down is 0700 and
+/// every file 0600, whatever the umask.
+fn owner_only(data: &Path, recording: &Value) {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = |path: &Path| std::fs::metadata(path).unwrap().permissions().mode() & 0o777;
+        let dir = data.join(recording["path"].as_str().unwrap());
+        let mut at = dir.as_path();
+        while at != data {
+            assert_eq!(mode(at), 0o700, "{}", at.display());
+            at = at.parent().unwrap();
+        }
+        for file in recording["files"].as_array().unwrap() {
+            let path = dir.join(file["name"].as_str().unwrap());
+            assert_eq!(mode(&path), 0o600, "{}", path.display());
+        }
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_room_with_an_automatic_policy_records_main_from_the_first_join() {
     let data = temp_data("auto");
@@ -355,6 +376,7 @@ async fn a_room_with_an_automatic_policy_records_main_from_the_first_join() {
     assert_eq!(status, 200, "{done}");
     assert_eq!(done["end_reason"], "session_ended", "{done}");
     let files = check_files(&data, &done);
+    owner_only(&data, &done);
     let hana = host.peer_id().to_string();
     assert_eq!(
         files,

@@ -12,11 +12,12 @@
 //!
 //! A `joined` starts a receiver's knowledge afresh (a resumed client rebuilds from it). Events
 //! that name an existing track (`track_unpublished`, `track_muted`) need both its peer and the
-//! track known. Not checked yet: events that only name peers (`peer_left`, `peers_moved`) —
-//! a peer that arrives in a room is not introduced to the peers there, nor they to it, so
-//! `peers_moved` can name a peer a receiver has only seen by id in a breakout view or not at
-//! all — and messages that carry their sender (`chat`, `broadcast`, `request_received`,
-//! `help_requested`, `track_muted.by`).
+//! track known. The session introduces a track as it enters a receiver's desired set
+//! (`track_published`, or the publisher's `peer_updated` when the receiver never met it), so
+//! the desired-set clause above is a safety net, not the way a receiver learns. Not checked
+//! yet: events that only name peers (`peers_moved` can name a peer a receiver has only seen
+//! by id in a breakout view) and messages that carry their sender (`chat`, `broadcast`,
+//! `request_received`, `help_requested`, `track_muted.by`).
 //!
 //! The ledger is pure bookkeeping: feed it every effect in order with [`Knowledge::observe`];
 //! it returns the violations that effect makes.

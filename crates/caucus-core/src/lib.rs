@@ -42,6 +42,7 @@ pub mod session;
 pub mod sim;
 mod state;
 pub mod template;
+pub mod text;
 pub mod time;
 mod wire;
 

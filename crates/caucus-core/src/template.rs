@@ -260,10 +260,12 @@ fn validate_name(name: &str, field: &str) -> Result<(), Denial> {
         )
         .with_field(field));
     }
-    if name.chars().count() > MAX_NAME || name.chars().any(char::is_control) {
+    if name.chars().count() > MAX_NAME || !crate::text::is_printable_name(name) {
         return Err(Denial::new(
             ErrorCode::InvalidName,
-            format!("a name is at most {MAX_NAME} printable characters"),
+            format!(
+                "a name is at most {MAX_NAME} printable characters, without control or direction-changing characters"
+            ),
         )
         .with_field(field));
     }

@@ -507,6 +507,22 @@ fn preassignment_by_user_id_works_before_anyone_joins() {
         (err.code, err.field.as_deref()),
         (ErrorCode::UnknownBreakout, Some("by_user_id.cy"))
     );
+    // A user id no token can carry is refused as one, without repeating it.
+    for bad in ["..", "ana\u{1b}[2J", "a/b"] {
+        let err = sim
+            .breakouts(
+                SERVER,
+                BreakoutOp::SetPreassignments {
+                    by_user_id: [(bad.into(), BreakoutRef::Id(rooms[0]))].into(),
+                },
+            )
+            .unwrap_err();
+        assert_eq!(
+            (err.code, err.field.as_deref()),
+            (ErrorCode::InvalidId, Some("by_user_id")),
+            "{bad:?}"
+        );
+    }
 
     let ben = sim.join("ben", "guest");
     open(&mut sim);

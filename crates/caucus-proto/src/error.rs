@@ -85,6 +85,7 @@ error_codes! {
     // 422: well-formed, but the values make no sense.
     InvalidValue => "invalid_value", 422;
     InvalidName => "invalid_name", 422;
+    InvalidId => "invalid_id", 422;
     DuplicateName => "duplicate_name", 422;
     InvalidCaps => "invalid_caps", 422;
     UnknownRoleReference => "unknown_role_reference", 422;

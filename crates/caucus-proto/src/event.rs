@@ -51,6 +51,9 @@ pub enum LeaveReason {
     Removed,
     ReconnectTimeout,
     SessionEnded,
+    /// The server stopped without ending the session (a crash): said by the next start, in
+    /// the `peer.left` webhook only (no peer is there to be told).
+    Restart,
 }
 
 /// Why a track stopped.

@@ -12,8 +12,60 @@ use std::str::FromStr;
 
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
+use crate::error::{ErrorBody, ErrorCode};
+
+/// A chosen id that does not follow [`check_chosen`]'s rule.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InvalidId {
+    /// What kind of id it was meant to be (`room`, `user`, …; empty when it could be several).
+    pub kind: &'static str,
+    /// The longest id of that kind, in bytes.
+    pub max_len: usize,
+}
+
+impl InvalidId {
+    /// The refusal a client is sent: always `invalid_id`, with the input at fault. The id
+    /// itself is not repeated: it may hold anything, control characters included.
+    pub fn into_body(self, field: impl Into<String>) -> ErrorBody {
+        ErrorBody::new(ErrorCode::InvalidId, self.to_string()).with_field(field)
+    }
+}
+
+impl fmt::Display for InvalidId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if !self.kind.is_empty() {
+            write!(f, "{} ", self.kind)?;
+        }
+        write!(
+            f,
+            "ids are 1 to {} ASCII letters, digits, `-`, `_` or `.`, with `.` never first or last",
+            self.max_len
+        )
+    }
+}
+
+impl std::error::Error for InvalidId {}
+
+/// The rule of every chosen id that can reach a file path, a URL or a token: ASCII letters,
+/// digits, `-` and `_`, and `.` only between two other characters (so never `.`, `..` or a
+/// hidden file name), 1 to `max_len` bytes.
+pub fn check_chosen(kind: &'static str, max_len: usize, id: &str) -> Result<(), InvalidId> {
+    let bytes = id.as_bytes();
+    let plain = |b: &u8| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_');
+    let ok = !bytes.is_empty()
+        && bytes.len() <= max_len
+        && bytes.iter().all(|b| plain(b) || *b == b'.')
+        && bytes.first().is_some_and(plain)
+        && bytes.last().is_some_and(plain);
+    if ok {
+        Ok(())
+    } else {
+        Err(InvalidId { kind, max_len })
+    }
+}
+
 macro_rules! chosen_id {
-    ($(#[$doc:meta])* $name:ident) => {
+    ($(#[$doc:meta])* $name:ident, $kind:literal, $max:literal) => {
         $(#[$doc])*
         #[derive(Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
         #[serde(transparent)]
@@ -26,6 +78,27 @@ macro_rules! chosen_id {
 
             pub fn as_str(&self) -> &str {
                 &self.0
+            }
+
+            /// The longest id of this kind, in bytes.
+            pub const MAX_LEN: usize = $max;
+
+            /// Whether `id` follows the rule ([`check_chosen`]).
+            pub fn check(id: &str) -> Result<(), InvalidId> {
+                check_chosen($kind, $max, id)
+            }
+
+            /// An id from outside (a request, a token, a flag), checked against the rule.
+            pub fn parse(id: &str) -> Result<Self, InvalidId> {
+                Self::check(id).map(|()| Self(id.to_owned()))
+            }
+        }
+
+        impl FromStr for $name {
+            type Err = InvalidId;
+
+            fn from_str(s: &str) -> Result<Self, InvalidId> {
+                Self::parse(s)
             }
         }
 
@@ -57,20 +130,20 @@ macro_rules! chosen_id {
 
 chosen_id!(
     /// A durable room, e.g. `demo`.
-    RoomId
+    RoomId, "room", 64
 );
 chosen_id!(
     /// The application's id for a person, taken from the join token. Stable across reconnects
     /// and known before the person joins (pre-assignments use it).
-    UserId
+    UserId, "user", 128
 );
 chosen_id!(
     /// The name of a role inside a template, e.g. `host`.
-    RoleName
+    RoleName, "role", 64
 );
 chosen_id!(
     /// A template, e.g. the built-in `breakout`.
-    TemplateId
+    TemplateId, "template", 64
 );
 
 /// The id string did not have the expected prefix and number.
@@ -174,6 +247,43 @@ issued_id!(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn chosen_ids_are_a_safe_alphabet_with_inner_dots() {
+        for good in ["demo", "team-sync_2", "a.b", "v1.2.3", "A", &"x".repeat(64)] {
+            assert_eq!(
+                RoomId::parse(good).map(|r| r.to_string()),
+                Ok(good.to_owned())
+            );
+        }
+        let refused = [
+            "",
+            ".",
+            "..",
+            ".hidden",
+            "trailing.",
+            "../secret",
+            "a/b",
+            "a\\b",
+            "no spaces",
+            "a\0b",
+            "\u{1b}[31m",
+            "caf\u{e9}",
+            "a\u{202e}b",
+            &"x".repeat(65),
+        ];
+        for bad in refused {
+            let err = bad.parse::<RoomId>().unwrap_err();
+            assert_eq!(err.kind, "room", "{bad:?}");
+            let body = err.into_body("room");
+            assert_eq!(body.code, ErrorCode::InvalidId, "{bad:?}");
+            assert_eq!(body.field.as_deref(), Some("room"));
+        }
+        // User ids may be longer: applications often use long opaque ids.
+        assert!(UserId::parse(&"u".repeat(128)).is_ok());
+        assert!(UserId::parse(&"u".repeat(129)).is_err());
+        assert!(UserId::parse("ana@example.com").is_err());
+    }
 
     #[test]
     fn issued_ids_round_trip_with_their_prefix() {

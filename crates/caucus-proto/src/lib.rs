@@ -19,8 +19,8 @@ pub mod template;
 pub use error::{ErrorBody, ErrorCode, ErrorEnvelope};
 pub use event::{LifecycleEvent, ServerEvent};
 pub use ids::{
-    BreakoutId, HelpId, PeerId, RecordingId, RequestId, RoleName, RoomId, TemplateId, TrackId,
-    UserId,
+    BreakoutId, HelpId, InvalidId, PeerId, RecordingId, RequestId, RoleName, RoomId, TemplateId,
+    TrackId, UserId,
 };
 pub use model::{BreakoutOptions, ChatTarget, Location, Phase, Source, TrackKey, Visibility};
 pub use template::{

@@ -14,7 +14,8 @@
 //!   and made relative to the first frame, in milliseconds, never going backwards;
 //! - [`WebmWriter`]: a Matroska/WebM muxer for one track — EBML header, a Segment whose size
 //!   is patched at the end, a SeekHead, Info (Duration patched at the end), Tracks, Clusters of
-//!   SimpleBlocks (video clusters start at keyframes), and Cues.
+//!   SimpleBlocks (video clusters start at keyframes), and Cues; [`repair`] finishes a file
+//!   whose writer never did (the process died), from the clusters it holds.
 //!
 //! **What it is not.** It reads no clock (time is RTP time), opens no file, spawns no thread:
 //! bytes go to the `Write + Seek` the caller hands in. It does not decode media: a frame is
@@ -47,11 +48,13 @@ mod assembler;
 mod ebml;
 pub mod opus;
 mod reorder;
+mod repair;
 pub mod vp8;
 mod webm;
 
 pub use assembler::{Codec, FrameAssembler, TimedFrame};
 pub use reorder::{Ordered, Reorder};
+pub use repair::{Repaired, repair};
 pub use webm::{Summary, TrackSpec, WebmWriter};
 
 /// One RTP packet of a track, as the media plane hands it over (decrypted).

@@ -49,30 +49,37 @@ pub struct Summary {
 }
 
 /// Room kept after the Info for the SeekHead written at the end.
-const SEEK_HEAD_ROOM: usize = 80;
+pub(crate) const SEEK_HEAD_ROOM: usize = 80;
 /// A cluster's block times are 16-bit signed offsets; start a new cluster well before that.
 const MAX_CLUSTER_SPAN_MS: u64 = 30_000;
 /// Audio (and video without keyframes for a while) gets a new cluster this often.
 const CLUSTER_TARGET_MS: u64 = 5_000;
-const TRACK_NUMBER: u8 = 1;
+pub(crate) const TRACK_NUMBER: u8 = 1;
 
 /// Writes one track to `out`. Frames must come in time order (equal times are allowed).
 #[derive(Debug)]
 pub struct WebmWriter<W: Write + Seek> {
     out: W,
     spec: TrackSpec,
-    /// Where the Segment's data starts: positions inside the Segment count from here.
-    segment_start: u64,
-    segment_size_at: u64,
-    seek_head_at: u64,
-    duration_at: u64,
-    info_at: u64,
-    tracks_at: u64,
+    layout: Layout,
     cluster: Option<Cluster>,
     cues: Vec<(u64, u64)>,
     last_ms: u64,
     frames: u64,
     keyframes: u64,
+}
+
+/// Where the places patched at the end are (absolute file offsets).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Layout {
+    /// Where the Segment's data starts: positions inside the Segment count from here.
+    pub segment_start: u64,
+    pub segment_size_at: u64,
+    pub seek_head_at: u64,
+    /// The Duration's 8-byte float.
+    pub duration_at: u64,
+    pub info_at: u64,
+    pub tracks_at: u64,
 }
 
 #[derive(Debug)]
@@ -127,12 +134,14 @@ impl<W: Write + Seek> WebmWriter<W> {
         Ok(Self {
             out,
             spec,
-            segment_start,
-            segment_size_at,
-            seek_head_at,
-            duration_at,
-            info_at,
-            tracks_at,
+            layout: Layout {
+                segment_start,
+                segment_size_at,
+                seek_head_at,
+                duration_at,
+                info_at,
+                tracks_at,
+            },
             cluster: None,
             cues: Vec::new(),
             last_ms: 0,
@@ -193,61 +202,18 @@ impl<W: Write + Seek> WebmWriter<W> {
         self.frames
     }
 
+    /// Flush what is written so far (every cluster but the one being built) to the output, so
+    /// that a process that dies leaves it on disk for [`crate::repair`].
+    pub fn flush(&mut self) -> io::Result<()> {
+        self.out.flush()
+    }
+
     /// Write the last cluster and the Cues, patch the Segment size, the Duration (`end_ms`,
     /// at least the last frame's time) and the SeekHead; hand the writer back.
     pub fn finish(mut self, end_ms: u64) -> io::Result<(W, Summary)> {
         self.close_cluster()?;
-        let cues_at = self.out.stream_position()?;
-        let mut cues = Vec::new();
-        for (time, position) in &self.cues {
-            let mut positions = Vec::new();
-            ebml::put_uint(&mut positions, id::CUE_TRACK, u64::from(TRACK_NUMBER));
-            ebml::put_uint(&mut positions, id::CUE_CLUSTER_POSITION, *position);
-            let mut point = Vec::new();
-            ebml::put_uint(&mut point, id::CUE_TIME, *time);
-            ebml::put_master(&mut point, id::CUE_TRACK_POSITIONS, &positions);
-            ebml::put_master(&mut cues, id::CUE_POINT, &point);
-        }
-        let mut element = Vec::new();
-        if !self.cues.is_empty() {
-            ebml::put_master(&mut element, id::CUES, &cues);
-        }
-        self.out.write_all(&element)?;
-        let end = self.out.stream_position()?;
-
         let duration_ms = end_ms.max(self.last_ms);
-        self.out.seek(SeekFrom::Start(self.duration_at))?;
-        self.out.write_all(&(duration_ms as f64).to_be_bytes())?;
-
-        self.out.seek(SeekFrom::Start(self.segment_size_at))?;
-        let mut size = Vec::new();
-        ebml::put_size_fixed(&mut size, end - self.segment_start, 8);
-        self.out.write_all(&size)?;
-
-        let mut seek_head = Vec::new();
-        let mut seeks = vec![(id::INFO, self.info_at), (id::TRACKS, self.tracks_at)];
-        if !self.cues.is_empty() {
-            seeks.push((id::CUES, cues_at));
-        }
-        for (target, at) in seeks {
-            let mut seek = Vec::new();
-            let mut target_id = Vec::new();
-            ebml::put_id(&mut target_id, target);
-            ebml::put_bytes(&mut seek, id::SEEK_ID, &target_id);
-            ebml::put_uint_fixed(&mut seek, id::SEEK_POSITION, at - self.segment_start);
-            ebml::put_master(&mut seek_head, id::SEEK, &seek);
-        }
-        let mut room = Vec::with_capacity(SEEK_HEAD_ROOM);
-        ebml::put_master(&mut room, id::SEEK_HEAD, &seek_head);
-        let filler = SEEK_HEAD_ROOM - room.len();
-        if filler > 0 {
-            ebml::put_void(&mut room, filler);
-        }
-        debug_assert_eq!(room.len(), SEEK_HEAD_ROOM);
-        self.out.seek(SeekFrom::Start(self.seek_head_at))?;
-        self.out.write_all(&room)?;
-
-        self.out.seek(SeekFrom::Start(end))?;
+        let end = write_tail(&mut self.out, &self.layout, &self.cues, duration_ms)?;
         self.out.flush()?;
         let summary = Summary {
             frames: self.frames,
@@ -262,7 +228,7 @@ impl<W: Write + Seek> WebmWriter<W> {
         let Some(cluster) = self.cluster.take() else {
             return Ok(());
         };
-        let position = self.out.stream_position()? - self.segment_start;
+        let position = self.out.stream_position()? - self.layout.segment_start;
         if cluster.starts_with_keyframe {
             self.cues.push((cluster.start_ms, position));
         }
@@ -272,6 +238,67 @@ impl<W: Write + Seek> WebmWriter<W> {
         self.out.write_all(&head)?;
         self.out.write_all(&cluster.body)
     }
+}
+
+/// At the current position (the end of the last cluster): the Cues; then patch the Segment
+/// size, the Duration and the SeekHead. Returns the file's end, where the position is left.
+pub(crate) fn write_tail<W: Write + Seek>(
+    out: &mut W,
+    layout: &Layout,
+    cue_list: &[(u64, u64)],
+    duration_ms: u64,
+) -> io::Result<u64> {
+    let cues_at = out.stream_position()?;
+    let mut cues = Vec::new();
+    for (time, position) in cue_list {
+        let mut positions = Vec::new();
+        ebml::put_uint(&mut positions, id::CUE_TRACK, u64::from(TRACK_NUMBER));
+        ebml::put_uint(&mut positions, id::CUE_CLUSTER_POSITION, *position);
+        let mut point = Vec::new();
+        ebml::put_uint(&mut point, id::CUE_TIME, *time);
+        ebml::put_master(&mut point, id::CUE_TRACK_POSITIONS, &positions);
+        ebml::put_master(&mut cues, id::CUE_POINT, &point);
+    }
+    let mut element = Vec::new();
+    if !cue_list.is_empty() {
+        ebml::put_master(&mut element, id::CUES, &cues);
+    }
+    out.write_all(&element)?;
+    let end = out.stream_position()?;
+
+    out.seek(SeekFrom::Start(layout.duration_at))?;
+    out.write_all(&(duration_ms as f64).to_be_bytes())?;
+
+    out.seek(SeekFrom::Start(layout.segment_size_at))?;
+    let mut size = Vec::new();
+    ebml::put_size_fixed(&mut size, end - layout.segment_start, 8);
+    out.write_all(&size)?;
+
+    let mut seek_head = Vec::new();
+    let mut seeks = vec![(id::INFO, layout.info_at), (id::TRACKS, layout.tracks_at)];
+    if !cue_list.is_empty() {
+        seeks.push((id::CUES, cues_at));
+    }
+    for (target, at) in seeks {
+        let mut seek = Vec::new();
+        let mut target_id = Vec::new();
+        ebml::put_id(&mut target_id, target);
+        ebml::put_bytes(&mut seek, id::SEEK_ID, &target_id);
+        ebml::put_uint_fixed(&mut seek, id::SEEK_POSITION, at - layout.segment_start);
+        ebml::put_master(&mut seek_head, id::SEEK, &seek);
+    }
+    let mut room = Vec::with_capacity(SEEK_HEAD_ROOM);
+    ebml::put_master(&mut room, id::SEEK_HEAD, &seek_head);
+    let filler = SEEK_HEAD_ROOM - room.len();
+    if filler > 0 {
+        ebml::put_void(&mut room, filler);
+    }
+    debug_assert_eq!(room.len(), SEEK_HEAD_ROOM);
+    out.seek(SeekFrom::Start(layout.seek_head_at))?;
+    out.write_all(&room)?;
+
+    out.seek(SeekFrom::Start(end))?;
+    Ok(end)
 }
 
 fn track_entry(spec: TrackSpec, uid: u64) -> Vec<u8> {

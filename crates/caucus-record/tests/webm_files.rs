@@ -8,7 +8,7 @@ use std::io::Cursor;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use caucus_record::{Codec, FrameAssembler, RtpPacket, TrackSpec, WebmWriter};
+use caucus_record::{Codec, FrameAssembler, RtpPacket, TrackSpec, WebmWriter, repair};
 
 // ---- an independent EBML reader -----------------------------------------------------------
 
@@ -364,4 +364,134 @@ fn standard_tools_read_the_files() {
     );
     assert!(probe.contains("duration=3.0"), "{probe}");
     assert_eq!(ffmpeg_reads_every_packet(&path), 90);
+}
+
+// ---- files whose writer never finished -------------------------------------------------------
+
+/// What a process that dies while recording leaves on disk: everything flushed so far (the
+/// head and the clusters written), without the cluster being built and without the end; `cut`
+/// bytes fewer when the crash tore the last write.
+fn unfinished(codec: Codec, packets: Vec<RtpPacket>, cut: usize) -> Vec<u8> {
+    let mut assembler = FrameAssembler::new(codec);
+    let mut frames = Vec::new();
+    for p in packets {
+        assembler.push(p, &mut frames);
+    }
+    let spec = TrackSpec::for_first_frame(codec, &frames[0]).unwrap();
+    let disk = Shared::default();
+    let mut writer = WebmWriter::new(disk.clone(), spec, 7).unwrap();
+    for f in &frames {
+        writer.write_frame(f.time_ms, f.keyframe, &f.data).unwrap();
+    }
+    writer.flush().unwrap();
+    // The process dies here: the writer is never finished.
+    std::mem::forget(writer);
+    let bytes = disk.0.borrow().get_ref().clone();
+    bytes[..bytes.len() - cut].to_vec()
+}
+
+/// A file the test can read while the writer still holds it.
+#[derive(Debug, Clone, Default)]
+struct Shared(std::rc::Rc<std::cell::RefCell<Cursor<Vec<u8>>>>);
+
+impl std::io::Write for Shared {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.borrow_mut().write(buf)
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl std::io::Seek for Shared {
+    fn seek(&mut self, pos: std::io::SeekFrom) -> std::io::Result<u64> {
+        self.0.borrow_mut().seek(pos)
+    }
+}
+
+/// Repair `bytes` as the server does with a file: in place, then cut at the new end.
+fn repaired(bytes: Vec<u8>) -> (Vec<u8>, caucus_record::Repaired) {
+    let mut file = Cursor::new(bytes);
+    let done = repair(&mut file).unwrap().expect("frames survived");
+    let mut bytes = file.into_inner();
+    bytes.truncate(done.summary.bytes as usize);
+    (bytes, done)
+}
+
+#[test]
+fn a_file_cut_short_keeps_its_whole_clusters_and_plays() {
+    // VP8 with a keyframe a second: a cluster a second. The crash tore the second cluster's
+    // write; the first (frames 0..30) is whole.
+    let (packets, frames) = vp8_packets();
+    let (bytes, done) = repaired(unfinished(Codec::Vp8, packets, 300));
+    assert_eq!(done.codec, Codec::Vp8);
+    let segment = read(&bytes);
+    let blocks = blocks(&segment);
+    assert_eq!(
+        blocks.len(),
+        30,
+        "the whole first cluster, nothing of the torn one"
+    );
+    for (i, (_, key, data)) in blocks.iter().enumerate() {
+        assert_eq!(*key, i == 0);
+        assert_eq!(data, &frames[i]);
+    }
+    assert_eq!(done.summary.frames, 30);
+    assert_eq!(done.summary.keyframes, 1);
+    let last = blocks.last().unwrap().0;
+    assert!(
+        done.summary.duration_ms > last,
+        "{done:?}, last frame at {last}"
+    );
+    let info = segment.child(0x1549_A966);
+    assert_eq!(info.child(0x4489).float(), done.summary.duration_ms as f64);
+    check_positions(&bytes, &segment);
+    let path = write_temp("repaired-video.webm", &bytes);
+    let probe = ffprobe(&path);
+    assert!(probe.contains("codec_name=vp8"), "{probe}");
+    assert!(probe.contains("duration=1.0"), "{probe}");
+    assert_eq!(ffmpeg_reads_every_packet(&path), 30);
+
+    // 8 s of Opus: the first 5 s cluster was written whole, the rest was still in memory.
+    let long: Vec<RtpPacket> = (0..400u32)
+        .map(|i| RtpPacket {
+            seq: u64::from(i),
+            timestamp: 960 * i,
+            marker: false,
+            payload: vec![15 << 3, i as u8, 0xAA, 0x55],
+        })
+        .collect();
+    let (bytes, done) = repaired(unfinished(Codec::Opus, long, 0));
+    assert_eq!(done.codec, Codec::Opus);
+    assert_eq!(done.summary.frames, 250);
+    assert_eq!(
+        done.summary.duration_ms, 5000,
+        "the last frame's 20 ms included"
+    );
+    let segment = read(&bytes);
+    check_positions(&bytes, &segment);
+    let path = write_temp("repaired-audio.webm", &bytes);
+    assert!(ffprobe(&path).contains("duration=5.0"));
+    assert_eq!(ffmpeg_reads_every_packet(&path), 250);
+}
+
+#[test]
+fn a_finished_file_repairs_to_itself_and_a_head_alone_holds_nothing() {
+    let (packets, _) = vp8_packets();
+    let (finished, summary) = record(Codec::Vp8, packets);
+    let (again, done) = repaired(finished.clone());
+    assert_eq!(again, finished);
+    assert_eq!(done.summary.frames, summary.frames);
+    assert_eq!(done.summary.bytes, summary.bytes);
+
+    // Killed before the first cluster was written: nothing to keep.
+    let (packets, _) = vp8_packets();
+    let head_only = unfinished(Codec::Vp8, packets[..3].to_vec(), 0);
+    assert!(repair(&mut Cursor::new(head_only)).unwrap().is_none());
+    assert_eq!(
+        repair(&mut Cursor::new(b"not a webm".to_vec()))
+            .unwrap_err()
+            .kind(),
+        std::io::ErrorKind::InvalidData
+    );
 }

@@ -49,4 +49,4 @@ pub use api::{ApiAnswer, ApiRequest, ApiResult, OptionsPatch, PeerPatch};
 pub use media_ids::{BoundTrack, MediaIds};
 pub use output::{AckId, CheckId, EngineCommand, Output, RecordCommand, RecordedTrack, Signal};
 pub use plan::{Plan, PlanRoom, Secret};
-pub use room::{ConnId, Room, RoomCounts, RoomSetup, close_code};
+pub use room::{ConnId, Room, RoomCounts, RoomSetup, SHUTDOWN_REASON, close_code};

@@ -31,7 +31,8 @@ impl Room {
         match result {
             Ok(sdp) => self.reply(peer, request, Ok(sdp.map(|sdp| ReplyData::Answer { sdp }))),
             Err(e) => {
-                debug!(room = %self.id, %peer, %key, error = %e, "negotiation failed");
+                // The detail stays here: the client gets a code and a fixed sentence.
+                info!(room = %self.id, %peer, %key, error = %e, "negotiation failed");
                 if was_adding {
                     // The engine never took the peer: the next offer starts afresh.
                     self.ids.detach(peer);
@@ -202,14 +203,16 @@ impl Room {
 
 fn media_error(error: &MediaError) -> ErrorBody {
     let (code, message) = match error {
-        // The parser's own text can hold internal detail (offsets, addresses): never echo it.
+        // str0m's own text can hold internal detail (parser offsets, memory addresses, its
+        // state): never echo it. The room logs it.
         MediaError::InvalidSdp(_) => (
             ErrorCode::MalformedRequest,
             "the SDP could not be parsed".to_owned(),
         ),
-        MediaError::Negotiation(_) | MediaError::PeerExists(_) => {
-            (ErrorCode::InvalidValue, error.to_string())
-        }
+        MediaError::Negotiation(_) | MediaError::PeerExists(_) => (
+            ErrorCode::InvalidValue,
+            "the SDP could not be negotiated".to_owned(),
+        ),
         MediaError::NoPendingOffer(_) => (
             ErrorCode::InvalidValue,
             "no server offer is waiting for an answer".to_owned(),

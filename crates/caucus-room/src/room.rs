@@ -47,6 +47,9 @@ pub mod close_code {
     pub const REPLACED: u16 = 4000;
 }
 
+/// The `reason` of `session_ended` (and of the `session.ended` webhook) when the server stops.
+pub const SHUTDOWN_REASON: &str = "the server is shutting down";
+
 /// Identifies one signaling connection (a peer that reconnects comes on a new one).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct ConnId(pub u64);
@@ -123,6 +126,8 @@ pub struct Room {
     next_ack: u64,
     ended: bool,
     released: bool,
+    /// The server is shutting down (connections then close with 1001).
+    shutting_down: bool,
     /// The breakout version whose plan was last compared with `last_plan`.
     plan_version: u64,
     /// The plan last written (or loaded).
@@ -174,6 +179,7 @@ impl Room {
             next_ack: 0,
             ended: false,
             released: false,
+            shutting_down: false,
             last_plan,
             secrets,
             layer_hints: BTreeMap::new(),
@@ -338,8 +344,21 @@ impl Room {
         self.settle(now);
     }
 
-    /// Close every connection and release the media plane: the server is shutting down.
-    pub fn handle_shutdown(&mut self) {
+    /// The server is shutting down: the session ends as if the server had ended it — peers are
+    /// told (`session_ended`), recordings stop with everything they received, the lifecycle
+    /// events go out — then every connection closes with 1001 and the media plane is released.
+    pub fn handle_shutdown(&mut self, now: Time) {
+        self.shutting_down = true;
+        if !self.ended {
+            let end = Command::EndSession {
+                reason: Some(SHUTDOWN_REASON.to_owned()),
+                lock: false,
+            };
+            if let Err(denial) = self.session.handle_command(now, Actor::Server, end) {
+                warn!(room = %self.id, %denial, "the session could not be ended at shutdown");
+            }
+            self.settle(now);
+        }
         let links: Vec<PeerId> = self.links.keys().copied().collect();
         for peer in links {
             self.close_link(
@@ -412,7 +431,14 @@ impl Room {
             }
             Effect::Disconnect { peer } => {
                 info!(room = %self.id, %peer, "peer disconnected by the session");
-                self.close_link(peer, crate::close_code::NORMAL, "removed from the session");
+                // At shutdown the session ends for a reason that is not the peer's: 1001 says
+                // "the server went away", so a client may come back later.
+                let (code, reason) = if self.shutting_down {
+                    (crate::close_code::GOING_AWAY, "the server is shutting down")
+                } else {
+                    (crate::close_code::NORMAL, "removed from the session")
+                };
+                self.close_link(peer, code, reason);
                 self.forget(peer);
             }
             Effect::RecordingTracks {

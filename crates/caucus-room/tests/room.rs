@@ -340,8 +340,38 @@ fn shutdown_closes_every_connection_and_releases_the_engine() {
     let bob = h.join(2, "bob", "guest");
     let ana_key = h.connect_media(1, ana);
     let bob_key = h.connect_media(2, bob);
-    h.room.handle_shutdown();
+    h.room.handle_shutdown(h.now);
     let outputs = h.drain();
+    // Each peer is told that the session ended, before its connection closes.
+    for conn in [ConnId(1), ConnId(2)] {
+        let told = outputs.iter().position(|o| match o {
+            Output::Send {
+                to,
+                message: Signal::Event(event),
+            } => {
+                to.contains(&conn)
+                    && matches!(&**event, ServerEvent::SessionEnded { reason }
+                        if reason == caucus_room::SHUTDOWN_REASON)
+            }
+            _ => false,
+        });
+        let closed = outputs
+            .iter()
+            .position(|o| matches!(o, Output::Close { conn: c, .. } if *c == conn));
+        assert!(
+            told.is_some() && told < closed,
+            "{conn:?}: told {told:?}, closed {closed:?}"
+        );
+    }
+    // The webhooks a session's end sends: each peer left, then the session ended.
+    let lifecycle: Vec<&str> = outputs
+        .iter()
+        .filter_map(|o| match o {
+            Output::Lifecycle(event) => Some(event.name()),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(lifecycle, ["peer.left", "peer.left", "session.ended"]);
     let mut closed = closes(&outputs);
     closed.sort();
     assert_eq!(

@@ -23,6 +23,8 @@ const MIN_BODY_BYTES: usize = 1024;
 const MAX_BODY_BYTES: usize = 64 * 1024 * 1024;
 const MIN_BANDWIDTH_KBPS: u32 = 30;
 const MAX_BANDWIDTH_KBPS: u32 = 100_000;
+/// A stop that may take longer than this is not bounded in any useful sense.
+const MAX_SHUTDOWN_TIMEOUT_S: u64 = 3_600;
 
 /// One value that cannot work: `key` as the file names it, and why.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -80,8 +82,22 @@ pub struct Config {
     /// (it may reconnect and resume).
     pub outbound_queue: usize,
     /// Print one join link per role of the built-in template for this room on start
-    /// (the binary does; `None` prints nothing). The room is created on first join.
+    /// (the binary does; `None` prints nothing). The room is created on first join, and
+    /// `POST /demo/token` hands anyone a token for it in any role — so the demo is served
+    /// only when `http` is a loopback address, unless `demo_public` says otherwise.
     pub demo_room: Option<String>,
+    /// Serve the demo room (and its open token endpoint) also when `http` is bound to a
+    /// non-loopback address. Off by default: anyone who reaches the port could join as host.
+    pub demo_public: bool,
+    /// The address people reach this server at (`https://meet.example.org`, behind a
+    /// proxy). Every link the server prints or returns starts with it; when unset, with
+    /// `http://` and the bound address (127.0.0.1 for an unspecified one). The request's
+    /// `Host` header is never used.
+    pub public_url: Option<String>,
+    /// Who may embed the web app in a frame: the source list of the pages'
+    /// `Content-Security-Policy: frame-ancestors` (`'self'` by default, `'none'` for
+    /// nobody, or origins such as `https://intranet.example.org`).
+    pub frame_ancestors: String,
     /// A join to a room the store does not know creates it with the built-in template.
     /// Off by default (unknown rooms are refused with `unknown_room`); on in
     /// [`Config::ephemeral`] so tests can join any room.
@@ -142,6 +158,12 @@ pub struct Config {
     /// Serve `/metrics` on this address instead of the main one (a private interface); the
     /// main address then answers it 404.
     pub metrics_http: Option<SocketAddr>,
+    // Stopping
+    /// A stop (SIGTERM, SIGINT) ends every session, finishes the recordings and sends the
+    /// last webhooks within this time, then exits whatever is left (seconds). What is cut
+    /// short is closed out at the next start. Keep it below the supervisor's kill timeout
+    /// (Docker's `stop` waits 10 s, Kubernetes 30 s, systemd 90 s).
+    pub shutdown_timeout_s: u64,
 }
 
 /// How log lines are written.
@@ -169,6 +191,9 @@ impl Default for Config {
             rate_burst: 100,
             outbound_queue: 1024,
             demo_room: Some("demo".to_owned()),
+            demo_public: false,
+            public_url: None,
+            frame_ancestors: "'self'".to_owned(),
             auto_create_rooms: false,
             max_rooms: 0,
             max_body_bytes: 64 * 1024,
@@ -195,6 +220,8 @@ impl Default for Config {
             log_format: LogFormat::Text,
             access_log: true,
             metrics_http: None,
+            // Stopping
+            shutdown_timeout_s: 8,
         }
     }
 }
@@ -229,6 +256,9 @@ impl Config {
         "rate_burst",
         "outbound_queue",
         "demo_room",
+        "demo_public",
+        "public_url",
+        "frame_ancestors",
         "auto_create_rooms",
         "max_rooms",
         "max_body_bytes",
@@ -252,6 +282,8 @@ impl Config {
         "log_format",
         "access_log",
         "metrics_http",
+        // Stopping
+        "shutdown_timeout_s",
     ];
 
     /// Layer the sources: defaults, then the TOML file (if given; it must exist), then
@@ -362,13 +394,35 @@ impl Config {
                 "must be 0 (off) or between {MIN_BANDWIDTH_KBPS} and {MAX_BANDWIDTH_KBPS} kbit/s"
             ),
         );
+        check(
+            (1..=MAX_SHUTDOWN_TIMEOUT_S).contains(&self.shutdown_timeout_s),
+            "shutdown_timeout_s",
+            format!("must be between 1 and {MAX_SHUTDOWN_TIMEOUT_S} seconds"),
+        );
         if let Some(room) = &self.demo_room {
             check(
-                crate::api::check_id("demo_room", room).is_ok(),
+                caucus_proto::RoomId::check(room).is_ok(),
                 "demo_room",
                 format!("{room:?} is not a valid room id"),
             );
         }
+        if let Some(url) = &self.public_url {
+            check(
+                public_url_ok(url),
+                "public_url",
+                format!(
+                    "{url:?} is not an http:// or https:// URL of a host, without a query or fragment"
+                ),
+            );
+        }
+        check(
+            frame_ancestors_ok(&self.frame_ancestors),
+            "frame_ancestors",
+            format!(
+                "{:?} is not a source list (e.g. 'self', 'none' or https://intranet.example.org, separated by spaces)",
+                self.frame_ancestors
+            ),
+        );
         check(
             self.webhook_timeout_ms >= 1,
             "webhook_timeout_ms",
@@ -445,6 +499,33 @@ impl Config {
         }
     }
 
+    /// The demo room, if the demo is served: configured, and `http` a loopback address or
+    /// `demo_public` on.
+    pub fn demo(&self) -> Option<caucus_proto::RoomId> {
+        let room = self
+            .demo_room
+            .as_deref()
+            .map(str::trim)
+            .filter(|r| !r.is_empty())?;
+        (self.http.ip().is_loopback() || self.demo_public).then(|| caucus_proto::RoomId::from(room))
+    }
+
+    /// The start of every link to this server: `public_url` without a trailing `/`, or
+    /// `http://` and `bound` (a loopback address in place of an unspecified one).
+    pub fn base_url(&self, bound: SocketAddr) -> String {
+        match &self.public_url {
+            Some(url) => url.trim_end_matches('/').to_owned(),
+            None if bound.ip().is_unspecified() => {
+                let loopback = match bound {
+                    SocketAddr::V4(_) => IpAddr::from([127, 0, 0, 1]),
+                    SocketAddr::V6(_) => IpAddr::from(std::net::Ipv6Addr::LOCALHOST),
+                };
+                format!("http://{}", SocketAddr::new(loopback, bound.port()))
+            }
+            None => format!("http://{bound}"),
+        }
+    }
+
     /// The media engine's settings, telling clients `advertised`.
     pub fn engine(&self, advertised: SocketAddr) -> caucus_media::EngineConfig {
         let mut engine = caucus_media::EngineConfig::new(advertised);
@@ -463,6 +544,26 @@ impl Config {
             ..SessionConfig::default()
         }
     }
+}
+
+/// An absolute http(s) URL of a host, nothing after the path (links append to it).
+fn public_url_ok(url: &str) -> bool {
+    reqwest::Url::parse(url).is_ok_and(|u| {
+        matches!(u.scheme(), "http" | "https")
+            && u.host().is_some()
+            && u.query().is_none()
+            && u.fragment().is_none()
+            && u.username().is_empty()
+            && u.password().is_none()
+    })
+}
+
+/// A CSP source list that cannot end the directive early or add another one.
+fn frame_ancestors_ok(list: &str) -> bool {
+    !list.trim().is_empty()
+        && list
+            .bytes()
+            .all(|b| (b.is_ascii_graphic() && !matches!(b, b';' | b',')) || b == b' ')
 }
 
 #[cfg(test)]
@@ -515,6 +616,7 @@ mod tests {
             rate_burst: 0,
             max_body_bytes: 10,
             bandwidth_start_kbps: 5,
+            shutdown_timeout_s: 0,
             demo_room: Some("no spaces".into()),
             webhook_backoff_initial_ms: 10_000,
             webhook_backoff_max_ms: 1_000,
@@ -547,6 +649,7 @@ mod tests {
                 "rate_burst",
                 "max_body_bytes",
                 "bandwidth_start_kbps",
+                "shutdown_timeout_s",
                 "demo_room",
                 "webhook_backoff_initial_ms",
                 "webhooks[0].url",
@@ -587,6 +690,74 @@ mod tests {
         .validate()
         .unwrap_err();
         assert!(problems[0].message.contains("whsec_"), "{problems:?}");
+    }
+
+    #[test]
+    fn the_demo_is_served_on_loopback_only_unless_configured() {
+        let on = |http: &str, demo_public: bool| Config {
+            http: http.parse().unwrap(),
+            demo_public,
+            ..Config::default()
+        };
+        let demo = Some(caucus_proto::RoomId::from("demo"));
+        assert_eq!(Config::default().demo(), demo);
+        assert_eq!(on("[::1]:7880", false).demo(), demo);
+        assert_eq!(on("0.0.0.0:7880", false).demo(), None);
+        assert_eq!(on("192.0.2.10:7880", false).demo(), None);
+        assert_eq!(on("0.0.0.0:7880", true).demo(), demo);
+        let none = Config {
+            demo_room: None,
+            ..on("127.0.0.1:7880", true)
+        };
+        assert_eq!(none.demo(), None);
+    }
+
+    #[test]
+    fn links_start_with_the_public_url_or_the_bound_address() {
+        let bound: SocketAddr = "0.0.0.0:7880".parse().unwrap();
+        assert_eq!(Config::default().base_url(bound), "http://127.0.0.1:7880");
+        let public = Config {
+            public_url: Some("https://meet.example.org/caucus/".into()),
+            ..Config::default()
+        };
+        assert_eq!(public.base_url(bound), "https://meet.example.org/caucus");
+        assert_eq!(public.validate(), Ok(()));
+        for bad in [
+            "meet.example.org",
+            "ftp://x",
+            "https://x/?a=b",
+            "https://u:p@x/",
+        ] {
+            let config = Config {
+                public_url: Some(bad.into()),
+                ..Config::default()
+            };
+            let keys: Vec<String> = config
+                .validate()
+                .unwrap_err()
+                .into_iter()
+                .map(|p| p.key)
+                .collect();
+            assert_eq!(keys, ["public_url"], "{bad}");
+        }
+    }
+
+    #[test]
+    fn frame_ancestors_is_one_source_list() {
+        for good in ["'self'", "'none'", "'self' https://intranet.example.org"] {
+            let config = Config {
+                frame_ancestors: good.into(),
+                ..Config::default()
+            };
+            assert_eq!(config.validate(), Ok(()), "{good}");
+        }
+        for bad in ["", "'self'; script-src *", "a,b", "'self'\n"] {
+            let config = Config {
+                frame_ancestors: bad.into(),
+                ..Config::default()
+            };
+            assert!(config.validate().is_err(), "{bad:?}");
+        }
     }
 
     #[test]

@@ -99,7 +99,7 @@ impl Connection {
         loop {
             let flow = tokio::select! {
                 () = stopping(&mut shutdown) => {
-                    self.close(close_code::GOING_AWAY, "the server is shutting down").await;
+                    self.last_frames(&mut queue).await;
                     Flow::Stop
                 }
                 () = tokio::time::sleep_until(join_deadline), if self.joined.is_none() => {
@@ -323,6 +323,27 @@ impl Connection {
 
     async fn send(&mut self, message: &ServerMessage) -> Flow {
         self.write(frame(message)).await
+    }
+
+    /// The server is stopping: what the room queued before it stopped (`session_ended`, its
+    /// close) goes out first, then the socket closes with 1001.
+    async fn last_frames(&mut self, queue: &mut mpsc::Receiver<Outbound>) {
+        while let Ok(item) = queue.try_recv() {
+            match item {
+                Outbound::Frame(text) => {
+                    if self.write(text).await == Flow::Stop {
+                        return;
+                    }
+                }
+                Outbound::Close { code, reason } => {
+                    self.close(code, reason).await;
+                    self.joined = None;
+                    return;
+                }
+            }
+        }
+        self.close(close_code::GOING_AWAY, "the server is shutting down")
+            .await;
     }
 
     async fn write(&mut self, text: Utf8Bytes) -> Flow {

@@ -144,8 +144,12 @@ impl ControlPlane {
 
     // ---- rooms -------------------------------------------------------------------------------
 
-    /// The durable room, `unknown_room` (404) when absent.
+    /// The durable room, `unknown_room` (404) when absent — also for an id outside the rule
+    /// of room ids, which no room can have.
     pub async fn room_record(&self, id: &RoomId) -> Result<RoomRecord, ApiError> {
+        if RoomId::check(id.as_str()).is_err() {
+            return Err(ApiError::new(ErrorCode::UnknownRoom, "no such room"));
+        }
         let id = id.clone();
         self.store(move |s| s.get_room(&id))
             .await

@@ -6,13 +6,14 @@ use std::sync::Arc;
 
 use axum::Router;
 use axum::extract::{Query, State, WebSocketUpgrade};
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use caucus_proto::RoomId;
 use caucus_proto::signal::MAX_MESSAGE_BYTES;
 use serde::Deserialize;
 
 use crate::api::ApiState;
+use crate::api::error::ApiError;
 use crate::connection::{self, ConnectionContext};
 use crate::metrics::Metrics;
 
@@ -69,7 +70,10 @@ async fn rtc(
     Query(query): Query<RtcQuery>,
     upgrade: WebSocketUpgrade,
 ) -> Response {
-    let hint = query.room.map(RoomId::from);
+    let hint = match query.room.as_deref().map(RoomId::parse).transpose() {
+        Ok(hint) => hint,
+        Err(e) => return ApiError::from(e.into_body("room")).into_response(),
+    };
     upgrade
         // tungstenite zero-fills its whole read buffer on the first read: at the default
         // 128 KiB that is half of a peer's memory. Signaling messages are small; a larger

@@ -27,6 +27,8 @@
 //! - [`connection`]: one task per WebSocket.
 //! - [`media_thread`]: the engine and the socket on their own OS thread.
 //! - [`recorder`]: per-track WebM files from the media plane's recording tap, on its own thread.
+//! - [`recovery`]: what a start closes out after a stop that was not clean (live sessions,
+//!   unfinished recordings).
 //!
 //! **How to drive it.** Tests and embedders start it in-process:
 //!
@@ -59,8 +61,10 @@ pub mod media_thread;
 pub mod metrics;
 pub mod outbound;
 pub mod persist;
+pub mod private_fs;
 pub mod rate_limit;
 pub mod recorder;
+pub mod recovery;
 pub mod registry;
 pub mod room;
 pub mod secret;

@@ -12,10 +12,10 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use caucus_core::builtin;
-use caucus_proto::RoomId;
 use caucus_server::config::ConfigError;
 use caucus_server::{Config, JoinGrant, Overrides, Server, TokenIssuer};
 use clap::{Args, Parser, Subcommand};
+use tracing::info;
 
 /// Caucus: a video-conferencing server with server-owned breakout rooms.
 #[derive(Debug, Parser)]
@@ -139,13 +139,13 @@ fn serve(args: ServeArgs) -> ExitCode {
         Ok(runtime) => runtime,
         Err(e) => return fail(&format!("cannot start the runtime: {e}")),
     };
-    runtime.block_on(async move {
-        let demo_room = config.demo_room.clone();
+    let code = runtime.block_on(async move {
+        let demo_room = config.demo();
         let running = match Server::start(config).await {
             Ok(running) => running,
             Err(e) => return fail(&e.to_string()),
         };
-        println!("Caucus is running: http://{}", running.http_addr());
+        println!("Caucus is running: {}", running.base_url());
         println!("  signaling  {}", running.signaling_url());
         println!(
             "  media      udp {} (advertised {})",
@@ -154,7 +154,6 @@ fn serve(args: ServeArgs) -> ExitCode {
         );
         if let Some(room) = demo_room {
             println!("\nJoin links for room `{room}` (valid 24 h), one per role:");
-            let room = RoomId::from(room);
             for role in builtin::breakout_template_spec().roles.keys() {
                 let grant = JoinGrant::new(room.clone(), format!("demo-{role}"), role.clone())
                     .with_name(format!("Demo {role}"));
@@ -172,17 +171,77 @@ fn serve(args: ServeArgs) -> ExitCode {
             }
         }
         println!(
-            "\nREST API: http://{}/v1 (OpenAPI: /v1/openapi.json, Swagger UI: /docs)",
-            running.http_addr()
+            "\nREST API: {}/v1 (OpenAPI: /v1/openapi.json, Swagger UI: /docs)",
+            running.base_url()
         );
         println!("  management token: caucus token --management --data <DIR>");
         println!("\nPress Ctrl-C to stop.");
-        if let Err(e) = tokio::signal::ctrl_c().await {
-            eprintln!("cannot wait for Ctrl-C: {e}");
+        let mut stop = match StopSignals::listen() {
+            Ok(stop) => stop,
+            Err(e) => {
+                eprintln!("caucus: cannot listen for SIGTERM/SIGINT: {e}");
+                running.shutdown().await;
+                return ExitCode::FAILURE;
+            }
+        };
+        let signal = stop.next().await;
+        info!(signal, "stop requested");
+        // A second signal while stopping means "now": exit without waiting for the rest.
+        tokio::select! {
+            () = running.shutdown() => ExitCode::SUCCESS,
+            signal = stop.next() => {
+                eprintln!("caucus: {signal} again while stopping; exiting now");
+                ExitCode::FAILURE
+            }
         }
-        running.shutdown().await;
-        ExitCode::SUCCESS
-    })
+    });
+    // Blocking work still running after the stop (a file write, a store call) gets a moment,
+    // never an unbounded wait.
+    runtime.shutdown_timeout(Duration::from_secs(1));
+    code
+}
+
+/// SIGTERM (systemd, Docker, Kubernetes) and SIGINT (Ctrl-C): either one stops the server
+/// cleanly.
+struct StopSignals {
+    #[cfg(unix)]
+    term: tokio::signal::unix::Signal,
+    #[cfg(unix)]
+    int: tokio::signal::unix::Signal,
+}
+
+impl StopSignals {
+    /// Install the handlers (from then on the signals no longer kill the process).
+    fn listen() -> std::io::Result<StopSignals> {
+        #[cfg(unix)]
+        {
+            use tokio::signal::unix::{SignalKind, signal};
+            Ok(StopSignals {
+                term: signal(SignalKind::terminate())?,
+                int: signal(SignalKind::interrupt())?,
+            })
+        }
+        #[cfg(not(unix))]
+        {
+            Ok(StopSignals {})
+        }
+    }
+
+    /// The next stop signal's name.
+    async fn next(&mut self) -> &'static str {
+        #[cfg(unix)]
+        {
+            tokio::select! {
+                _ = self.term.recv() => "SIGTERM",
+                _ = self.int.recv() => "SIGINT",
+            }
+        }
+        #[cfg(not(unix))]
+        {
+            let _ = tokio::signal::ctrl_c().await;
+            "Ctrl-C"
+        }
+    }
 }
 
 fn token(args: TokenArgs) -> ExitCode {

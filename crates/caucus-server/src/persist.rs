@@ -1,11 +1,16 @@
-//! The writer of what room tasks make durable: breakout plans, the locked flag and webhook
-//! deliveries (the outbox; see [`crate::webhooks`]).
+//! The writer of what room tasks make durable: breakout plans, the locked flag, webhook
+//! deliveries (the outbox; see [`crate::webhooks`]) and which sessions and peers are live (so a
+//! start after a crash can end them; see [`crate::recovery`]).
 //!
 //! What it is: one task that takes write jobs from every room in order and carries each out
 //! on a blocking thread, one after the other, so a newer plan of a room can never be
 //! overwritten by an older one and no room task ever waits on the disk. A job may carry an
 //! acknowledgement: the REST API answers a breakout edit only once its plan is written, so a
 //! `200` means "survives a restart".
+//!
+//! Lifecycle writes (deliveries and live changes) that are queued back to back are written in
+//! one commit: a join costs one fsync whether or not webhooks are configured, and a burst of
+//! joins costs one for the lot.
 //!
 //! Breakout passwords: the core keeps them in plain text (it compares them on self-select);
 //! the store must only see hashes. A plan job carries the plain passwords beside the plan, and
@@ -17,7 +22,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use caucus_proto::RoomId;
-use caucus_store::{BreakoutPlan, OutboxItem, RoomPatch, Store, StoreError};
+use caucus_store::{BreakoutPlan, LiveChange, OutboxItem, RoomPatch, Store, StoreError};
 use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
 use tracing::{debug, warn};
@@ -43,6 +48,20 @@ enum Job {
         items: Vec<OutboxItem>,
         hooks: Arc<Webhooks>,
     },
+    /// A session started or ended, a peer joined or left.
+    Live(LiveChange),
+    /// Lifecycle jobs gathered into one commit (made by the writer, never sent).
+    Lifecycle {
+        live: Vec<LiveChange>,
+        items: Vec<OutboxItem>,
+        hooks: Option<Arc<Webhooks>>,
+    },
+}
+
+impl Job {
+    fn is_lifecycle(&self) -> bool {
+        matches!(self, Job::Webhooks { .. } | Job::Live(_))
+    }
 }
 
 /// The way to the writer. Cheap to clone.
@@ -79,6 +98,11 @@ impl PersistHandle {
     pub fn webhooks(&self, items: Vec<OutboxItem>, hooks: Arc<Webhooks>) {
         let _ = self.tx.send(Job::Webhooks { items, hooks });
     }
+
+    /// Note what became live or stopped being live.
+    pub fn live(&self, change: LiveChange) {
+        let _ = self.tx.send(Job::Live(change));
+    }
 }
 
 /// Start the writer; it ends when every handle is dropped and its queue is empty.
@@ -92,7 +116,21 @@ type HashCache = HashMap<(RoomId, String), (String, String)>;
 
 async fn run(store: Arc<dyn Store>, mut jobs: mpsc::UnboundedReceiver<Job>) {
     let mut cache = HashCache::new();
-    while let Some(job) = jobs.recv().await {
+    let mut next = None;
+    loop {
+        let Some(job) = (match next.take() {
+            Some(job) => Some(job),
+            None => jobs.recv().await,
+        }) else {
+            break;
+        };
+        let job = if job.is_lifecycle() {
+            let (gathered, after) = gather(job, &mut jobs);
+            next = after;
+            gathered
+        } else {
+            job
+        };
         let store = Arc::clone(&store);
         let taken = std::mem::take(&mut cache);
         let outcome = tokio::task::spawn_blocking(move || {
@@ -163,5 +201,53 @@ fn write(store: &dyn Store, job: Job, cache: &mut HashCache) -> Option<oneshot::
             }
             None
         }
+        Job::Live(change) => {
+            if let Err(e) = store.record_lifecycle(std::slice::from_ref(&change), &[]) {
+                warn!(error = %e, ?change, "cannot note a live session change");
+            }
+            None
+        }
+        Job::Lifecycle { live, items, hooks } => {
+            match store.record_lifecycle(&live, &items) {
+                Ok(()) => {
+                    if let Some(hooks) = hooks {
+                        hooks.wake();
+                    }
+                }
+                Err(e) => warn!(error = %e, deliveries = items.len(), changes = live.len(),
+                    "cannot write lifecycle events"),
+            }
+            None
+        }
     }
+}
+
+/// `first` and the lifecycle jobs queued right behind it, as one job; and the job after them,
+/// if one was taken.
+fn gather(first: Job, jobs: &mut mpsc::UnboundedReceiver<Job>) -> (Job, Option<Job>) {
+    let mut live = Vec::new();
+    let mut items = Vec::new();
+    let mut hooks = None;
+    let mut take = |job: Job| match job {
+        Job::Webhooks {
+            items: more,
+            hooks: h,
+        } => {
+            items.extend(more);
+            hooks = Some(h);
+        }
+        Job::Live(change) => live.push(change),
+        _ => {}
+    };
+    take(first);
+    let mut after = None;
+    while let Ok(job) = jobs.try_recv() {
+        if job.is_lifecycle() {
+            take(job);
+        } else {
+            after = Some(job);
+            break;
+        }
+    }
+    (Job::Lifecycle { live, items, hooks }, after)
 }

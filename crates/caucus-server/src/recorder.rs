@@ -21,7 +21,7 @@
 //! thread has stopped: every open file is finished and every recording marked ended.
 
 use std::collections::HashMap;
-use std::fs::{self, File};
+use std::fs::File;
 use std::io::{self, BufWriter};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -85,7 +85,7 @@ impl Recorder {
     /// Start the thread; files go under `{data}/recordings`.
     pub fn spawn(data: &Path, store: Arc<dyn Store>) -> io::Result<Recorder> {
         let (tx, rx) = mpsc::unbounded_channel();
-        let root = data.join("recordings");
+        let root = data.to_owned();
         let join = std::thread::Builder::new()
             .name("caucus-recorder".to_owned())
             .spawn(move || Files::new(root, store).run(rx))?;
@@ -114,6 +114,7 @@ impl Recorder {
 
 /// Every recording in progress.
 struct Files {
+    /// The data dir.
     root: PathBuf,
     store: Arc<dyn Store>,
     recordings: HashMap<RecordingId, Active>,
@@ -180,7 +181,6 @@ impl Files {
         location: Location,
         ack: Option<oneshot::Sender<()>>,
     ) {
-        let dir = self.root.join(room.as_str()).join(id.to_string());
         let record = RecordingRecord {
             id,
             room,
@@ -190,6 +190,7 @@ impl Files {
             end_reason: None,
             files: Vec::new(),
         };
+        let dir = self.root.join(recording_path(&record));
         info!(recording = %id, room = %record.room, %location, dir = %dir.display(), "recording started");
         self.save(&record);
         self.recordings.insert(
@@ -333,7 +334,16 @@ impl Files {
     }
 }
 
-/// Write the frames the assembler produced, opening the file at the first one.
+/// A recording's directory inside the data dir: `recordings/{room}/{id}`.
+pub fn recording_path(record: &RecordingRecord) -> PathBuf {
+    Path::new("recordings")
+        .join(record.room.as_str())
+        .join(record.id.to_string())
+}
+
+/// Write the frames the assembler produced, opening the file at the first one, and flush what
+/// the writer wrote: a process that dies leaves every written cluster on disk for the next
+/// start to finish (see [`crate::recovery`]). A flush with nothing new costs nothing.
 fn write_frames(file: &mut TrackFile, dir: &Path, started_at_ms: u64) -> io::Result<()> {
     for frame in std::mem::take(&mut file.frames) {
         if file.writer.is_none() {
@@ -343,8 +353,8 @@ fn write_frames(file: &mut TrackFile, dir: &Path, started_at_ms: u64) -> io::Res
             let Some(spec) = TrackSpec::for_first_frame(codec, &frame) else {
                 continue;
             };
-            fs::create_dir_all(dir)?;
-            let out = BufWriter::new(File::create(dir.join(&file.name))?);
+            crate::private_fs::create_dir_all(dir)?;
+            let out = BufWriter::new(crate::private_fs::create_file(&dir.join(&file.name))?);
             file.writer = Some(WebmWriter::new(out, spec, file.track.track.get().max(1))?);
             file.offset_ms = unix_ms().saturating_sub(started_at_ms);
             debug!(file = %file.name, ?spec, "recording file opened");
@@ -352,6 +362,9 @@ fn write_frames(file: &mut TrackFile, dir: &Path, started_at_ms: u64) -> io::Res
         if let Some(writer) = &mut file.writer {
             writer.write_frame(frame.time_ms, frame.keyframe, &frame.data)?;
         }
+    }
+    if let Some(writer) = &mut file.writer {
+        writer.flush()?;
     }
     Ok(())
 }

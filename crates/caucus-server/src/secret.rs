@@ -34,9 +34,11 @@ pub fn load_or_create(data: &Path) -> io::Result<String> {
             Ok(secret)
         }
         Err(e) if e.kind() == io::ErrorKind::NotFound => {
-            std::fs::create_dir_all(data)?;
+            crate::private_fs::create_dir_all(data)?;
             let secret = random_hex(32);
-            let mut file = create_private(&path)?;
+            // `create_new` never overwrites: if two processes race to create the secret, one
+            // fails loudly instead of both silently using different secrets.
+            let mut file = crate::private_fs::create_new_file(&path)?;
             file.write_all(secret.as_bytes())?;
             file.write_all(b"\n")?;
             file.sync_all()?;
@@ -45,19 +47,6 @@ pub fn load_or_create(data: &Path) -> io::Result<String> {
         }
         Err(e) => Err(e),
     }
-}
-
-/// Create the file owner-only (0600). `create_new` never overwrites: if two processes race to
-/// create the secret, one fails loudly instead of both silently using different secrets.
-fn create_private(path: &Path) -> io::Result<std::fs::File> {
-    let mut options = std::fs::OpenOptions::new();
-    options.write(true).create_new(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt;
-        options.mode(0o600);
-    }
-    options.open(path)
 }
 
 #[cfg(test)]

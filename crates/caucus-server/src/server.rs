@@ -1,9 +1,17 @@
 //! Starting and stopping the whole server: [`Server::start`] → [`Running`].
 //!
-//! Start order: secret, store, media socket and thread, plan writer, room registry, HTTP
-//! listener. Stop order ([`Running::shutdown`]): connections are told to close (1001), rooms
-//! stop and remove their engine peers, the plan writer finishes its queue, the HTTP server
-//! drains, the media thread ends.
+//! Start order: secret, store, what the last run left open ([`crate::recovery`]: live
+//! sessions ended with their webhooks, recordings closed out), media socket and thread, plan
+//! writer, room registry, HTTP listener.
+//!
+//! Stop order ([`Running::shutdown`], on SIGTERM or SIGINT), all within `shutdown_timeout_s`:
+//! the listener stops accepting; every session ends as the server ends one (peers get
+//! `session_ended`, then their socket closes with 1001; recordings stop with what they
+//! received; `peer.left` and `session.ended` go to the outbox); the remaining connections
+//! close; the HTTP server drains; the store writer finishes its queue; the last webhooks are
+//! sent (each due delivery tried once) while the media thread ends and the recorder finishes
+//! every file; SQLite is checkpointed. Whatever the time cut short is closed out by the next
+//! start.
 
 use std::future::IntoFuture;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
@@ -15,6 +23,7 @@ use caucus_proto::RoomId;
 use caucus_store::{MemoryStore, SqliteStore, Store, StoreError};
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
+use tokio::time::{Instant, timeout_at};
 use tracing::{info, warn};
 
 use crate::access::Access;
@@ -32,9 +41,6 @@ use crate::registry::Registry;
 use crate::telemetry::Telemetry;
 use crate::token::{JoinGrant, TokenIssuer};
 use crate::webhooks::{WebhookSink, Webhooks};
-
-/// How long shutdown waits for the HTTP server to drain.
-const HTTP_DRAIN: Duration = Duration::from_secs(5);
 
 /// Why the server could not start.
 #[derive(Debug, thiserror::Error)]
@@ -129,7 +135,6 @@ impl Server {
                 source,
             })?)
         };
-
         // Before anything is spawned: a bad key or CA file stops the start here.
         let hooks = Webhooks::new(
             &config.webhooks,
@@ -142,6 +147,8 @@ impl Server {
         if hooks.signs_with(secret.as_bytes()) {
             return Err(StartError::WebhookKeyIsTokenSecret);
         }
+        // What a crash kept back goes out before anything new happens.
+        recover(&store, &hooks, &config.data).await;
 
         let udp = media_socket(config.media).map_err(|source| StartError::Bind {
             what: "media",
@@ -164,11 +171,13 @@ impl Server {
             .map_err(StartError::Media)?;
 
         let (shutdown, shutdown_rx) = watch::channel(false);
+        let (accepting, mut stop_accepting) = watch::channel(false);
+        let (last_webhooks, last_webhooks_rx) = watch::channel(false);
         let (persist, persist_task) = crate::persist::spawn(Arc::clone(&store));
         let webhook_task = tokio::spawn(crate::webhooks::run(
             Arc::clone(&hooks),
             Arc::clone(&store),
-            shutdown_rx.clone(),
+            last_webhooks_rx,
         ));
         let sink = WebhookSink::new(hooks, persist.clone());
         let telemetry = Telemetry::new();
@@ -185,7 +194,7 @@ impl Server {
             registry.clone(),
             Policy {
                 auto_create_rooms: config.auto_create_rooms,
-                demo_room: config.demo_room.clone().map(RoomId::from),
+                demo_room: config.demo(),
                 max_rooms: config.max_rooms,
             },
         ));
@@ -202,13 +211,20 @@ impl Server {
             addr: config.http,
             source,
         })?;
+        let base_url = config.base_url(http_addr);
+        if config.demo_room.is_some() && config.demo().is_none() {
+            info!(http = %http_addr, "the demo room is off: HTTP is not bound to loopback (demo_public turns it on)");
+        }
+        if config.public_url.is_none() && !http_addr.ip().is_loopback() {
+            warn!(%base_url, "no public_url: links name the bound address; set public_url to the address people use");
+        }
         let api = ApiState {
             control: Arc::clone(&control),
             tokens: tokens.clone(),
             limits: Limits {
                 max_body_bytes: config.max_body_bytes,
             },
-            http_addr,
+            base_url: base_url.clone(),
         };
         let ctx = Arc::new(ConnectionContext {
             control,
@@ -222,7 +238,6 @@ impl Server {
             next_conn: AtomicU64::new(1),
             shutdown: shutdown_rx.clone(),
         });
-        let mut stop = shutdown_rx;
         let rate = HttpRate::new(
             config.http_rate_per_s,
             config.http_rate_burst,
@@ -241,7 +256,7 @@ impl Server {
             media.handle(),
             Arc::clone(&admission),
             Arc::clone(&rate),
-            stop.clone(),
+            stop_accepting.clone(),
         );
         let metrics_listener =
             match config.metrics_http {
@@ -268,10 +283,14 @@ impl Server {
                 .collect(),
         };
         let app = crate::http::router(ctx, api, metrics, metrics_listener.is_none())
-            .merge(crate::web::router(tokens.clone(), config.demo_room.clone()))
+            .merge(crate::web::router(tokens.clone(), config.demo()))
             .layer(axum::middleware::from_fn_with_state(
                 rate,
                 crate::http_rate::limit,
+            ))
+            .layer(axum::middleware::from_fn_with_state(
+                crate::web::SecurityHeaders::new(&config.frame_ancestors),
+                crate::web::security_headers,
             ))
             .layer(axum::middleware::from_fn_with_state(
                 access,
@@ -279,10 +298,10 @@ impl Server {
             ));
         let listener = LimitedListener::new(listener, admission);
         let app = app.into_make_service_with_connect_info::<ClientAddr>();
-        let mut metrics_stop = stop.clone();
+        let mut metrics_stop = stop_accepting.clone();
         let http = axum::serve(listener, app)
             .with_graceful_shutdown(async move {
-                let _ = stop.wait_for(|s| *s).await;
+                let _ = stop_accepting.wait_for(|s| *s).await;
             })
             .into_future();
         // The metrics listener is part of the HTTP task: both hold the store, and shutdown
@@ -309,10 +328,15 @@ impl Server {
         Ok(Running {
             http_addr,
             metrics_addr,
+            base_url,
             media_addr: media_local,
             advertised,
             tokens,
+            store: Checkpoint(store),
+            shutdown_timeout: Duration::from_secs(config.shutdown_timeout_s),
+            accepting,
             shutdown,
+            last_webhooks,
             http_task,
             registry,
             registry_task,
@@ -330,10 +354,19 @@ impl Server {
 pub struct Running {
     http_addr: SocketAddr,
     metrics_addr: Option<SocketAddr>,
+    /// The start of every link: `public_url`, or `http://` and the bound address.
+    base_url: String,
     media_addr: SocketAddr,
     advertised: SocketAddr,
     tokens: TokenIssuer,
+    store: Checkpoint,
+    shutdown_timeout: Duration,
+    /// Stops the listener (no new connections).
+    accepting: watch::Sender<bool>,
+    /// Closes the connections still open.
     shutdown: watch::Sender<bool>,
+    /// The outbox holds the last events: send them and stop.
+    last_webhooks: watch::Sender<bool>,
     http_task: JoinHandle<()>,
     registry: Registry,
     registry_task: JoinHandle<()>,
@@ -374,51 +407,123 @@ impl Running {
         &self.tokens
     }
 
-    /// A join token for `user` as `role` in `room`, valid for an hour.
+    /// A join token for `user` as `role` in `room`, valid for an hour. Panics for ids outside
+    /// the id rule (a test helper).
     pub fn join_token(&self, room: &str, user: &str, role: &str) -> String {
         self.tokens
             .mint_join(&JoinGrant::new(room, user, role), Duration::from_secs(3600))
-            .expect("invariant: HS256 signing with an HMAC key does not fail")
+            .expect("the ids follow the id rule (caucus_proto::ids::check_chosen)")
     }
 
-    /// The browser link for a join token: `http://HOST:PORT/rooms/{room}?token=…`.
+    /// The start of every link to this server: `public_url` when configured, otherwise
+    /// `http://HOST:PORT` of the bound address.
+    pub fn base_url(&self) -> &str {
+        &self.base_url
+    }
+
+    /// The browser link for a join token: `{base_url}/rooms/{room}?token=…`.
     pub fn join_link(&self, room: &RoomId, token: &str) -> String {
-        format!("http://{}/rooms/{room}?token={token}", self.http_addr)
+        format!("{}/rooms/{room}?token={token}", self.base_url)
     }
 
-    /// Close every connection, stop every room, drain HTTP, stop the media thread.
+    /// Stop: end every session (peers told, recordings finished, webhooks sent), close every
+    /// connection, stop the media thread and the recorder, checkpoint the store — within the
+    /// configured `shutdown_timeout_s`; whatever is still running then is left to the next
+    /// start to close out (see the module docs).
     pub async fn shutdown(self) {
-        info!("shutting down");
-        let _ = self.shutdown.send(true);
-        self.registry.shutdown().await;
-        let _ = self.registry_task.await;
-        let mut http_task = self.http_task;
-        if tokio::time::timeout(HTTP_DRAIN, &mut http_task)
-            .await
-            .is_err()
+        let deadline = Instant::now() + self.shutdown_timeout;
+        info!(timeout_s = self.shutdown_timeout.as_secs(), "shutting down");
+        let _ = self.accepting.send(true);
+        // Every session ends; its peers' queues hold `session_ended` and the close.
+        if timeout_at(deadline, async {
+            self.registry.shutdown().await;
+            let _ = self.registry_task.await;
+        })
+        .await
+        .is_err()
         {
+            warn!("the rooms did not stop in time");
+        }
+        let _ = self.shutdown.send(true);
+        let mut http_task = self.http_task;
+        if timeout_at(deadline, &mut http_task).await.is_err() {
             warn!("HTTP server did not drain in time; aborting it");
             http_task.abort();
         }
         // Every room has stopped and the HTTP server (whose state holds the store) is gone:
-        // the writer finishes its queue and ends.
-        if tokio::time::timeout(HTTP_DRAIN, self.persist_task)
-            .await
-            .is_err()
-        {
+        // the writer finishes its queue (the sessions' last events among it) and ends.
+        if timeout_at(deadline, self.persist_task).await.is_err() {
             warn!("the store writer did not finish in time");
         }
-        // Deliveries in flight get the drain time to finish (an answered one is marked); what
-        // is still queued goes out after the next start.
-        if tokio::time::timeout(HTTP_DRAIN, self.webhook_task)
-            .await
-            .is_err()
-        {
-            warn!("webhook delivery did not stop in time");
+        let _ = self.last_webhooks.send(true);
+        let mut webhook_task = self.webhook_task;
+        let webhooks = async {
+            if timeout_at(deadline, &mut webhook_task).await.is_err() {
+                warn!(
+                    "the last webhooks were not all sent in time; the rest go after the next start"
+                );
+                webhook_task.abort();
+            }
+        };
+        let media = self.media;
+        let recorder = self.recorder;
+        let media = async {
+            let stopped = timeout_at(deadline, async {
+                media.stop().await;
+                // The media thread held the last handle: the recorder finishes every file.
+                recorder.stop().await;
+            });
+            if stopped.await.is_err() {
+                warn!("recordings were not finished in time; the next start closes them out");
+            }
+        };
+        tokio::join!(webhooks, media);
+        let store = self.store.0;
+        match tokio::task::spawn_blocking(move || store.checkpoint()).await {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => warn!(error = %e, "cannot checkpoint the store"),
+            Err(e) => warn!(error = %e, "the store checkpoint panicked"),
         }
-        self.media.stop().await;
-        // The media thread held the last handle: the recorder finishes every file and ends.
-        self.recorder.stop().await;
         info!("stopped");
+    }
+}
+
+/// The store, kept to be checkpointed at the end of a stop.
+struct Checkpoint(Arc<dyn Store>);
+
+impl std::fmt::Debug for Checkpoint {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Checkpoint")
+    }
+}
+
+/// Before anything runs: end what the last run left open (nothing after a clean stop). A
+/// failure is logged, not fatal: the server is more use running.
+async fn recover(store: &Arc<dyn Store>, hooks: &Arc<Webhooks>, data: &std::path::Path) {
+    let store = Arc::clone(store);
+    let hooks = Arc::clone(hooks);
+    let data = data.to_owned();
+    let done = tokio::task::spawn_blocking(move || {
+        let now = crate::clock::unix_ms();
+        match crate::recovery::end_live_sessions(store.as_ref(), &hooks, now) {
+            Ok(0) => {}
+            Ok(n) => warn!(
+                sessions = n,
+                "the last run stopped without ending its sessions; their end is sent now"
+            ),
+            Err(e) => warn!(error = %e, "cannot end the sessions the last run left live"),
+        }
+        match crate::recovery::close_out_recordings(store.as_ref(), &data) {
+            Ok(0) => {}
+            Ok(n) => warn!(
+                recordings = n,
+                "the last run stopped without finishing its recordings; closed out"
+            ),
+            Err(e) => warn!(error = %e, "cannot close out the recordings the last run left open"),
+        }
+    })
+    .await;
+    if let Err(e) = done {
+        warn!(error = %e, "recovery panicked");
     }
 }

@@ -2,23 +2,32 @@
 //! step.
 //!
 //! - `GET /` — the landing page (pick the demo room and a role, join in one click);
-//! - `GET /rooms/{room}` — the meeting (the join token travels in `?token=`; the page reads it);
+//! - `GET /rooms/{room}` — the meeting (the join token travels in `?token=`; the page reads it
+//!   and takes it out of the address bar);
 //! - `GET /assets/{file}` — the modules and the stylesheet, from a fixed list;
 //! - `GET /demo` and `POST /demo/token {role, name}` — the demo setup: mints a join token for the
-//!   demo room (config `demo_room`, `"demo"` by default) with a fresh user id. Enabled only when
-//!   a demo room is configured (an empty `demo_room` disables it; `Config::ephemeral` has none),
-//!   since anyone who can reach the HTTP port may then join the demo room in any role.
+//!   demo room (config `demo_room`, `"demo"` by default) with a fresh user id. Served only when
+//!   the configuration serves the demo ([`crate::Config::demo`]: a demo room, and HTTP bound to
+//!   loopback or `demo_public` on), since anyone who can reach the HTTP port may then join the
+//!   demo room in any role; otherwise `/demo` says `enabled: false` and `/demo/token` does not
+//!   exist (404).
+//!
+//! Every response carries [`security_headers`]: `X-Content-Type-Options: nosniff`,
+//! `Referrer-Policy: no-referrer` (a join link's token must not leak to another site) and a
+//! `Content-Security-Policy` that runs only the server's own scripts and styles and lets
+//! only `frame_ancestors` embed the pages.
 
 use std::time::Duration;
 
 use axum::Json;
 use axum::Router;
-use axum::extract::{Path, State};
-use axum::http::{StatusCode, header};
+use axum::extract::{Path, Request, State};
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use caucus_core::builtin;
-use caucus_proto::RoomId;
+use caucus_proto::{ErrorCode, RoomId};
 use serde::{Deserialize, Serialize};
 
 use crate::token::{JoinGrant, TokenIssuer};
@@ -79,26 +88,79 @@ const ASSETS: &[Asset] = &[
 const INDEX_HTML: &str = include_str!("../../../web/index.html");
 const ROOM_HTML: &str = include_str!("../../../web/room.html");
 
-/// What the demo endpoints need.
+/// What the demo token endpoint needs.
 #[derive(Debug, Clone)]
 struct WebState {
     tokens: TokenIssuer,
-    demo_room: Option<RoomId>,
+    demo_room: RoomId,
 }
 
-/// The web app's routes. `demo_room` enables the demo token endpoint (see the module docs).
-pub fn router(tokens: TokenIssuer, demo_room: Option<String>) -> Router {
-    let demo_room = demo_room
-        .map(|r| r.trim().to_owned())
-        .filter(|r| !r.is_empty())
-        .map(RoomId::from);
-    Router::new()
+/// The web app's routes; `demo_room` ([`crate::Config::demo`]) adds the demo token endpoint.
+pub fn router(tokens: TokenIssuer, demo_room: Option<RoomId>) -> Router {
+    let info = demo_room.clone();
+    let pages = Router::new()
         .route("/", get(index))
         .route("/rooms/{room}", get(room))
         .route("/assets/{file}", get(asset))
-        .route("/demo", get(demo_info))
-        .route("/demo/token", post(demo_token))
-        .with_state(WebState { tokens, demo_room })
+        .route("/demo", get(move || demo_info(info)));
+    match demo_room {
+        Some(demo_room) => pages.merge(
+            Router::new()
+                .route("/demo/token", post(demo_token))
+                .with_state(WebState { tokens, demo_room }),
+        ),
+        None => pages,
+    }
+}
+
+/// The headers every response gets, built once from the configuration.
+#[derive(Debug, Clone)]
+pub struct SecurityHeaders {
+    /// The policy of the web app's pages and everything else.
+    strict: HeaderValue,
+    /// Swagger UI's (`/docs`): it sets styles inline.
+    docs: HeaderValue,
+}
+
+impl SecurityHeaders {
+    /// `frame_ancestors` is a checked CSP source list (`Config::validate`).
+    pub fn new(frame_ancestors: &str) -> SecurityHeaders {
+        let policy = |style: &str| {
+            let text = format!(
+                "default-src 'self'; script-src 'self'; style-src {style}; img-src 'self' data: blob:; \
+                 media-src 'self' blob: mediastream:; connect-src 'self'; object-src 'none'; \
+                 base-uri 'none'; form-action 'self'; frame-ancestors {frame_ancestors}"
+            );
+            HeaderValue::from_str(&text).unwrap_or_else(|_| {
+                // Unreachable with a validated configuration; refuse every frame rather
+                // than send no policy.
+                HeaderValue::from_static("default-src 'self'; frame-ancestors 'none'")
+            })
+        };
+        SecurityHeaders {
+            strict: policy("'self'"),
+            docs: policy("'self' 'unsafe-inline'"),
+        }
+    }
+}
+
+/// Middleware: [`SecurityHeaders`] on every response (a handler's own value wins).
+pub async fn security_headers(
+    State(headers): State<SecurityHeaders>,
+    request: Request,
+    next: Next,
+) -> Response {
+    let docs = request.uri().path().starts_with("/docs");
+    let mut response = next.run(request).await;
+    let out = response.headers_mut();
+    let csp = if docs { &headers.docs } else { &headers.strict };
+    out.entry(header::CONTENT_SECURITY_POLICY)
+        .or_insert_with(|| csp.clone());
+    out.entry(header::X_CONTENT_TYPE_OPTIONS)
+        .or_insert(HeaderValue::from_static("nosniff"));
+    out.entry(header::REFERRER_POLICY)
+        .or_insert(HeaderValue::from_static("no-referrer"));
+    response
 }
 
 fn html(body: &'static str) -> Response {
@@ -116,8 +178,11 @@ async fn index() -> Response {
     html(INDEX_HTML)
 }
 
-async fn room(Path(_room): Path<String>) -> Response {
-    html(ROOM_HTML)
+async fn room(Path(room): Path<String>) -> Response {
+    match RoomId::check(&room) {
+        Ok(()) => html(ROOM_HTML),
+        Err(e) => crate::api::error::ApiError::from(e.into_body("room")).into_response(),
+    }
 }
 
 async fn asset(Path(file): Path<String>) -> Response {
@@ -141,15 +206,15 @@ struct DemoInfo {
     roles: Vec<String>,
 }
 
-async fn demo_info(State(state): State<WebState>) -> Json<DemoInfo> {
+async fn demo_info(demo_room: Option<RoomId>) -> Json<DemoInfo> {
     let roles = builtin::breakout_template_spec()
         .roles
         .keys()
         .map(|r| r.to_string())
         .collect();
     Json(DemoInfo {
-        enabled: state.demo_room.is_some(),
-        room: state.demo_room.as_ref().map(|r| r.to_string()),
+        enabled: demo_room.is_some(),
+        room: demo_room.map(|r| r.to_string()),
         roles,
     })
 }
@@ -189,22 +254,23 @@ async fn demo_token(
     State(state): State<WebState>,
     Json(request): Json<DemoTokenRequest>,
 ) -> Response {
-    let Some(room) = state.demo_room else {
-        return refuse(
-            StatusCode::NOT_FOUND,
-            "not_permitted",
-            "the demo setup is not enabled on this server",
-        );
-    };
+    let room = state.demo_room;
     let spec = builtin::breakout_template_spec();
     if !spec.roles.keys().any(|r| r.as_str() == request.role) {
         return refuse(
             StatusCode::BAD_REQUEST,
             "unknown_role",
-            format!("no role `{}` in the demo template", request.role),
+            "no such role in the demo template",
         );
     }
     let name: String = request.name.trim().chars().take(MAX_NAME_CHARS).collect();
+    if !caucus_core::text::is_printable_name(&name) {
+        return refuse(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            ErrorCode::InvalidName.as_str(),
+            "a display name may not hold control or direction-changing characters",
+        );
+    }
     let user_id = format!("web-{}", crate::secret::random_hex(6));
     let name = if name.is_empty() {
         format!("Demo {}", request.role)
@@ -219,6 +285,13 @@ async fn demo_token(
             token,
         })
         .into_response(),
-        Err(e) => refuse(StatusCode::INTERNAL_SERVER_ERROR, "internal", e.to_string()),
+        Err(e) => {
+            tracing::warn!(error = %e, "cannot mint a demo token");
+            refuse(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "internal",
+                "the server could not mint a token",
+            )
+        }
     }
 }

@@ -190,25 +190,36 @@ impl WebhookSink {
 
     /// Queue `event` of `room` for every endpoint that wants it.
     pub fn emit(&self, room: &RoomId, event: &LifecycleEvent, now_ms: u64) {
+        let items = self.hooks.deliveries(room, event, now_ms);
+        if !items.is_empty() {
+            self.persist.webhooks(items, Arc::clone(&self.hooks));
+        }
+    }
+}
+
+impl Webhooks {
+    /// The outbox entries of `event` of `room`: one per endpoint that wants it (none when no
+    /// endpoint does), all with one id and body.
+    pub fn deliveries(
+        &self,
+        room: &RoomId,
+        event: &LifecycleEvent,
+        now_ms: u64,
+    ) -> Vec<OutboxItem> {
         let name = event.name();
-        let targets: Vec<&Target> = self
-            .hooks
-            .targets
-            .iter()
-            .filter(|t| t.wants(name))
-            .collect();
+        let targets: Vec<&Target> = self.targets.iter().filter(|t| t.wants(name)).collect();
         if targets.is_empty() {
-            return;
+            return Vec::new();
         }
         let id = format!("ev_{}", crate::secret::random_hex(12));
         let body = match render(&id, room, event, now_ms) {
             Ok(body) => body,
             Err(e) => {
                 warn!(%room, event = name, error = %e, "cannot render a webhook body");
-                return;
+                return Vec::new();
             }
         };
-        let items = targets
+        targets
             .into_iter()
             .map(|t| OutboxItem {
                 event_id: id.clone(),
@@ -216,8 +227,7 @@ impl WebhookSink {
                 body: body.clone(),
                 created_at_ms: now_ms,
             })
-            .collect();
-        self.persist.webhooks(items, Arc::clone(&self.hooks));
+            .collect()
     }
 }
 
@@ -238,8 +248,9 @@ fn render(
     serde_json::to_string(&value)
 }
 
-/// Deliver from the outbox until `stop` turns true; the round in flight then finishes.
-/// Entries left when it stops stay queued for the next start.
+/// Deliver from the outbox until `stop` turns true (the server's last events are in the
+/// outbox then); the round in flight finishes, and every delivery due is tried once more —
+/// the caller bounds how long that may take. Entries left stay queued for the next start.
 pub async fn run(hooks: Arc<Webhooks>, store: Arc<dyn Store>, mut stop: watch::Receiver<bool>) {
     let client = hooks.transport.clone();
     info!(endpoints = hooks.targets.len(), "webhook delivery started");
@@ -281,7 +292,47 @@ pub async fn run(hooks: Arc<Webhooks>, store: Arc<dyn Store>, mut stop: watch::R
             _ = stop.wait_for(|s| *s) => break,
         }
     }
+    if hooks.enabled() {
+        last_round(&hooks, &client, &store).await;
+    }
     debug!("webhook delivery stopped");
+}
+
+/// At shutdown: every delivery due now gets one attempt (a failed one keeps its place in the
+/// outbox for the next start), so receivers hear of the sessions the stop ended.
+async fn last_round(hooks: &Webhooks, client: &Transport, store: &Arc<dyn Store>) {
+    let mut tried = std::collections::HashSet::new();
+    loop {
+        let due = {
+            let store = Arc::clone(store);
+            let now = crate::clock::unix_ms();
+            // Failed ones may be due again already: look past them.
+            let limit = BATCH + tried.len();
+            tokio::task::spawn_blocking(move || store.due_webhooks(now, limit)).await
+        };
+        let fresh: Vec<OutboxEntry> = match due {
+            Ok(Ok(due)) => due
+                .into_iter()
+                .filter(|e| tried.insert((e.event_id.clone(), e.endpoint.clone())))
+                .collect(),
+            Ok(Err(e)) => {
+                warn!(error = %e, "cannot read the webhook outbox");
+                Vec::new()
+            }
+            Err(e) => {
+                warn!(error = %e, "the webhook outbox read panicked");
+                Vec::new()
+            }
+        };
+        if fresh.is_empty() {
+            break;
+        }
+        info!(deliveries = fresh.len(), "delivering the last webhooks");
+        let rounds = fresh
+            .into_iter()
+            .map(|entry| deliver(hooks, client, store, entry));
+        futures_util::future::join_all(rounds).await;
+    }
 }
 
 /// One attempt at one delivery, and its bookkeeping.

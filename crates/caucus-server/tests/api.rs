@@ -409,7 +409,7 @@ async fn rooms_are_created_changed_and_deleted_and_joins_check_them() {
             json!({"id": "no spaces", "name": "X", "template": "breakout"}),
         )
         .await;
-    assert_eq!((status, err(&body)), (422, ("invalid_name", Some("id"))));
+    assert_eq!((status, err(&body)), (422, ("invalid_id", Some("id"))));
 
     // Joins: an unknown room is refused; a password is checked against its hash.
     let mut c = Client::connect(&server).await;

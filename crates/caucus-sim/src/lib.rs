@@ -27,16 +27,6 @@ pub use world::{Stats, World};
 /// and fails the run when its flag is off.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Known {
-    /// When a breakout room closes, peers are told `track_unpublished` for tracks they were
-    /// never told of (tracks of a room they did not stand in).
-    pub track_unpublished: bool,
-    /// A peer that arrives in a location (moved between breakout rooms, sent back to main,
-    /// or resumed inside a room so that its `joined` listed only that room) is not told of
-    /// the tracks of the peers standing there that were published while it stood
-    /// elsewhere (nor of peers who joined meanwhile), yet gets their media, `slot` frames and
-    /// `track_muted` / `track_published` events naming them (seed 27: `r0-guest4` moved from
-    /// one breakout room to another; seed 48: a late joiner unknown to a guest).
-    pub slot: bool,
     /// A slot reused for another track still answers NACKs from its retransmission cache: a
     /// packet of the slot's previous track reaches the subscriber long after that track left
     /// its desired set (seeds 29 and 95).
@@ -45,15 +35,9 @@ pub struct Known {
 
 /// What the committed seeds tolerate today.
 pub const KNOWN: Known = Known {
-    track_unpublished: KNOWN_TRACK_UNPUBLISHED_LEAK,
-    slot: KNOWN_SLOT_UNINTRODUCED,
     late_resend: KNOWN_LATE_RESEND,
 };
 
-/// See [`Known::track_unpublished`].
-pub const KNOWN_TRACK_UNPUBLISHED_LEAK: bool = true;
-/// See [`Known::slot`].
-pub const KNOWN_SLOT_UNINTRODUCED: bool = true;
 /// See [`Known::late_resend`].
 pub const KNOWN_LATE_RESEND: bool = true;
 

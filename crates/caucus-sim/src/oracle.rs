@@ -91,11 +91,11 @@ pub struct Findings {
     pub signaling: Vec<String>,
     /// Events naming a track or peer their receiver was not told of, except…
     pub unknown_names: Vec<String>,
-    /// …`track_unpublished` for a track the receiver never knew, kept apart (see
-    /// [`crate::KNOWN_TRACK_UNPUBLISHED_LEAK`]).
+    /// …`track_unpublished` for a track the receiver never knew (once a known leak: after
+    /// breakouts closed, news of tracks of a room the receiver never stood in).
     pub unknown_track_unpublished: Vec<String>,
-    /// …and `slot` frames naming a track the receiver was never told of (see
-    /// [`crate::KNOWN_SLOT_UNINTRODUCED`]).
+    /// …and names an arrival should have been introduced to: `slot` frames, `track_muted`
+    /// and `track_published` naming a track or peer the receiver was never told of.
     pub unknown_slot: Vec<String>,
     /// Packets sent while their pair was allowed but received more than [`GRACE`] after it
     /// ended: retransmissions from a reused slot (see [`crate::KNOWN_LATE_RESEND`]).
@@ -118,12 +118,8 @@ impl Findings {
         all.extend(tag("isolation", &self.isolation));
         all.extend(tag("signaling", &self.signaling));
         all.extend(tag("unknown", &self.unknown_names));
-        if !allow.track_unpublished {
-            all.extend(tag("track_unpublished", &self.unknown_track_unpublished));
-        }
-        if !allow.slot {
-            all.extend(tag("slot", &self.unknown_slot));
-        }
+        all.extend(tag("track_unpublished", &self.unknown_track_unpublished));
+        all.extend(tag("slot", &self.unknown_slot));
         if !allow.late_resend {
             all.extend(tag("late_resend", &self.late_resends));
         }

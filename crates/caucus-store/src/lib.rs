@@ -10,12 +10,13 @@
 //!
 //! It keeps templates, rooms (with hashed passwords), breakout plans with pre-assignments, each
 //! room's breakout-version mark (so versions only grow across sessions and crashes), the
-//! webhook outbox and an audit log of management actions. [`password`] hashes and verifies room
+//! webhook outbox, an audit log of management actions, recordings' metadata, and which sessions
+//! and peers are live (ids only, so the start after a crash can announce their end). [`password`] hashes and verifies room
 //! and breakout passwords (PBKDF2-HMAC-SHA256); the store itself only ever sees hashes and refuses
 //! a `password_hash` that is not one.
 //!
 //! What it is not: policy or live state. It does not validate template documents or decide who
-//! may do what (that is `caucus-core`), it holds no sessions or peers, and it delivers no webhooks
+//! may do what (that is `caucus-core`), it holds no session state, and it delivers no webhooks
 //! (the shell reads [`Store::due_webhooks`] and reports back with [`Store::mark_delivered`] or
 //! [`Store::mark_failed`]). It never reads the clock: every `*_ms` value (Unix milliseconds) comes
 //! from the caller, so tests choose time.
@@ -47,6 +48,7 @@
 
 mod audit;
 mod error;
+mod live;
 mod memory;
 mod outbox;
 pub mod password;
@@ -60,6 +62,7 @@ use caucus_proto::{RecordingId, RoomId, TemplateId, TemplateSpec};
 
 pub use audit::{AuditEntry, AuditRecord};
 pub use error::{Entity, StoreError};
+pub use live::{LiveChange, LivePeer, LiveSession};
 pub use memory::MemoryStore;
 pub use outbox::{OutboxEntry, OutboxItem};
 pub use plan::{BreakoutPlan, PlannedRoom};
@@ -188,4 +191,32 @@ pub trait Store: Send + Sync {
 
     /// The room's recordings, oldest id first (the room need not exist any more).
     fn list_recordings(&self, room: &RoomId) -> Result<Vec<RecordingRecord>>;
+
+    /// Every recording that has not ended (`ended_at_ms` unset), oldest id first: after a
+    /// crash, the ones the next start must close out.
+    fn unfinished_recordings(&self) -> Result<Vec<RecordingRecord>>;
+
+    // ---- live sessions --------------------------------------------------------------------
+
+    /// Applies `live` in order and queues `outbox`, in one commit (see [`LiveChange`]): the record of
+    /// who is live never disagrees with the deliveries that announce it. A join of a room
+    /// with no live session starts one; a join of a live peer, a leave of an unknown one and
+    /// the end of a session that is not live change nothing. `Conflict` as
+    /// [`Store::enqueue_webhooks`], and then nothing changed.
+    fn record_lifecycle(&self, live: &[LiveChange], outbox: &[OutboxItem]) -> Result<()>;
+
+    /// The sessions that are live, by room, each with its peers.
+    fn live_sessions(&self) -> Result<Vec<LiveSession>>;
+
+    /// Forgets every live session and queues `outbox` (the events their end would have sent),
+    /// in one commit. `Conflict` as [`Store::enqueue_webhooks`], and then nothing changed.
+    fn end_live_sessions(&self, outbox: &[OutboxItem]) -> Result<()>;
+
+    // ---- upkeep ---------------------------------------------------------------------------
+
+    /// Makes the store's files whole at a clean stop (SQLite: the WAL is written back into the
+    /// database and truncated). Nothing to do for a store without files.
+    fn checkpoint(&self) -> Result<()> {
+        Ok(())
+    }
 }

@@ -9,8 +9,8 @@ use caucus_proto::{RecordingId, RoomId, TemplateId, TemplateSpec};
 use crate::error::{Entity, StoreError};
 use crate::outbox::{delivery_not_found, duplicate_delivery};
 use crate::{
-    AuditEntry, AuditRecord, BreakoutPlan, OutboxEntry, OutboxItem, RecordingRecord, Result,
-    RoomPatch, RoomRecord, Store, Written, validate,
+    AuditEntry, AuditRecord, BreakoutPlan, LiveChange, LivePeer, LiveSession, OutboxEntry,
+    OutboxItem, RecordingRecord, Result, RoomPatch, RoomRecord, Store, Written, validate,
 };
 
 /// An in-memory [`Store`]. Cheap to create; share it with `Arc`.
@@ -31,6 +31,7 @@ struct Data {
     outbox_seq: u64,
     audit: Vec<AuditRecord>,
     recordings: BTreeMap<RecordingId, RecordingRecord>,
+    live: BTreeMap<RoomId, LiveSession>,
 }
 
 impl MemoryStore {
@@ -46,6 +47,69 @@ impl MemoryStore {
 }
 
 impl Data {
+    /// Validates `items` against the outbox; queues nothing.
+    fn check_enqueue(&self, items: &[OutboxItem]) -> Result<()> {
+        for item in items {
+            validate::outbox_item(item)?;
+        }
+        for (i, item) in items.iter().enumerate() {
+            let repeated = items[..i]
+                .iter()
+                .any(|o| o.event_id == item.event_id && o.endpoint == item.endpoint);
+            if repeated || self.outbox_seq_of(&item.event_id, &item.endpoint).is_some() {
+                return Err(duplicate_delivery(item));
+            }
+        }
+        Ok(())
+    }
+
+    /// Queues `items`, checked by [`Data::check_enqueue`].
+    fn enqueue(&mut self, items: &[OutboxItem]) {
+        for item in items {
+            self.outbox_seq += 1;
+            let seq = self.outbox_seq;
+            self.outbox.insert(seq, OutboxEntry::queued(item));
+        }
+    }
+
+    fn apply_live(&mut self, change: &LiveChange) {
+        match change {
+            LiveChange::SessionStarted { room, at_ms } => {
+                self.live
+                    .entry(room.clone())
+                    .or_insert_with(|| LiveSession {
+                        room: room.clone(),
+                        started_at_ms: *at_ms,
+                        peers: Vec::new(),
+                    });
+            }
+            LiveChange::PeerJoined { room, peer, user } => {
+                let session = self
+                    .live
+                    .entry(room.clone())
+                    .or_insert_with(|| LiveSession {
+                        room: room.clone(),
+                        started_at_ms: 0,
+                        peers: Vec::new(),
+                    });
+                if session.peers.iter().all(|p| p.peer != *peer) {
+                    session.peers.push(LivePeer {
+                        peer: *peer,
+                        user: user.clone(),
+                    });
+                }
+            }
+            LiveChange::PeerLeft { room, peer } => {
+                if let Some(session) = self.live.get_mut(room) {
+                    session.peers.retain(|p| p.peer != *peer);
+                }
+            }
+            LiveChange::SessionEnded { room } => {
+                self.live.remove(room);
+            }
+        }
+    }
+
     fn outbox_seq_of(&self, event_id: &str, endpoint: &str) -> Option<u64> {
         self.outbox
             .iter()
@@ -171,23 +235,9 @@ impl Store for MemoryStore {
     }
 
     fn enqueue_webhooks(&self, items: &[OutboxItem]) -> Result<()> {
-        for item in items {
-            validate::outbox_item(item)?;
-        }
         let mut data = self.data();
-        for (i, item) in items.iter().enumerate() {
-            let repeated = items[..i]
-                .iter()
-                .any(|o| o.event_id == item.event_id && o.endpoint == item.endpoint);
-            if repeated || data.outbox_seq_of(&item.event_id, &item.endpoint).is_some() {
-                return Err(duplicate_delivery(item));
-            }
-        }
-        for item in items {
-            data.outbox_seq += 1;
-            let seq = data.outbox_seq;
-            data.outbox.insert(seq, OutboxEntry::queued(item));
-        }
+        data.check_enqueue(items)?;
+        data.enqueue(items);
         Ok(())
     }
 
@@ -287,5 +337,40 @@ impl Store for MemoryStore {
             .filter(|r| &r.room == room)
             .cloned()
             .collect())
+    }
+
+    fn unfinished_recordings(&self) -> Result<Vec<RecordingRecord>> {
+        Ok(self
+            .data()
+            .recordings
+            .values()
+            .filter(|r| r.ended_at_ms.is_none())
+            .cloned()
+            .collect())
+    }
+
+    fn record_lifecycle(&self, live: &[LiveChange], outbox: &[OutboxItem]) -> Result<()> {
+        for change in live {
+            validate::live_change(change)?;
+        }
+        let mut data = self.data();
+        data.check_enqueue(outbox)?;
+        for change in live {
+            data.apply_live(change);
+        }
+        data.enqueue(outbox);
+        Ok(())
+    }
+
+    fn live_sessions(&self) -> Result<Vec<LiveSession>> {
+        Ok(self.data().live.values().cloned().collect())
+    }
+
+    fn end_live_sessions(&self, outbox: &[OutboxItem]) -> Result<()> {
+        let mut data = self.data();
+        data.check_enqueue(outbox)?;
+        data.live.clear();
+        data.enqueue(outbox);
+        Ok(())
     }
 }

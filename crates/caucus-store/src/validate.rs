@@ -2,6 +2,8 @@
 
 use std::collections::BTreeSet;
 
+use caucus_proto::RoomId;
+
 use crate::error::StoreError;
 use crate::{AuditEntry, BreakoutPlan, OutboxItem, Result, RoomPatch, RoomRecord, password};
 
@@ -9,7 +11,8 @@ use crate::{AuditEntry, BreakoutPlan, OutboxItem, Result, RoomPatch, RoomRecord,
 pub(crate) const MAX_ERROR_BYTES: usize = 1024;
 
 pub(crate) fn room(room: &RoomRecord) -> Result<()> {
-    not_empty("id", room.id.as_str())?;
+    // A room id names its recordings' directory: never `..`, never a path.
+    RoomId::check(room.id.as_str()).map_err(|e| StoreError::invalid("id", e.to_string()))?;
     not_empty("template", room.template.as_str())?;
     password_hash("password_hash", room.password_hash.as_deref())?;
     millis("created_at_ms", room.created_at_ms)?;
@@ -62,7 +65,8 @@ pub(crate) fn audit(entry: &AuditEntry) -> Result<()> {
 }
 
 pub(crate) fn recording(recording: &crate::RecordingRecord) -> Result<()> {
-    not_empty("room", recording.room.as_str())?;
+    RoomId::check(recording.room.as_str())
+        .map_err(|e| StoreError::invalid("room", e.to_string()))?;
     if i64::try_from(recording.id.get()).is_err() {
         return Err(StoreError::invalid(
             "id",
@@ -74,6 +78,24 @@ pub(crate) fn recording(recording: &crate::RecordingRecord) -> Result<()> {
 }
 
 /// Milliseconds as SQLite's signed integer; anything past year 292,277,026 is a bug.
+/// A live change names a room, and a session's start time fits SQLite's integers.
+pub(crate) fn live_change(change: &crate::LiveChange) -> Result<()> {
+    use crate::LiveChange;
+    match change {
+        LiveChange::SessionStarted { room, at_ms } => {
+            not_empty("room", room.as_str())?;
+            millis("at_ms", *at_ms).map(|_| ())
+        }
+        LiveChange::PeerJoined { room, user, .. } => {
+            not_empty("room", room.as_str())?;
+            not_empty("user", user.as_str())
+        }
+        LiveChange::PeerLeft { room, .. } | LiveChange::SessionEnded { room } => {
+            not_empty("room", room.as_str())
+        }
+    }
+}
+
 pub(crate) fn millis(field: &str, ms: u64) -> Result<i64> {
     i64::try_from(ms).map_err(|_| StoreError::invalid(field, format!("{ms} is out of range")))
 }

@@ -61,6 +61,12 @@ macro_rules! conformance {
             }
 
             #[test]
+            fn live_sessions() {
+                let f = $fixture;
+                cases::live_sessions(&*f.store);
+            }
+
+            #[test]
             fn invalid_values() {
                 let f = $fixture;
                 cases::invalid_values(&*f.store);
@@ -121,6 +127,129 @@ mod cases {
         is_invalid(store.reserve_versions(&a, 1), "count");
     }
 
+    pub fn live_sessions(store: &dyn Store) {
+        use caucus_proto::PeerId;
+        use caucus_store::{LiveChange, LivePeer, LiveSession};
+
+        let demo = RoomId::from("demo");
+        let other = RoomId::from("other");
+        let (p1, p2, p3) = (PeerId::new(1), PeerId::new(2), PeerId::new(3));
+        let joined = |room: &RoomId, peer, user: &str| LiveChange::PeerJoined {
+            room: room.clone(),
+            peer,
+            user: UserId::from(user),
+        };
+        assert!(store.live_sessions().unwrap().is_empty());
+        store
+            .record_lifecycle(
+                &[
+                    LiveChange::SessionStarted {
+                        room: demo.clone(),
+                        at_ms: 10,
+                    },
+                    joined(&demo, p1, "ana"),
+                    joined(&demo, p2, "ben"),
+                    // Joining again (a resume) changes nothing; a join starts a session too.
+                    joined(&demo, p1, "ana"),
+                    joined(&other, p1, "cleo"),
+                ],
+                &[delivery("e1", "http://a", 10)],
+            )
+            .unwrap();
+        assert_eq!(store.webhook_backlog().unwrap(), 1);
+        store
+            .record_lifecycle(
+                &[
+                    LiveChange::PeerLeft {
+                        room: demo.clone(),
+                        peer: p1,
+                    },
+                    joined(&demo, p3, "dan"),
+                    // Unknown peers and sessions: nothing to forget.
+                    LiveChange::PeerLeft {
+                        room: RoomId::from("nowhere"),
+                        peer: p1,
+                    },
+                    LiveChange::SessionEnded {
+                        room: RoomId::from("nowhere"),
+                    },
+                ],
+                &[],
+            )
+            .unwrap();
+        let peer = |peer, user: &str| LivePeer {
+            peer,
+            user: UserId::from(user),
+        };
+        assert_eq!(
+            store.live_sessions().unwrap(),
+            [
+                LiveSession {
+                    room: demo.clone(),
+                    started_at_ms: 10,
+                    peers: vec![peer(p2, "ben"), peer(p3, "dan")],
+                },
+                LiveSession {
+                    room: other.clone(),
+                    started_at_ms: 0,
+                    peers: vec![peer(p1, "cleo")],
+                },
+            ]
+        );
+
+        // A delivery queued already: nothing changes, the live change neither.
+        is_conflict(
+            store.record_lifecycle(
+                &[LiveChange::SessionEnded { room: demo.clone() }],
+                &[delivery("e1", "http://a", 10)],
+            ),
+            Entity::Webhook,
+        );
+        assert_eq!(store.live_sessions().unwrap().len(), 2);
+
+        // A session's end forgets it with its peers; a new session of the room starts empty.
+        store
+            .record_lifecycle(&[LiveChange::SessionEnded { room: demo.clone() }], &[])
+            .unwrap();
+        store
+            .record_lifecycle(
+                &[LiveChange::SessionStarted {
+                    room: demo.clone(),
+                    at_ms: 20,
+                }],
+                &[],
+            )
+            .unwrap();
+        let sessions = store.live_sessions().unwrap();
+        assert_eq!(sessions.len(), 2);
+        assert_eq!(sessions[0].started_at_ms, 20);
+        assert!(sessions[0].peers.is_empty());
+
+        // After a crash: every live session is forgotten with the missed events queued.
+        is_conflict(
+            store.end_live_sessions(&[delivery("e1", "http://a", 30)]),
+            Entity::Webhook,
+        );
+        assert_eq!(store.live_sessions().unwrap().len(), 2);
+        store
+            .end_live_sessions(&[
+                delivery("e2", "http://a", 30),
+                delivery("e3", "http://a", 30),
+            ])
+            .unwrap();
+        assert!(store.live_sessions().unwrap().is_empty());
+        assert_eq!(store.webhook_backlog().unwrap(), 3);
+        is_invalid(
+            store.record_lifecycle(
+                &[LiveChange::SessionEnded {
+                    room: RoomId::from(""),
+                }],
+                &[],
+            ),
+            "room",
+        );
+    }
+
     pub fn recordings(store: &dyn Store) {
         use caucus_proto::event::RecordingEndReason;
         use caucus_proto::{BreakoutId, Location, PeerId, RecordingId, TrackId};
@@ -174,7 +303,12 @@ mod cases {
         assert_eq!(store.get_recording(id).unwrap(), main, "replaced whole");
 
         let listed = store.list_recordings(&RoomId::from("a")).unwrap();
-        assert_eq!(listed, vec![breakout, main], "the room's, by id");
+        assert_eq!(listed, vec![breakout.clone(), main], "the room's, by id");
+        assert_eq!(
+            store.unfinished_recordings().unwrap(),
+            vec![breakout, other_room.clone()],
+            "every room's, by id, without the ended one"
+        );
         assert!(
             store
                 .list_recordings(&RoomId::from("zzz"))
@@ -609,6 +743,10 @@ mod cases {
             "id",
         );
         is_invalid(store.create_room(&room("", "breakout", 1)), "id");
+        // A room id names a directory of recordings: nothing that could climb out of it.
+        for id in [".", "..", "../x", "a/b", ".hidden", "a\0b"] {
+            is_invalid(store.create_room(&room(id, "breakout", 1)), "id");
+        }
         is_invalid(store.create_room(&room("r", "", 1)), "template");
         let mut plain = room("r", "breakout", 1);
         plain.password_hash = Some("hunter2".into());

@@ -53,7 +53,18 @@ impl Session {
                 muted,
             });
         }
-        let to = self.observers(id, None);
+        let (to, strangers): (Vec<PeerId>, Vec<PeerId>) = self
+            .observers(id, None)
+            .into_iter()
+            .partition(|p| self.audiences.acquainted(*p, id));
+        // An observer that never met the publisher (it receives it from elsewhere, say) is
+        // introduced to the whole peer, the new track included.
+        if !strangers.is_empty()
+            && let Some(info) = self.peer_info(id)
+        {
+            self.told_peer_info(id, &strangers);
+            self.send(strangers, ServerEvent::PeerUpdated { peer: info });
+        }
         self.audiences
             .tell(TrackKey { peer: id, track }, to.iter().copied());
         self.send(

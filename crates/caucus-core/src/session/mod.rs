@@ -430,13 +430,20 @@ impl Session {
         }
         let before = self.effects.len();
         self.routing.flush(&self.state, &mut self.effects);
-        // A track in a peer's desired set is known to it: the shell names it in a slot.
-        for effect in self.effects.range(before..) {
-            if let Effect::Subscriptions { peer, tracks } = effect {
+        // A track entering a peer's desired set is named to it in a slot: first it is
+        // introduced, so that no slot (and no later event) names a track or peer the
+        // receiver was never told of — an arrival in a room meets the tracks there.
+        let flushed: Vec<Effect> = self.effects.drain(before..).collect();
+        for effect in flushed {
+            if let Effect::Subscriptions { peer, tracks } = &effect {
                 for track in tracks {
+                    if !self.audiences.knows(*track, *peer) {
+                        self.introduce(*peer, *track);
+                    }
                     self.audiences.tell(*track, [*peer]);
                 }
             }
+            self.effects.push_back(effect);
         }
         self.refresh_recordings();
         if !self.state.peers.is_empty() {
@@ -547,6 +554,7 @@ impl Session {
 
     fn push_send(&mut self, to: Vec<PeerId>, event: Arc<ServerEvent>) {
         if !to.is_empty() {
+            self.audiences.observe(&to, &event);
             self.effects.push_back(Effect::Send { to, event });
         }
     }
@@ -565,6 +573,32 @@ impl Session {
     fn connected_of(&self, mut peers: Vec<PeerId>) -> Vec<PeerId> {
         peers.retain(|p| self.state.peers.get(p).is_some_and(Peer::is_connected));
         peers
+    }
+
+    /// Tell `receiver` of `track` before it is sent it: the whole publisher (`peer_updated`,
+    /// with every track) when the receiver has not met it, else `track_published`.
+    fn introduce(&mut self, receiver: PeerId, track: TrackKey) {
+        let Some(publisher) = self.state.peers.get(&track.peer) else {
+            return;
+        };
+        if self.audiences.acquainted(receiver, track.peer) {
+            let Some(t) = publisher.tracks.get(&track.track) else {
+                return;
+            };
+            let event = ServerEvent::TrackPublished {
+                peer_id: track.peer,
+                track: caucus_proto::event::TrackInfo {
+                    id: t.id,
+                    source: t.source,
+                    muted: t.muted,
+                },
+            };
+            self.send_one(receiver, event);
+        } else {
+            let info = publisher.info(&self.state.template);
+            self.told_peer_info(track.peer, &[receiver]);
+            self.send_one(receiver, ServerEvent::PeerUpdated { peer: info });
+        }
     }
 
     /// `to` are told everything about `subject` (its `PeerInfo`): they know its tracks now.

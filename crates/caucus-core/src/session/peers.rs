@@ -234,11 +234,13 @@ impl Session {
         };
         let user_id = peer.user_id.clone();
         let was_in_breakout = peer.location.is_breakout();
-        let observers: Vec<PeerId> = self
-            .observers(id, None)
-            .into_iter()
-            .filter(|p| *p != id)
-            .collect();
+        // Everyone who sees it now, and everyone it was introduced to (a receiver of its
+        // tracks elsewhere): each must hear that it left.
+        let mut observers = self.observers(id, None);
+        observers.extend(self.connected_of(self.audiences.acquaintances_of(id)));
+        observers.sort_unstable();
+        observers.dedup();
+        let observers: Vec<PeerId> = observers.into_iter().filter(|p| *p != id).collect();
         self.routing.before_publisher_change(&self.state, id);
         let tracks: Vec<_> = peer.tracks.keys().copied().collect();
         self.stop_track_effects(id, &tracks);
@@ -373,10 +375,12 @@ fn clean_name(raw: &str) -> Result<Option<String>, Denial> {
     if name.is_empty() {
         return Ok(None);
     }
-    if name.chars().count() > MAX_NAME_CHARS || name.chars().any(char::is_control) {
+    if name.chars().count() > MAX_NAME_CHARS || !crate::text::is_printable_name(name) {
         return Err(Denial::new(
             ErrorCode::InvalidName,
-            format!("a display name is at most {MAX_NAME_CHARS} printable characters"),
+            format!(
+                "a display name is at most {MAX_NAME_CHARS} printable characters, without control or direction-changing characters"
+            ),
         )
         .with_field("name"));
     }

@@ -20,11 +20,11 @@ use super::schema::{BreakoutRoomViewDoc, ChatTargetDoc, PeerInfoDoc, RoleSpecDoc
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct TokenRequest {
-    #[schema(pattern = "^[A-Za-z0-9._-]{1,64}$")]
+    #[schema(pattern = "^[A-Za-z0-9_-]([A-Za-z0-9._-]{0,62}[A-Za-z0-9_-])?$")]
     pub room: String,
-    #[schema(min_length = 1, max_length = 128)]
+    #[schema(pattern = "^[A-Za-z0-9_-]([A-Za-z0-9._-]{0,126}[A-Za-z0-9_-])?$")]
     pub user_id: String,
-    #[schema(pattern = "^[A-Za-z0-9._-]{1,64}$")]
+    #[schema(pattern = "^[A-Za-z0-9_-]([A-Za-z0-9._-]{0,62}[A-Za-z0-9_-])?$")]
     pub role: String,
     /// Display name; default: the user id.
     #[serde(default)]
@@ -52,7 +52,7 @@ pub struct TokenResponse {
 pub struct TemplateCreate {
     /// Default: a slug of the name, made unique.
     #[serde(default)]
-    #[schema(pattern = "^[A-Za-z0-9._-]{1,64}$")]
+    #[schema(pattern = "^[A-Za-z0-9_-]([A-Za-z0-9._-]{0,62}[A-Za-z0-9_-])?$")]
     pub id: Option<String>,
     #[schema(min_length = 1, max_length = 200)]
     pub name: String,
@@ -105,12 +105,12 @@ pub struct TemplateList {
 pub struct RoomCreate {
     /// Default: a slug of the name, made unique. Letters, digits, `-`, `_` and `.`, up to 64.
     #[serde(default)]
-    #[schema(pattern = "^[A-Za-z0-9._-]{1,64}$")]
+    #[schema(pattern = "^[A-Za-z0-9_-]([A-Za-z0-9._-]{0,62}[A-Za-z0-9_-])?$")]
     pub id: Option<String>,
     #[schema(min_length = 1, max_length = 200)]
     pub name: String,
     /// A template id (`breakout` is built in).
-    #[schema(pattern = "^[A-Za-z0-9._-]{1,64}$")]
+    #[schema(pattern = "^[A-Za-z0-9_-]([A-Za-z0-9._-]{0,62}[A-Za-z0-9_-])?$")]
     pub template: String,
     /// Stored hashed; joins must give it.
     #[serde(default)]
@@ -131,7 +131,7 @@ pub struct RoomPatchBody {
     pub name: Option<String>,
     /// Takes effect when the room's next session starts.
     #[serde(default)]
-    #[schema(pattern = "^[A-Za-z0-9._-]{1,64}$")]
+    #[schema(pattern = "^[A-Za-z0-9_-]([A-Za-z0-9._-]{0,62}[A-Za-z0-9_-])?$")]
     pub template: Option<String>,
     #[serde(default, deserialize_with = "present")]
     #[schema(value_type = Option<String>)]

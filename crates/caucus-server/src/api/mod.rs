@@ -27,7 +27,6 @@ mod tokens;
 /// public so the fuzz targets read it the way the handler does.
 pub use recordings::RecordingCreate;
 
-use std::net::SocketAddr;
 use std::sync::Arc;
 
 use axum::Router;
@@ -37,7 +36,8 @@ use axum::http::{StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post, put};
-use caucus_proto::ErrorCode;
+use caucus_proto::ids::check_chosen;
+use caucus_proto::{ErrorCode, InvalidId, RoomId};
 use serde::de::DeserializeOwned;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
@@ -59,8 +59,9 @@ pub struct ApiState {
     pub control: Arc<ControlPlane>,
     pub tokens: TokenIssuer,
     pub limits: Limits,
-    /// The bound HTTP address, for links when a request names no `Host`.
-    pub http_addr: SocketAddr,
+    /// The start of the links the API returns (`Config::base_url`; never the request's
+    /// `Host`).
+    pub base_url: String,
 }
 
 /// Every `/v1` management route, behind the management token; `/v1/openapi.json` and `/docs`
@@ -214,32 +215,30 @@ pub async fn method_not_allowed() -> ApiError {
     ApiError::method_not_allowed()
 }
 
-/// A chosen id: letters, digits, `-`, `_` and `.`, 1 to 64 characters.
+/// A room, template or role id from a request (the rule of chosen ids, at most
+/// [`RoomId::MAX_LEN`] bytes): 422 `invalid_id` with the field otherwise.
 pub fn check_id(field: &str, id: &str) -> Result<(), ApiError> {
-    let ok = !id.is_empty()
-        && id.len() <= 64
-        && id
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'));
-    if ok {
-        Ok(())
-    } else {
-        Err(ApiError::new(
-            ErrorCode::InvalidName,
-            "ids are 1 to 64 letters, digits, `-`, `_` or `.`",
-        )
-        .with_field(field))
-    }
+    check_parsed(field, check_chosen("", RoomId::MAX_LEN, id))
 }
 
-/// A display name: 1 to 200 characters after trimming.
+/// The verdict of an id's own check (`UserId::check`, …) as a refusal of `field`.
+pub fn check_parsed(field: &str, checked: Result<(), InvalidId>) -> Result<(), ApiError> {
+    checked.map_err(|e| ApiError::from(e.into_body(field)))
+}
+
+/// A display name: 1 to 200 characters after trimming, none of them a control or
+/// direction-changing character (the core's rule for names, `caucus_core::text`).
 pub fn check_name(field: &str, name: &str) -> Result<String, ApiError> {
     let trimmed = name.trim();
-    if trimmed.is_empty() || trimmed.chars().count() > 200 {
-        return Err(
-            ApiError::new(ErrorCode::InvalidName, "names are 1 to 200 characters")
-                .with_field(field),
-        );
+    if trimmed.is_empty()
+        || trimmed.chars().count() > 200
+        || !caucus_core::text::is_printable_name(trimmed)
+    {
+        return Err(ApiError::new(
+            ErrorCode::InvalidName,
+            "names are 1 to 200 printable characters, without control or direction-changing characters",
+        )
+        .with_field(field));
     }
     Ok(trimmed.to_owned())
 }
@@ -400,6 +399,7 @@ mod tests {
         assert!(found.len() > 10, "{found:?}");
         let known = [
             paths::ID_PATTERN,
+            paths::USER_ID_PATTERN,
             paths::PEER_PATTERN,
             paths::BREAKOUT_PATTERN,
             paths::RECORDING_PATTERN,
@@ -419,6 +419,24 @@ mod tests {
                 id.is_match(sample),
                 check_id("id", sample).is_ok(),
                 "{sample:?}: the document's id pattern and check_id disagree"
+            );
+        }
+        let user = regex::Regex::new(paths::USER_ID_PATTERN).expect("the user id pattern compiles");
+        for sample in [
+            "gus",
+            "a.b",
+            ".",
+            "..",
+            ".a",
+            "a b",
+            "",
+            &"u".repeat(128),
+            &"u".repeat(129),
+        ] {
+            assert_eq!(
+                user.is_match(sample),
+                caucus_proto::UserId::check(sample).is_ok(),
+                "{sample:?}: the document's user id pattern and the validation disagree"
             );
         }
         let recording = regex::Regex::new(paths::RECORDING_PATTERN).expect("compiles");

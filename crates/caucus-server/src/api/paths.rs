@@ -9,7 +9,9 @@ use utoipa::IntoParams;
 /// accepts. utoipa's `pattern` takes only a literal, so every attribute spells it out; the test
 /// `every_id_pattern_is_the_validated_one` (`api/mod.rs`) finds each one in the document and
 /// checks this pattern against `check_id`, so the document cannot drift from the validation.
-pub const ID_PATTERN: &str = "^[A-Za-z0-9._-]{1,64}$";
+pub const ID_PATTERN: &str = "^[A-Za-z0-9_-]([A-Za-z0-9._-]{0,62}[A-Za-z0-9_-])?$";
+/// The pattern of a user id: the same alphabet, up to 128 characters.
+pub const USER_ID_PATTERN: &str = "^[A-Za-z0-9_-]([A-Za-z0-9._-]{0,126}[A-Za-z0-9_-])?$";
 /// A peer id as the session issues it.
 pub const PEER_PATTERN: &str = "^p[0-9]+$";
 /// A breakout id as the session issues it.
@@ -22,7 +24,10 @@ pub const RECORDING_PATTERN: &str = "^rec[0-9]+$";
 #[into_params(parameter_in = Path)]
 pub struct RoomPath {
     /// A room id.
-    #[param(pattern = "^[A-Za-z0-9._-]{1,64}$", example = "demo")]
+    #[param(
+        pattern = "^[A-Za-z0-9_-]([A-Za-z0-9._-]{0,62}[A-Za-z0-9_-])?$",
+        example = "demo"
+    )]
     room_id: String,
 }
 
@@ -31,7 +36,10 @@ pub struct RoomPath {
 #[into_params(parameter_in = Path)]
 pub struct PeerPath {
     /// A room id.
-    #[param(pattern = "^[A-Za-z0-9._-]{1,64}$", example = "demo")]
+    #[param(
+        pattern = "^[A-Za-z0-9_-]([A-Za-z0-9._-]{0,62}[A-Za-z0-9_-])?$",
+        example = "demo"
+    )]
     room_id: String,
     /// A peer of the live session, e.g. `p1`.
     #[param(pattern = "^p[0-9]+$", example = "p1")]
@@ -43,7 +51,10 @@ pub struct PeerPath {
 #[into_params(parameter_in = Path)]
 pub struct BreakoutPath {
     /// A room id.
-    #[param(pattern = "^[A-Za-z0-9._-]{1,64}$", example = "demo")]
+    #[param(
+        pattern = "^[A-Za-z0-9_-]([A-Za-z0-9._-]{0,62}[A-Za-z0-9_-])?$",
+        example = "demo"
+    )]
     room_id: String,
     /// A breakout room of the session, e.g. `b1`.
     #[param(pattern = "^b[0-9]+$", example = "b1")]
@@ -55,7 +66,10 @@ pub struct BreakoutPath {
 #[into_params(parameter_in = Path)]
 pub struct TemplatePath {
     /// A template id.
-    #[param(pattern = "^[A-Za-z0-9._-]{1,64}$", example = "breakout")]
+    #[param(
+        pattern = "^[A-Za-z0-9_-]([A-Za-z0-9._-]{0,62}[A-Za-z0-9_-])?$",
+        example = "breakout"
+    )]
     template_id: String,
 }
 
@@ -64,10 +78,16 @@ pub struct TemplatePath {
 #[into_params(parameter_in = Path)]
 pub struct RolePath {
     /// A template id.
-    #[param(pattern = "^[A-Za-z0-9._-]{1,64}$", example = "breakout")]
+    #[param(
+        pattern = "^[A-Za-z0-9_-]([A-Za-z0-9._-]{0,62}[A-Za-z0-9_-])?$",
+        example = "breakout"
+    )]
     template_id: String,
     /// A role name.
-    #[param(pattern = "^[A-Za-z0-9._-]{1,64}$", example = "guest")]
+    #[param(
+        pattern = "^[A-Za-z0-9_-]([A-Za-z0-9._-]{0,62}[A-Za-z0-9_-])?$",
+        example = "guest"
+    )]
     role: String,
 }
 

@@ -50,7 +50,7 @@ pub async fn list(State(state): State<ApiState>) -> Result<Response, ApiError> {
         (status = 401, body = Envelope),
         (status = 409, description = "The id is taken (`already_exists`)", body = Envelope),
         (status = 413, body = Envelope),
-        (status = 422, description = "Invalid document (`invalid_value`, `invalid_name`, `invalid_caps`, `unknown_role_reference`…) with its field", body = Envelope),
+        (status = 422, description = "Invalid document (`invalid_value`, `invalid_name`, `invalid_caps`, `unknown_role_reference`…) or id (`invalid_id`) with its field", body = Envelope),
     )
 )]
 pub async fn create(

@@ -3,14 +3,13 @@
 use std::time::Duration;
 
 use axum::extract::State;
-use axum::http::{HeaderMap, header};
 use axum::response::Response;
-use caucus_proto::{ErrorCode, RoleName, RoomId};
+use caucus_proto::{ErrorCode, RoleName, RoomId, UserId};
 use serde_json::json;
 
 use super::body::{TokenRequest, TokenResponse};
 use super::error::{ApiError, Envelope, JsonBody};
-use super::{ApiState, check_id, ok};
+use super::{ApiState, check_id, check_parsed, ok};
 use crate::token::JoinGrant;
 
 const DEFAULT_TTL_S: u64 = 3600;
@@ -31,15 +30,21 @@ const MAX_TTL_S: u64 = 30 * 24 * 3600;
 )]
 pub async fn create(
     State(state): State<ApiState>,
-    headers: HeaderMap,
     JsonBody(body): JsonBody<TokenRequest>,
 ) -> Result<Response, ApiError> {
     check_id("room", &body.room)?;
-    if body.user_id.is_empty() || body.user_id.chars().count() > 128 {
-        return Err(ApiError::invalid(
-            "user_id",
-            "user ids are 1 to 128 characters",
-        ));
+    check_parsed("user_id", UserId::check(&body.user_id))?;
+    check_id("role", &body.role)?;
+    if let Some(name) = &body.name {
+        // The join checks it again (the core's rule); refusing here keeps such a token from
+        // being handed out at all.
+        if !caucus_core::text::is_printable_name(name) {
+            return Err(ApiError::new(
+                ErrorCode::InvalidName,
+                "a display name may not hold control or direction-changing characters",
+            )
+            .with_field("name"));
+        }
     }
     let ttl = body.ttl_s.unwrap_or(DEFAULT_TTL_S);
     if ttl == 0 || ttl > MAX_TTL_S {
@@ -65,11 +70,9 @@ pub async fn create(
         .tokens
         .mint_join(&grant, Duration::from_secs(ttl))
         .map_err(|e| ApiError::from(e.into_body()))?;
-    let host = headers
-        .get(header::HOST)
-        .and_then(|h| h.to_str().ok())
-        .map_or_else(|| state.http_addr.to_string(), str::to_owned);
-    let url = format!("http://{host}/rooms/{room}?token={token}");
+    // Never from the request's `Host`: whoever can send a request could make the server
+    // hand out links to another site, with the token in them.
+    let url = format!("{}/rooms/{room}?token={token}", state.base_url);
     state
         .control
         .audit(

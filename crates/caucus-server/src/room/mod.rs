@@ -18,9 +18,9 @@ use std::sync::Arc;
 
 use caucus_core::{JoinRequest, SessionConfig, Template};
 use caucus_proto::signal::{ClientBody, ClientMessage, PeerCommand};
-use caucus_proto::{ErrorBody, PeerId, RoomId};
+use caucus_proto::{ErrorBody, LifecycleEvent, PeerId, RoomId};
 use caucus_room::{AckId, CheckId, EngineCommand, Output, RecordCommand, Room, Signal};
-use caucus_store::BreakoutPlan;
+use caucus_store::{BreakoutPlan, LiveChange};
 use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
 use tracing::info;
@@ -278,7 +278,7 @@ impl RoomTask {
             Some(RoomInput::Counts { reply }) => {
                 let _ = reply.send(self.room.counts(now));
             }
-            Some(RoomInput::Shutdown) | None => self.room.handle_shutdown(),
+            Some(RoomInput::Shutdown) | None => self.room.handle_shutdown(now),
         }
     }
 
@@ -335,9 +335,11 @@ impl RoomTask {
                 self.ctx.media.send(MediaCommand::Record(input));
             }
             Output::Lifecycle(event) => {
-                self.ctx
-                    .webhooks
-                    .emit(&self.id, &event, crate::clock::unix_ms());
+                let now_ms = crate::clock::unix_ms();
+                self.ctx.webhooks.emit(&self.id, &event, now_ms);
+                if let Some(change) = live_change(&self.id, &event, now_ms) {
+                    self.ctx.persist.live(change);
+                }
             }
             Output::PersistPlan { plan, ack } => {
                 let (plan, plain) = plan::to_store(&plan);
@@ -426,6 +428,30 @@ impl RoomTask {
         self.waiting.insert(ack, rx);
         tx
     }
+}
+
+/// What `event` changes in the store's record of live sessions (see [`crate::recovery`]).
+fn live_change(room: &RoomId, event: &LifecycleEvent, now_ms: u64) -> Option<LiveChange> {
+    let room = room.clone();
+    Some(match event {
+        LifecycleEvent::SessionStarted {} => LiveChange::SessionStarted {
+            room,
+            at_ms: now_ms,
+        },
+        LifecycleEvent::PeerJoined {
+            peer_id, user_id, ..
+        } => LiveChange::PeerJoined {
+            room,
+            peer: *peer_id,
+            user: user_id.clone(),
+        },
+        LifecycleEvent::PeerLeft { peer_id, .. } => LiveChange::PeerLeft {
+            room,
+            peer: *peer_id,
+        },
+        LifecycleEvent::SessionEnded { .. } => LiveChange::SessionEnded { room },
+        _ => return None,
+    })
 }
 
 /// One receiver that resolves when every one of `acks` has (none: no receiver).

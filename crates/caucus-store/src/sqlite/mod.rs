@@ -21,15 +21,16 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Mutex, MutexGuard, PoisonError, TryLockError};
 use std::time::Duration;
 
-use caucus_proto::{RecordingId, RoomId, TemplateId, TemplateSpec};
+use caucus_proto::{PeerId, RecordingId, RoomId, TemplateId, TemplateSpec, UserId};
 use rusqlite::{Connection, OpenFlags, OptionalExtension, Row, Transaction, params};
 use tracing::{debug, info, warn};
 
 use crate::error::{Entity, StoreError};
 use crate::outbox::{delivery_not_found, duplicate_delivery};
 use crate::{
-    AuditEntry, AuditRecord, BreakoutPlan, OutboxEntry, OutboxItem, RecordingPolicy,
-    RecordingRecord, Result, RoomPatch, RoomRecord, Store, Written, validate,
+    AuditEntry, AuditRecord, BreakoutPlan, LiveChange, LivePeer, LiveSession, OutboxEntry,
+    OutboxItem, RecordingPolicy, RecordingRecord, Result, RoomPatch, RoomRecord, Store, Written,
+    validate,
 };
 
 /// The database file inside the data dir.
@@ -71,6 +72,48 @@ pub struct SqliteStore {
     next_reader: AtomicUsize,
 }
 
+/// Create `dir` (and its missing parents) owner-only (0700); an existing directory is left
+/// as it is.
+fn private_dir(dir: &Path) -> std::io::Result<()> {
+    let mut builder = std::fs::DirBuilder::new();
+    builder.recursive(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::DirBuilderExt;
+        builder.mode(0o700);
+    }
+    builder.create(dir)
+}
+
+/// The database holds room passwords' hashes, the webhook outbox and the audit log: it is
+/// owner-only (0600) like the token secret. SQLite creates a new file 0644 and gives the
+/// `-wal` and `-shm` files the mode of the database, so the database is created here first;
+/// one left readable by an older build is narrowed, with its companions.
+fn private_db_files(path: &Path) -> std::io::Result<()> {
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create(true).truncate(false);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600);
+    }
+    drop(options.open(path)?);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        for suffix in ["", "-wal", "-shm"] {
+            let mut file = path.as_os_str().to_owned();
+            file.push(suffix);
+            let file = PathBuf::from(file);
+            match std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o600)) {
+                Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(e),
+                _ => {}
+            }
+        }
+    }
+    Ok(())
+}
+
 impl SqliteStore {
     /// Opens (creating if needed) `<data_dir>/caucus.db` and brings its schema up to date.
     /// Fails with `Backend` when the directory cannot be created, the file is not a Caucus
@@ -82,10 +125,12 @@ impl SqliteStore {
     /// [`SqliteStore::open`] with a chosen [`Durability`].
     pub fn open_with(data_dir: impl AsRef<Path>, durability: Durability) -> Result<SqliteStore> {
         let dir = data_dir.as_ref();
-        std::fs::create_dir_all(dir).map_err(|e| {
+        private_dir(dir).map_err(|e| {
             StoreError::Backend(format!("cannot create data dir {}: {e}", dir.display()))
         })?;
         let path = dir.join(DB_FILE);
+        private_db_files(&path)
+            .map_err(|e| StoreError::Backend(format!("cannot create {}: {e}", path.display())))?;
         let mut writer = Connection::open_with_flags(
             &path,
             OpenFlags::SQLITE_OPEN_READ_WRITE
@@ -398,22 +443,7 @@ impl Store for SqliteStore {
         if items.is_empty() {
             return Ok(());
         }
-        self.write("enqueue_webhooks", |tx| {
-            let mut stmt = tx.prepare_cached(
-                "INSERT INTO webhook_outbox (event_id, endpoint, body, created_at_ms, next_attempt_ms)
-                 VALUES (?1, ?2, ?3, ?4, ?4)
-                 ON CONFLICT (event_id, endpoint) DO NOTHING",
-            )?;
-            for item in items {
-                let at = validate::millis("created_at_ms", item.created_at_ms)?;
-                let inserted =
-                    stmt.execute(params![item.event_id, item.endpoint, item.body, at])?;
-                if inserted == 0 {
-                    return Err(duplicate_delivery(item));
-                }
-            }
-            Ok(())
-        })
+        self.write("enqueue_webhooks", |tx| enqueue(tx, items))
     }
 
     fn due_webhooks(&self, now_ms: u64, limit: usize) -> Result<Vec<OutboxEntry>> {
@@ -606,6 +636,159 @@ impl Store for SqliteStore {
                 .collect()
         })
     }
+
+    fn unfinished_recordings(&self) -> Result<Vec<RecordingRecord>> {
+        self.read("unfinished_recordings", |conn| {
+            let docs = conn
+                .prepare_cached(
+                    "SELECT id, doc FROM recordings
+                     WHERE json_extract(doc, '$.ended_at_ms') IS NULL ORDER BY id",
+                )?
+                .query_map([], |row| {
+                    Ok((row.get::<_, i64>(0)?, row.get::<_, String>(1)?))
+                })?
+                .collect::<rusqlite::Result<Vec<_>>>()?;
+            docs.into_iter()
+                .map(|(id, doc)| from_json(&doc, Entity::Recording, id))
+                .collect()
+        })
+    }
+
+    fn record_lifecycle(&self, live: &[LiveChange], outbox: &[OutboxItem]) -> Result<()> {
+        for change in live {
+            validate::live_change(change)?;
+        }
+        for item in outbox {
+            validate::outbox_item(item)?;
+        }
+        if live.is_empty() && outbox.is_empty() {
+            return Ok(());
+        }
+        self.write("record_lifecycle", |tx| {
+            for change in live {
+                apply_live(tx, change)?;
+            }
+            enqueue(tx, outbox)
+        })
+    }
+
+    fn live_sessions(&self) -> Result<Vec<LiveSession>> {
+        self.read("live_sessions", |conn| {
+            let mut sessions = conn
+                .prepare_cached("SELECT room, started_at_ms FROM live_sessions ORDER BY room")?
+                .query_map([], |row| {
+                    Ok(LiveSession {
+                        room: RoomId::from(row.get::<_, String>(0)?),
+                        started_at_ms: millis_at(row, 1)?,
+                        peers: Vec::new(),
+                    })
+                })?
+                .collect::<rusqlite::Result<Vec<_>>>()?;
+            let mut peers = conn.prepare_cached(
+                "SELECT peer_id, user_id FROM live_peers WHERE room = ?1 ORDER BY rowid",
+            )?;
+            for session in &mut sessions {
+                let rows = peers
+                    .query_map([session.room.as_str()], |row| {
+                        Ok((row.get::<_, String>(0)?, row.get::<_, String>(1)?))
+                    })?
+                    .collect::<rusqlite::Result<Vec<_>>>()?;
+                for (peer, user) in rows {
+                    let peer: PeerId = peer.parse().map_err(|_| {
+                        StoreError::Backend(format!(
+                            "live peer {peer:?} of room {} is not a peer id",
+                            session.room
+                        ))
+                    })?;
+                    session.peers.push(LivePeer {
+                        peer,
+                        user: UserId::from(user),
+                    });
+                }
+            }
+            Ok(sessions)
+        })
+    }
+
+    fn end_live_sessions(&self, outbox: &[OutboxItem]) -> Result<()> {
+        for item in outbox {
+            validate::outbox_item(item)?;
+        }
+        self.write("end_live_sessions", |tx| {
+            // The peers go with their sessions: `ON DELETE CASCADE`.
+            tx.prepare_cached("DELETE FROM live_sessions")?
+                .execute([])?;
+            enqueue(tx, outbox)
+        })
+    }
+
+    fn checkpoint(&self) -> Result<()> {
+        let conn = self.writer.lock().unwrap_or_else(PoisonError::into_inner);
+        // (busy, pages in the WAL, pages written back): busy means a reader held it open.
+        let (busy, log, done): (i64, i64, i64) =
+            conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |row| {
+                Ok((row.get(0)?, row.get(1)?, row.get(2)?))
+            })?;
+        if busy != 0 {
+            warn!(
+                log,
+                done, "store: the checkpoint could not finish (a reader was busy)"
+            );
+        } else {
+            debug!(pages = done, "store: checkpointed");
+        }
+        Ok(())
+    }
+}
+
+/// Queues deliveries; `Conflict` on a pair queued already (the transaction is then rolled back).
+fn enqueue(tx: &Transaction<'_>, items: &[OutboxItem]) -> Result<()> {
+    let mut stmt = tx.prepare_cached(
+        "INSERT INTO webhook_outbox (event_id, endpoint, body, created_at_ms, next_attempt_ms)
+         VALUES (?1, ?2, ?3, ?4, ?4)
+         ON CONFLICT (event_id, endpoint) DO NOTHING",
+    )?;
+    for item in items {
+        let at = validate::millis("created_at_ms", item.created_at_ms)?;
+        let inserted = stmt.execute(params![item.event_id, item.endpoint, item.body, at])?;
+        if inserted == 0 {
+            return Err(duplicate_delivery(item));
+        }
+    }
+    Ok(())
+}
+
+fn apply_live(tx: &Transaction<'_>, change: &LiveChange) -> Result<()> {
+    match change {
+        LiveChange::SessionStarted { room, at_ms } => {
+            tx.prepare_cached(
+                "INSERT INTO live_sessions (room, started_at_ms) VALUES (?1, ?2)
+                 ON CONFLICT (room) DO NOTHING",
+            )?
+            .execute(params![room.as_str(), validate::millis("at_ms", *at_ms)?])?;
+        }
+        LiveChange::PeerJoined { room, peer, user } => {
+            tx.prepare_cached(
+                "INSERT INTO live_sessions (room, started_at_ms) VALUES (?1, 0)
+                 ON CONFLICT (room) DO NOTHING",
+            )?
+            .execute([room.as_str()])?;
+            tx.prepare_cached(
+                "INSERT INTO live_peers (room, peer_id, user_id) VALUES (?1, ?2, ?3)
+                 ON CONFLICT (room, peer_id) DO NOTHING",
+            )?
+            .execute(params![room.as_str(), peer.to_string(), user.as_str()])?;
+        }
+        LiveChange::PeerLeft { room, peer } => {
+            tx.prepare_cached("DELETE FROM live_peers WHERE room = ?1 AND peer_id = ?2")?
+                .execute(params![room.as_str(), peer.to_string()])?;
+        }
+        LiveChange::SessionEnded { room } => {
+            tx.prepare_cached("DELETE FROM live_sessions WHERE room = ?1")?
+                .execute([room.as_str()])?;
+        }
+    }
+    Ok(())
 }
 
 fn open_reader(path: &Path) -> Result<Connection> {

@@ -194,6 +194,9 @@ impl Session {
         }
         let mut resolved = BTreeMap::new();
         for (user, reference) in by_user_id {
+            // No such user can join (a token never names one), and the id would be echoed in
+            // the field: refused as a whole.
+            UserId::check(user.as_str()).map_err(|e| e.into_body("by_user_id"))?;
             let field = format!("by_user_id.{user}");
             let room = match reference {
                 BreakoutRef::Id(b) => self.room(b).map(|r| r.id),

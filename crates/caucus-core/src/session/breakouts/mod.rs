@@ -75,11 +75,15 @@ impl Session {
 
 pub(super) fn clean_room_name(raw: &str) -> Result<String, Denial> {
     let name = raw.trim();
-    if name.is_empty() || name.chars().count() > MAX_ROOM_NAME || name.chars().any(char::is_control)
+    if name.is_empty()
+        || name.chars().count() > MAX_ROOM_NAME
+        || !crate::text::is_printable_name(name)
     {
         return Err(Denial::new(
             ErrorCode::InvalidName,
-            format!("a room name is 1 to {MAX_ROOM_NAME} printable characters"),
+            format!(
+                "a room name is 1 to {MAX_ROOM_NAME} printable characters, without control or direction-changing characters"
+            ),
         ));
     }
     Ok(name.to_owned())
