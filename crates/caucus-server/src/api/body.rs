@@ -127,9 +127,11 @@ pub struct RoomCreate {
 #[serde(deny_unknown_fields)]
 pub struct RoomPatchBody {
     #[serde(default)]
+    #[schema(min_length = 1, max_length = 200)]
     pub name: Option<String>,
     /// Takes effect when the room's next session starts.
     #[serde(default)]
+    #[schema(pattern = "^[A-Za-z0-9_-]([A-Za-z0-9._-]{0,62}[A-Za-z0-9_-])?$")]
     pub template: Option<String>,
     #[serde(default, deserialize_with = "present")]
     #[schema(value_type = Option<String>)]

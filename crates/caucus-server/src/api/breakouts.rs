@@ -90,7 +90,7 @@ pub async fn create(
 #[utoipa::path(
     patch, path = "/v1/rooms/{room_id}/breakouts/{breakout_id}", tag = "breakouts",
     params(BreakoutPath),
-    request_body = BreakoutPatch,
+    request_body = Option<BreakoutPatch>,
     responses(
         (status = 200, body = BreakoutsViewDoc),
         (status = 400, body = Envelope),
@@ -164,7 +164,7 @@ pub async fn remove(
 #[utoipa::path(
     put, path = "/v1/rooms/{room_id}/breakouts/options", tag = "breakouts",
     params(RoomPath),
-    request_body = OptionsBody,
+    request_body = Option<OptionsBody>,
     responses(
         (status = 200, body = BreakoutsViewDoc),
         (status = 400, body = Envelope),
@@ -281,7 +281,7 @@ pub async fn preassign(
 #[utoipa::path(
     post, path = "/v1/rooms/{room_id}/breakouts/open", tag = "breakouts",
     params(RoomPath),
-    request_body(content = OpenBody, description = "May be empty"),
+    request_body(content = Option<OpenBody>, description = "May be empty"),
     responses(
         (status = 200, body = BreakoutsViewDoc),
         (status = 400, body = Envelope),
@@ -317,7 +317,7 @@ pub async fn open(
 #[utoipa::path(
     post, path = "/v1/rooms/{room_id}/breakouts/close", tag = "breakouts",
     params(RoomPath),
-    request_body(content = CloseBody, description = "May be empty"),
+    request_body(content = Option<CloseBody>, description = "May be empty"),
     responses(
         (status = 200, body = BreakoutsViewDoc),
         (status = 400, body = Envelope),

@@ -218,6 +218,14 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
     };
     // Syntax first, so a truncated body is 400 even when its first token has the wrong type.
     serde_json::from_slice::<serde::de::IgnoredAny>(bytes).map_err(|e| classify("", e))?;
+    // Every body is an object; serde would also fill a struct from an array of its fields in
+    // order (`[null, null]`), which the document does not allow.
+    if bytes.iter().find(|b| !b.is_ascii_whitespace()) != Some(&b'{') {
+        return Err(ApiError::new(
+            ErrorCode::InvalidValue,
+            "the body must be a JSON object",
+        ));
+    }
     let mut de = serde_json::Deserializer::from_slice(bytes);
     let value: T = serde_path_to_error::deserialize(&mut de).map_err(|e| {
         let path = e.path().to_string();
@@ -316,6 +324,9 @@ mod tests {
         assert_eq!(err("nope").status(), StatusCode::BAD_REQUEST);
         assert_eq!(err(r#"{"name": "a"} x"#).code, ErrorCode::MalformedRequest);
         assert_eq!(err("[1, 2").code, ErrorCode::MalformedRequest);
+        // A struct's fields given as an array are not an object.
+        assert_eq!(err("[null, null]").code, ErrorCode::InvalidValue);
+        assert_eq!(err("null").code, ErrorCode::InvalidValue);
         let missing = err("{}");
         assert_eq!(
             (missing.code, missing.field.as_deref()),

@@ -71,7 +71,7 @@ pub async fn peer(
 #[utoipa::path(
     patch, path = "/v1/rooms/{room_id}/peers/{peer_id}", tag = "session",
     params(PeerPath),
-    request_body = PeerPatchBody,
+    request_body = Option<PeerPatchBody>,
     responses(
         (status = 200, description = "The peer after the change", body = PeerInfoDoc),
         (status = 400, body = Envelope),
@@ -242,7 +242,7 @@ pub async fn message(
 #[utoipa::path(
     post, path = "/v1/rooms/{room_id}/end", tag = "session",
     params(RoomPath),
-    request_body(content = EndBody, description = "May be empty"),
+    request_body(content = Option<EndBody>, description = "May be empty"),
     responses(
         (status = 204, description = "Ended (or no live session)"),
         (status = 400, body = Envelope),

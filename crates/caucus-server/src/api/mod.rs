@@ -298,11 +298,54 @@ pub fn unique(base: &str, taken: impl Fn(&str) -> bool) -> String {
         recordings::create, recordings::list, recordings::get_one, recordings::stop,
     ),
     components(schemas(error::Envelope, schema::BreakoutsViewDoc, schema::PeerInfoDoc)),
-    modifiers(&BearerAuth),
+    modifiers(&BearerAuth, &OptionalBodies),
     security(("bearer" = [])),
 )]
 #[derive(Debug)]
 pub struct ApiDoc;
+
+/// utoipa states an optional body (`request_body = Option<T>`) as "T or `null`"; the server
+/// reads an absent body as `{}` and refuses `null`, so the document says "optional T".
+struct OptionalBodies;
+
+impl Modify for OptionalBodies {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::schema::Schema;
+        use utoipa::openapi::{RefOr, Required};
+        for item in openapi.paths.paths.values_mut() {
+            let operations = [
+                &mut item.post,
+                &mut item.put,
+                &mut item.patch,
+                &mut item.delete,
+            ];
+            for body in operations
+                .into_iter()
+                .flatten()
+                .filter_map(|op| op.request_body.as_mut())
+            {
+                if body.required == Some(Required::True) {
+                    continue;
+                }
+                for content in body.content.values_mut() {
+                    let Some(RefOr::T(Schema::OneOf(one_of))) = &content.schema else {
+                        continue;
+                    };
+                    let inner = one_of.items.iter().find(|s| match s {
+                        RefOr::T(Schema::Object(o)) => !matches!(
+                            &o.schema_type,
+                            utoipa::openapi::schema::SchemaType::Type(utoipa::openapi::Type::Null)
+                        ),
+                        _ => true,
+                    });
+                    if let Some(inner) = inner.cloned() {
+                        content.schema = Some(inner);
+                    }
+                }
+            }
+        }
+    }
+}
 
 struct BearerAuth;
 
@@ -324,6 +367,87 @@ impl Modify for BearerAuth {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Every `pattern` in the document, with where it stands.
+    fn patterns(value: &serde_json::Value, at: String, found: &mut Vec<(String, String)>) {
+        match value {
+            serde_json::Value::Object(map) => {
+                for (key, inner) in map {
+                    if key == "pattern" {
+                        if let Some(p) = inner.as_str() {
+                            found.push((at.clone(), p.to_owned()));
+                        }
+                    } else {
+                        patterns(inner, format!("{at}/{key}"), found);
+                    }
+                }
+            }
+            serde_json::Value::Array(items) => {
+                for (i, inner) in items.iter().enumerate() {
+                    patterns(inner, format!("{at}/{i}"), found);
+                }
+            }
+            _ => {}
+        }
+    }
+
+    #[test]
+    fn every_id_pattern_is_the_validated_one() {
+        let document = serde_json::to_value(ApiDoc::openapi()).expect("the document serializes");
+        let mut found = Vec::new();
+        patterns(&document, String::new(), &mut found);
+        assert!(found.len() > 10, "{found:?}");
+        let known = [
+            paths::ID_PATTERN,
+            paths::USER_ID_PATTERN,
+            paths::PEER_PATTERN,
+            paths::BREAKOUT_PATTERN,
+            paths::RECORDING_PATTERN,
+        ];
+        for (at, pattern) in &found {
+            assert!(known.contains(&pattern.as_str()), "{at}: {pattern}");
+        }
+        // The id pattern accepts exactly what the server validates.
+        let id = regex::Regex::new(paths::ID_PATTERN).expect("the id pattern compiles");
+        let long = "x".repeat(64);
+        let too_long = "x".repeat(65);
+        for sample in [
+            "demo", "a", "a.b", "a_b-c", "A9", ".", "..", ".a", "a.", "a b", "", "ü", "a/b", "a\0",
+            &long, &too_long,
+        ] {
+            assert_eq!(
+                id.is_match(sample),
+                check_id("id", sample).is_ok(),
+                "{sample:?}: the document's id pattern and check_id disagree"
+            );
+        }
+        let user = regex::Regex::new(paths::USER_ID_PATTERN).expect("the user id pattern compiles");
+        for sample in [
+            "gus",
+            "a.b",
+            ".",
+            "..",
+            ".a",
+            "a b",
+            "",
+            &"u".repeat(128),
+            &"u".repeat(129),
+        ] {
+            assert_eq!(
+                user.is_match(sample),
+                caucus_proto::UserId::check(sample).is_ok(),
+                "{sample:?}: the document's user id pattern and the validation disagree"
+            );
+        }
+        let recording = regex::Regex::new(paths::RECORDING_PATTERN).expect("compiles");
+        for sample in ["rec1", "rec4021", "rec", "recx", "p1"] {
+            assert_eq!(
+                recording.is_match(sample),
+                sample.parse::<caucus_proto::RecordingId>().is_ok(),
+                "{sample:?}"
+            );
+        }
+    }
 
     #[test]
     fn slugs_are_plain() {

@@ -1,9 +1,23 @@
 //! The path parameters of the REST API as the OpenAPI document names them: one type per shape
 //! of path, each id with its pattern and an example (the property-based test starts from the
 //! examples). Documentation only: handlers read their ids with [`super::Ids`].
-#![allow(dead_code)] // read by the OpenAPI derive, never built
+#![allow(dead_code)] // read by the OpenAPI derive, never built; the constants by the tests
 
 use utoipa::IntoParams;
+
+/// The document's pattern of a chosen id (room, template, role): what [`super::check_id`]
+/// accepts. utoipa's `pattern` takes only a literal, so every attribute spells it out; the test
+/// `every_id_pattern_is_the_validated_one` (`api/mod.rs`) finds each one in the document and
+/// checks this pattern against `check_id`, so the document cannot drift from the validation.
+pub const ID_PATTERN: &str = "^[A-Za-z0-9_-]([A-Za-z0-9._-]{0,62}[A-Za-z0-9_-])?$";
+/// The pattern of a user id: the same alphabet, up to 128 characters.
+pub const USER_ID_PATTERN: &str = "^[A-Za-z0-9_-]([A-Za-z0-9._-]{0,126}[A-Za-z0-9_-])?$";
+/// A peer id as the session issues it.
+pub const PEER_PATTERN: &str = "^p[0-9]+$";
+/// A breakout id as the session issues it.
+pub const BREAKOUT_PATTERN: &str = "^b[0-9]+$";
+/// A recording id as the server issues it.
+pub const RECORDING_PATTERN: &str = "^rec[0-9]+$";
 
 /// `/v1/rooms/{room_id}…`
 #[derive(Debug, IntoParams)]
@@ -82,5 +96,6 @@ pub struct RolePath {
 #[into_params(parameter_in = Path)]
 pub struct RecordingPath {
     /// A recording, e.g. `rec4021`.
+    #[param(pattern = "^rec[0-9]+$", example = "rec4021")]
     recording_id: String,
 }

@@ -81,7 +81,7 @@ pub struct RecordingList {
 #[utoipa::path(
     post, path = "/v1/rooms/{room_id}/recordings", tag = "recordings",
     params(RoomPath),
-    request_body = RecordingCreate,
+    request_body = Option<RecordingCreate>,
     responses(
         (status = 201, body = RecordingView),
         (status = 400, body = Envelope),

@@ -126,7 +126,7 @@ pub async fn get_one(
 #[utoipa::path(
     patch, path = "/v1/rooms/{room_id}", tag = "rooms",
     params(RoomPath),
-    request_body = RoomPatchBody,
+    request_body = Option<RoomPatchBody>,
     responses(
         (status = 200, body = RoomOut),
         (status = 400, body = Envelope),

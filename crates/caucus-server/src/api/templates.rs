@@ -213,7 +213,7 @@ pub async fn delete(
 #[utoipa::path(
     put, path = "/v1/templates/{template_id}/roles/{role}", tag = "templates",
     params(RolePath),
-    request_body = RoleSpecDoc,
+    request_body = Option<RoleSpecDoc>,
     responses(
         (status = 200, description = "The template with the role", body = TemplateOut),
         (status = 400, body = Envelope),
