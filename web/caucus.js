@@ -276,6 +276,9 @@ export class CaucusClient extends EventTarget {
     this.offering = false;
     /** {@link close} or {@link leave} was called: a closed socket is not a lost one. */
     this.closedByUs = false;
+    /** The server said the session ended or removed us: the close that follows (1001 when the
+     * server itself stops) is not a lost connection to resume. */
+    this.endedByServer = false;
   }
 
   // ── connection ─────────────────────────────────────────────────────────────────────────
@@ -287,6 +290,7 @@ export class CaucusClient extends EventTarget {
    */
   async connect() {
     this.closedByUs = false;
+    this.endedByServer = false;
     this.setState('connecting');
     const url = new URL(this.options.url);
     if (this.options.room) url.searchParams.set('room', this.options.room);
@@ -433,7 +437,8 @@ export class CaucusClient extends EventTarget {
     }
     this.pending.clear();
     this.setState('closed');
-    this.emit('closed', { code, reason, resumable: !this.closedByUs && isResumable(code) });
+    const resumable = !this.closedByUs && !this.endedByServer && isResumable(code);
+    this.emit('closed', { code, reason, resumable });
   }
 
   /**
@@ -457,6 +462,7 @@ export class CaucusClient extends EventTarget {
 
   /** @param {any} ev */
   onEvent(ev) {
+    if (ev.type === 'session_ended' || ev.type === 'removed') this.endedByServer = true;
     switch (ev.type) {
       case 'joined':
         this.self = ev.peer;
