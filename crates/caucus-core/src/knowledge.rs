@@ -14,10 +14,9 @@
 //! that name an existing track (`track_unpublished`, `track_muted`) need both its peer and the
 //! track known. The session introduces a track as it enters a receiver's desired set
 //! (`track_published`, or the publisher's `peer_updated` when the receiver never met it), so
-//! the desired-set clause above is a safety net, not the way a receiver learns. Not checked
-//! yet: events that only name peers (`peers_moved` can name a peer a receiver has only seen
-//! by id in a breakout view) and messages that carry their sender (`chat`, `broadcast`,
-//! `request_received`, `help_requested`, `track_muted.by`).
+//! the desired-set clause above is a safety net, not the way a receiver learns. `peers_moved`
+//! names only peers the receiver knows. Not checked yet: messages that carry their sender
+//! (`chat`, `broadcast`, `request_received`, `help_requested`, `track_muted.by`).
 //!
 //! The ledger is pure bookkeeping: feed it every effect in order with [`Knowledge::observe`];
 //! it returns the violations that effect makes.
@@ -142,6 +141,13 @@ impl Knowledge {
                 peer(*peer_id, out);
                 track(*peer_id, *track_id, out);
             }
+            ServerEvent::PeersMoved { moves } => {
+                for group in moves {
+                    for p in &group.peers {
+                        peer(*p, out);
+                    }
+                }
+            }
             _ => {}
         }
     }
@@ -194,6 +200,7 @@ fn kind(event: &ServerEvent) -> &'static str {
     match event {
         ServerEvent::TrackUnpublished { .. } => "track_unpublished",
         ServerEvent::TrackMuted { .. } => "track_muted",
+        ServerEvent::PeersMoved { .. } => "peers_moved",
         _ => "an event",
     }
 }

@@ -294,6 +294,13 @@ impl Client {
                 self.known_peers.remove(peer_id);
                 self.known_tracks.retain(|(p, _)| p != peer_id);
             }
+            ServerEvent::PeersMoved { moves } => {
+                for group in moves {
+                    for p in &group.peers {
+                        self.must_know_peer(now, *p, "peers_moved", false);
+                    }
+                }
+            }
             ServerEvent::RoleChanged { may_publish, .. } => {
                 self.may_publish = may_publish.clone();
                 self.publish_allowed();

@@ -238,11 +238,26 @@ impl Session {
                 self.lifecycle(event);
             }
         }
-        self.send(
-            to,
-            ServerEvent::PeersMoved {
-                moves: MoveGroup::group(moves),
-            },
-        );
+        // Each receiver hears of the moves of the peers it has met (all of them, as a rule):
+        // receivers that met the same ones share one event.
+        let mut groups: std::collections::BTreeMap<Vec<usize>, Vec<PeerId>> =
+            std::collections::BTreeMap::new();
+        for receiver in to {
+            let known: Vec<usize> = (0..moves.len())
+                .filter(|&i| self.audiences.acquainted(receiver, moves[i].peer_id))
+                .collect();
+            if !known.is_empty() {
+                groups.entry(known).or_default().push(receiver);
+            }
+        }
+        for (known, receivers) in groups {
+            let named: Vec<Move> = known.iter().map(|&i| moves[i]).collect();
+            self.send(
+                receivers,
+                ServerEvent::PeersMoved {
+                    moves: MoveGroup::group(&named),
+                },
+            );
+        }
     }
 }
