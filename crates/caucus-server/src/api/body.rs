@@ -28,6 +28,9 @@ pub struct TokenRequest {
     pub role: String,
     /// Display name; default: the user id.
     #[serde(default)]
+    #[schema(
+        pattern = "^[^\\u0000-\\u001F\\u007F-\\u009F\\u061C\\u200E\\u200F\\u2028-\\u202E\\u2066-\\u2069]*$"
+    )]
     pub name: Option<String>,
     /// Seconds the token is valid (1 to 30 days); default 3600.
     #[serde(default)]
@@ -54,7 +57,11 @@ pub struct TemplateCreate {
     #[serde(default)]
     #[schema(pattern = "^[A-Za-z0-9_-]([A-Za-z0-9._-]{0,62}[A-Za-z0-9_-])?$")]
     pub id: Option<String>,
-    #[schema(min_length = 1, max_length = 200)]
+    #[schema(
+        min_length = 1,
+        max_length = 200,
+        pattern = "^[^\\u0000-\\u001F\\u007F-\\u009F\\u061C\\u200E\\u200F\\u2028-\\u202E\\u2066-\\u2069]*$"
+    )]
     pub name: String,
     #[schema(value_type = BTreeMap<String, RoleSpecDoc>)]
     pub roles: BTreeMap<RoleName, RoleSpec>,
@@ -64,7 +71,11 @@ pub struct TemplateCreate {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct TemplatePut {
-    #[schema(min_length = 1, max_length = 200)]
+    #[schema(
+        min_length = 1,
+        max_length = 200,
+        pattern = "^[^\\u0000-\\u001F\\u007F-\\u009F\\u061C\\u200E\\u200F\\u2028-\\u202E\\u2066-\\u2069]*$"
+    )]
     pub name: String,
     #[schema(value_type = BTreeMap<String, RoleSpecDoc>)]
     pub roles: BTreeMap<RoleName, RoleSpec>,
@@ -107,7 +118,11 @@ pub struct RoomCreate {
     #[serde(default)]
     #[schema(pattern = "^[A-Za-z0-9_-]([A-Za-z0-9._-]{0,62}[A-Za-z0-9_-])?$")]
     pub id: Option<String>,
-    #[schema(min_length = 1, max_length = 200)]
+    #[schema(
+        min_length = 1,
+        max_length = 200,
+        pattern = "^[^\\u0000-\\u001F\\u007F-\\u009F\\u061C\\u200E\\u200F\\u2028-\\u202E\\u2066-\\u2069]*$"
+    )]
     pub name: String,
     /// A template id (`breakout` is built in).
     #[schema(pattern = "^[A-Za-z0-9_-]([A-Za-z0-9._-]{0,62}[A-Za-z0-9_-])?$")]
@@ -127,7 +142,11 @@ pub struct RoomCreate {
 #[serde(deny_unknown_fields)]
 pub struct RoomPatchBody {
     #[serde(default)]
-    #[schema(min_length = 1, max_length = 200)]
+    #[schema(
+        min_length = 1,
+        max_length = 200,
+        pattern = "^[^\\u0000-\\u001F\\u007F-\\u009F\\u061C\\u200E\\u200F\\u2028-\\u202E\\u2066-\\u2069]*$"
+    )]
     pub name: Option<String>,
     /// Takes effect when the room's next session starts.
     #[serde(default)]
@@ -194,6 +213,9 @@ pub struct PeerPatchBody {
     #[serde(default)]
     pub role: Option<String>,
     #[serde(default)]
+    #[schema(
+        pattern = "^[^\\u0000-\\u001F\\u007F-\\u009F\\u061C\\u200E\\u200F\\u2028-\\u202E\\u2066-\\u2069]*$"
+    )]
     pub name: Option<String>,
     #[serde(default)]
     pub metadata: Option<serde_json::Value>,
@@ -271,6 +293,9 @@ pub struct BreakoutPatch {
     #[serde(default)]
     pub version: Option<u64>,
     #[serde(default)]
+    #[schema(
+        pattern = "^[^\\u0000-\\u001F\\u007F-\\u009F\\u061C\\u200E\\u200F\\u2028-\\u202E\\u2066-\\u2069]*$"
+    )]
     pub name: Option<String>,
     #[serde(default, deserialize_with = "present")]
     #[schema(value_type = Option<u32>)]

@@ -403,6 +403,7 @@ mod tests {
             paths::PEER_PATTERN,
             paths::BREAKOUT_PATTERN,
             paths::RECORDING_PATTERN,
+            paths::NAME_PATTERN,
         ];
         for (at, pattern) in &found {
             assert!(known.contains(&pattern.as_str()), "{at}: {pattern}");
@@ -437,6 +438,29 @@ mod tests {
                 user.is_match(sample),
                 caucus_proto::UserId::check(sample).is_ok(),
                 "{sample:?}: the document's user id pattern and the validation disagree"
+            );
+        }
+        let name = regex::Regex::new(paths::NAME_PATTERN).expect("the name pattern compiles");
+        for sample in [
+            "Ana",
+            "Zoë Ōtsuka",
+            "محمد",
+            "王芳 🎉",
+            "a\0b",
+            "\u{1b}[31m",
+            "tab\t",
+            "c1\u{85}",
+            "del\u{7f}",
+            "sep\u{2028}",
+            "Ana\u{202e}nimda",
+            "\u{2066}x",
+            "\u{200f}",
+            "\u{61c}",
+        ] {
+            assert_eq!(
+                name.is_match(sample),
+                caucus_core::text::is_printable_name(sample),
+                "{sample:?}: the document's name pattern and the name rule disagree"
             );
         }
         let recording = regex::Regex::new(paths::RECORDING_PATTERN).expect("compiles");

@@ -18,6 +18,10 @@ pub const PEER_PATTERN: &str = "^p[0-9]+$";
 pub const BREAKOUT_PATTERN: &str = "^b[0-9]+$";
 /// A recording id as the server issues it.
 pub const RECORDING_PATTERN: &str = "^rec[0-9]+$";
+/// The pattern of a name people read (display, room, breakout, template names): no control,
+/// separator or bidirectional formatting character (`caucus_core::text`).
+pub const NAME_PATTERN: &str =
+    "^[^\\u0000-\\u001F\\u007F-\\u009F\\u061C\\u200E\\u200F\\u2028-\\u202E\\u2066-\\u2069]*$";
 
 /// `/v1/rooms/{room_id}…`
 #[derive(Debug, IntoParams)]
