@@ -3,7 +3,6 @@
 //! address, the forwarded one behind a trusted proxy) at target `caucus::access`, and one observation per request labelled by route
 //! pattern, so that `/rooms/{room}` is one series however many rooms there are.
 
-use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -13,7 +12,7 @@ use axum::response::Response;
 use tracing::info;
 
 use crate::admission::ClientAddr;
-use crate::http_rate::client_of;
+use crate::proxies::TrustedProxies;
 use crate::telemetry::Telemetry;
 
 /// What the middleware needs.
@@ -23,7 +22,7 @@ pub struct Access {
     /// Whether to write the log line (the histogram is always kept).
     pub log: bool,
     /// Proxies whose `X-Forwarded-For` names the client logged (as for rate limits).
-    pub trusted: Arc<[IpAddr]>,
+    pub trusted: Arc<TrustedProxies>,
 }
 
 pub async fn observe(State(access): State<Access>, request: Request, next: Next) -> Response {
@@ -37,7 +36,10 @@ pub async fn observe(State(access): State<Access>, request: Request, next: Next)
     // The client as rate limits see it: through a trusted proxy, the address it forwards.
     let client = request.extensions().get::<ConnectInfo<ClientAddr>>().map(
         |ConnectInfo(ClientAddr(addr))| {
-            client_of(addr.ip(), request.headers(), &access.trusted).unwrap_or(addr.ip())
+            access
+                .trusted
+                .client_of(addr.ip(), request.headers())
+                .unwrap_or(addr.ip())
         },
     );
     let response = next.run(request).await;

@@ -27,6 +27,8 @@ use tokio::sync::Semaphore;
 use tokio::time::Sleep;
 use tracing::{debug, warn};
 
+use crate::proxies::TrustedProxies;
+
 /// Connections from trusted addresses (the machine itself, a reverse proxy) may go this far
 /// past `max_connections`, so that a health probe or the proxy still gets in when the limit
 /// is reached by others.
@@ -44,7 +46,7 @@ pub struct AdmissionLimits {
     /// 0 = unlimited.
     pub max_per_ip: u32,
     /// Not limited per address; allowed [`TRUSTED_HEADROOM`] past the global limit.
-    pub trusted: Vec<IpAddr>,
+    pub trusted: Arc<TrustedProxies>,
     pub handshake_timeout: Duration,
 }
 
@@ -94,7 +96,7 @@ impl Admission {
     /// Count one more connection from `ip`, or say why not.
     pub fn admit(self: &Arc<Self>, ip: IpAddr) -> Result<Permit, Refusal> {
         let ip = ip.to_canonical();
-        let trusted = self.limits.trusted.contains(&ip);
+        let trusted = self.limits.trusted.contains(ip);
         let mut counts = self.counts.lock().unwrap_or_else(PoisonError::into_inner);
         let limit = if trusted {
             self.limits.max_connections.saturating_add(TRUSTED_HEADROOM)
@@ -389,7 +391,7 @@ mod tests {
         Admission::new(AdmissionLimits {
             max_connections: max,
             max_per_ip: per_ip,
-            trusted,
+            trusted: TrustedProxies::new(&trusted),
             handshake_timeout: Duration::from_secs(10),
         })
     }

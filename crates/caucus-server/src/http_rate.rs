@@ -13,7 +13,6 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 
 use axum::extract::{ConnectInfo, Request, State};
-use axum::http::HeaderMap;
 use axum::http::header::RETRY_AFTER;
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
@@ -22,6 +21,7 @@ use tokio::time::Instant;
 
 use crate::admission::ClientAddr;
 use crate::api::error::ApiError;
+use crate::proxies::TrustedProxies;
 use crate::rate_limit::RateLimit;
 
 /// Buckets kept at most; past this, full (idle) buckets are forgotten first, which loses
@@ -35,17 +35,17 @@ const EXEMPT: &[&str] = &["/healthz", "/readyz", "/metrics"];
 pub struct HttpRate {
     rate_per_s: u32,
     burst: u32,
-    trusted: Vec<IpAddr>,
+    trusted: Arc<TrustedProxies>,
     buckets: Mutex<HashMap<IpAddr, RateLimit>>,
     refused: AtomicU64,
 }
 
 impl HttpRate {
-    pub fn new(rate_per_s: u32, burst: u32, trusted: Vec<IpAddr>) -> Arc<Self> {
+    pub fn new(rate_per_s: u32, burst: u32, trusted: Arc<TrustedProxies>) -> Arc<Self> {
         Arc::new(Self {
             rate_per_s,
             burst,
-            trusted: trusted.into_iter().map(|ip| ip.to_canonical()).collect(),
+            trusted,
             buckets: Mutex::new(HashMap::new()),
             refused: AtomicU64::new(0),
         })
@@ -78,36 +78,6 @@ impl HttpRate {
     }
 }
 
-/// The address a request is limited by; `None`: not limited (a trusted proxy's own request).
-pub fn client_of(peer: IpAddr, headers: &HeaderMap, trusted: &[IpAddr]) -> Option<IpAddr> {
-    let peer = peer.to_canonical();
-    if !trusted.contains(&peer) {
-        return Some(peer);
-    }
-    // Proxies append; read from the nearest hop back, skipping our own proxies. A hop that
-    // does not parse ends the walk: whatever lies before it is the client's to invent.
-    let mut hops = headers
-        .get_all("x-forwarded-for")
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(','))
-        .map(str::trim)
-        .collect::<Vec<_>>();
-    hops.reverse();
-    for hop in hops {
-        let Ok(ip) = hop.parse::<IpAddr>() else {
-            break;
-        };
-        let ip = ip.to_canonical();
-        if !trusted.contains(&ip) {
-            return Some(ip);
-        }
-    }
-    // Only trusted hops, or a malformed one: limit by the proxy, so that garbage in the
-    // header cannot buy an unlimited pass.
-    headers.contains_key("x-forwarded-for").then_some(peer)
-}
-
 /// The middleware.
 pub async fn limit(State(rate): State<Arc<HttpRate>>, request: Request, next: Next) -> Response {
     if rate.rate_per_s == 0 || EXEMPT.contains(&request.uri().path()) {
@@ -117,8 +87,7 @@ pub async fn limit(State(rate): State<Arc<HttpRate>>, request: Request, next: Ne
         .extensions()
         .get::<ConnectInfo<ClientAddr>>()
         .map(|ConnectInfo(ClientAddr(addr))| addr.ip());
-    let Some(client) = peer.and_then(|peer| client_of(peer, request.headers(), &rate.trusted))
-    else {
+    let Some(client) = peer.and_then(|peer| rate.trusted.client_of(peer, request.headers())) else {
         return next.run(request).await;
     };
     match rate.take(client, Instant::now()) {
@@ -140,51 +109,17 @@ pub async fn limit(State(rate): State<Arc<HttpRate>>, request: Request, next: Ne
 
 #[cfg(test)]
 mod tests {
-    use std::net::Ipv4Addr;
     use std::time::Duration;
 
     use super::*;
-
-    const PROXY: IpAddr = IpAddr::V4(Ipv4Addr::LOCALHOST);
-
-    fn xff(value: &str) -> HeaderMap {
-        let mut headers = HeaderMap::new();
-        headers.insert("x-forwarded-for", value.parse().expect("header"));
-        headers
-    }
 
     fn v4(s: &str) -> IpAddr {
         s.parse().expect("ip")
     }
 
     #[test]
-    fn a_direct_client_is_itself_whatever_it_forwards() {
-        let client = v4("198.51.100.7");
-        assert_eq!(
-            client_of(client, &xff("203.0.113.1"), &[PROXY]),
-            Some(client)
-        );
-    }
-
-    #[test]
-    fn through_a_trusted_proxy_the_nearest_untrusted_hop_is_the_client() {
-        let trusted = [PROXY, v4("10.0.0.2")];
-        assert_eq!(
-            client_of(PROXY, &xff("203.0.113.1, 198.51.100.7, 10.0.0.2"), &trusted),
-            Some(v4("198.51.100.7")),
-            "a client cannot hide behind an address it writes itself"
-        );
-    }
-
-    #[test]
-    fn the_proxy_hosts_own_requests_are_not_limited_but_garbage_is() {
-        assert_eq!(client_of(PROXY, &HeaderMap::new(), &[PROXY]), None);
-        assert_eq!(client_of(PROXY, &xff("not-an-ip"), &[PROXY]), Some(PROXY));
-    }
-
-    #[test]
     fn the_bucket_refuses_past_the_burst_per_address() {
-        let rate = HttpRate::new(1, 3, vec![]);
+        let rate = HttpRate::new(1, 3, TrustedProxies::new(&[]));
         let t0 = Instant::now();
         let a = v4("198.51.100.7");
         assert!((0..3).all(|_| rate.take(a, t0).is_ok()));

@@ -62,6 +62,7 @@ pub mod metrics;
 pub mod outbound;
 pub mod persist;
 pub mod private_fs;
+pub mod proxies;
 pub mod rate_limit;
 pub mod recorder;
 pub mod recovery;

@@ -244,14 +244,20 @@ impl StopSignals {
     }
 }
 
-fn token(args: TokenArgs) -> ExitCode {
+/// The configuration a tool verb (not `serve`) works from: the file, the environment and
+/// `--data`; a problem is printed as `serve` would print it.
+fn tool_config(file: Option<&std::path::Path>, data: Option<PathBuf>) -> Result<Config, ExitCode> {
     let overrides = Overrides {
-        data: args.data,
+        data,
         ..Overrides::default()
     };
-    let config = match Config::load(args.config.as_deref(), &overrides) {
+    Config::load(file, &overrides).map_err(|e| fail(&config_error(&e)))
+}
+
+fn token(args: TokenArgs) -> ExitCode {
+    let config = match tool_config(args.config.as_deref(), args.data) {
         Ok(config) => config,
-        Err(e) => return fail(&config_error(&e)),
+        Err(code) => return code,
     };
     let secret = match config.secret {
         Some(secret) => secret,
@@ -281,13 +287,9 @@ fn token(args: TokenArgs) -> ExitCode {
 }
 
 fn webhook_keys(args: WebhooksArgs) -> ExitCode {
-    let overrides = Overrides {
-        data: args.data,
-        ..Overrides::default()
-    };
-    let config = match Config::load(args.config.as_deref(), &overrides) {
+    let config = match tool_config(args.config.as_deref(), args.data) {
         Ok(config) => config,
-        Err(e) => return fail(&config_error(&e)),
+        Err(code) => return code,
     };
     if config.webhooks.is_empty() {
         eprintln!("caucus: no [[webhooks]] endpoint is configured");

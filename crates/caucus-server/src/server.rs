@@ -36,6 +36,7 @@ use crate::control::{ControlPlane, Policy};
 use crate::http_rate::HttpRate;
 use crate::media_thread::MediaThread;
 use crate::metrics::Metrics;
+use crate::proxies::TrustedProxies;
 use crate::recorder::Recorder;
 use crate::registry::Registry;
 use crate::telemetry::Telemetry;
@@ -238,16 +239,17 @@ impl Server {
             next_conn: AtomicU64::new(1),
             shutdown: shutdown_rx.clone(),
         });
+        let trusted = TrustedProxies::new(&config.trusted_proxies);
         let rate = HttpRate::new(
             config.http_rate_per_s,
             config.http_rate_burst,
-            config.trusted_proxies.clone(),
+            Arc::clone(&trusted),
         );
         let budget = crate::fd_budget::check(config.max_connections);
         let admission = Admission::new(AdmissionLimits {
             max_connections: budget.max_connections,
             max_per_ip: config.max_connections_per_ip,
-            trusted: config.trusted_proxies.clone(),
+            trusted: Arc::clone(&trusted),
             handshake_timeout: Duration::from_secs(config.handshake_timeout_s),
         });
         let metrics = Metrics::new(
@@ -276,11 +278,7 @@ impl Server {
         let access = Access {
             telemetry,
             log: config.access_log,
-            trusted: config
-                .trusted_proxies
-                .iter()
-                .map(|ip| ip.to_canonical())
-                .collect(),
+            trusted,
         };
         let app = crate::http::router(ctx, api, metrics, metrics_listener.is_none())
             .merge(crate::web::router(tokens.clone(), config.demo()))
