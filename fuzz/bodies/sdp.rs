@@ -14,7 +14,7 @@ use std::net::SocketAddr;
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
-use caucus_media::{Engine, EngineConfig, PeerKey};
+use caucus_media::{Engine, EngineConfig, PeerKey, Transport};
 use str0m::change::{SdpAnswer, SdpOffer};
 use str0m::media::{Direction, MediaKind};
 use str0m::net::Protocol;
@@ -61,7 +61,7 @@ pub fn run(data: &[u8]) {
             let datagram = replace(rest, b"@@@@", ufrag.as_bytes());
             let client: SocketAddr = ([127, 0, 0, 1], 5000).into();
             let before = engine.counters().datagrams_in;
-            engine.handle_receive(now, client, server, &datagram);
+            engine.handle_receive(now, Transport::Udp, client, server, &datagram);
             assert_eq!(engine.counters().datagrams_in, before + 1);
             drain(&mut engine);
             engine.handle_timeout(now + Duration::from_millis(50));

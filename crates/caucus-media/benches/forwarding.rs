@@ -17,7 +17,7 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use caucus_media::MediaKind;
+use caucus_media::{MediaKind, Transport};
 use common::{Net, Spec, server_addr};
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use str0m::Input;
@@ -121,7 +121,9 @@ fn round(s: &mut Setup) -> (Duration, u64) {
     let start = Instant::now();
     for (src, dst, bytes) in &datagrams {
         if *dst == server_addr() {
-            s.net.engine.handle_receive(now, *src, *dst, bytes);
+            s.net
+                .engine
+                .handle_receive(now, Transport::Udp, *src, *dst, bytes);
         }
         while let Some(o) = s.net.engine.poll_output() {
             out.push(o);

@@ -3,13 +3,17 @@
 use std::net::SocketAddr;
 use std::time::Duration;
 
+use crate::transport::LocalCandidate;
+
 /// How an [`Engine`](crate::Engine) is set up. Fixed for the engine's lifetime.
 #[derive(Debug, Clone)]
 pub struct EngineConfig {
-    /// The UDP address clients are told (the single host candidate in every answer).
+    /// The addresses clients are told: every answer carries each as a host candidate, in
+    /// this order, and traffic is accepted for any of them. At least one.
     ///
-    /// Behind NAT this is the public address (`--advertise`), not the bound one.
-    pub advertised: SocketAddr,
+    /// Behind a 1:1 NAT these are the public addresses (`--advertise`) as well as, or
+    /// instead of, the bound ones.
+    pub candidates: Vec<LocalCandidate>,
     /// At most one keyframe request per publisher track is forwarded in this window; the
     /// rest are dropped (and counted). PLI storms from many subscribers cost one keyframe.
     pub keyframe_request_interval: Duration,
@@ -34,10 +38,15 @@ pub struct EngineConfig {
 }
 
 impl EngineConfig {
-    /// Defaults for everything but the advertised address.
+    /// Defaults for everything but the addresses, with one UDP candidate.
     pub fn new(advertised: SocketAddr) -> Self {
+        Self::with_candidates(vec![LocalCandidate::udp(advertised)])
+    }
+
+    /// Defaults for everything but the addresses.
+    pub fn with_candidates(candidates: Vec<LocalCandidate>) -> Self {
         EngineConfig {
-            advertised,
+            candidates,
             keyframe_request_interval: Duration::from_millis(500),
             stats_interval: None,
             max_audio_slots: 16,

@@ -5,6 +5,11 @@ use std::net::SocketAddr;
 
 use crate::ids::PeerKey;
 use crate::stun_username::local_ufrag;
+use crate::transport::Transport;
+
+/// Where a datagram came from: UDP and ICE-TCP sources are different peers' even when the
+/// address is the same.
+type Source = (Transport, SocketAddr);
 
 /// The demultiplexing table of the one shared UDP socket.
 ///
@@ -18,8 +23,8 @@ use crate::stun_username::local_ufrag;
 #[derive(Debug, Default)]
 pub(crate) struct Demux {
     by_ufrag: HashMap<String, PeerKey>,
-    by_addr: HashMap<SocketAddr, PeerKey>,
-    addrs_of: HashMap<PeerKey, Vec<SocketAddr>>,
+    by_addr: HashMap<Source, PeerKey>,
+    addrs_of: HashMap<PeerKey, Vec<Source>>,
 }
 
 /// Where a datagram goes.
@@ -30,8 +35,8 @@ pub(crate) enum Route {
 }
 
 impl Demux {
-    pub(crate) fn route(&self, source: SocketAddr, datagram: &[u8]) -> Route {
-        if let Some(peer) = self.by_addr.get(&source) {
+    pub(crate) fn route(&self, transport: Transport, source: SocketAddr, datagram: &[u8]) -> Route {
+        if let Some(peer) = self.by_addr.get(&(transport, source)) {
             return Route::Peer(*peer);
         }
         match local_ufrag(datagram).and_then(|u| self.by_ufrag.get(u)) {
@@ -46,7 +51,8 @@ impl Demux {
 
     /// Records that `peer` sends to `addr`. Cheap when already known (the common case:
     /// called for every transmit).
-    pub(crate) fn learn_addr(&mut self, addr: SocketAddr, peer: PeerKey) {
+    pub(crate) fn learn_addr(&mut self, transport: Transport, addr: SocketAddr, peer: PeerKey) {
+        let addr = (transport, addr);
         if self.by_addr.get(&addr) == Some(&peer) {
             return;
         }
@@ -79,15 +85,31 @@ mod tests {
         let mut demux = Demux::default();
         let a: SocketAddr = "1.1.1.1:1000".parse().unwrap();
         let b: SocketAddr = "1.1.1.2:1000".parse().unwrap();
-        demux.learn_addr(a, PeerKey(1));
-        demux.learn_addr(b, PeerKey(2));
-        assert_eq!(demux.route(a, &[0x80, 0, 0]), Route::Peer(PeerKey(1)));
-        demux.learn_addr(a, PeerKey(2));
-        assert_eq!(demux.route(a, &[0x80, 0, 0]), Route::Peer(PeerKey(2)));
+        let udp = Transport::Udp;
+        demux.learn_addr(udp, a, PeerKey(1));
+        demux.learn_addr(udp, b, PeerKey(2));
+        assert_eq!(demux.route(udp, a, &[0x80, 0, 0]), Route::Peer(PeerKey(1)));
+        demux.learn_addr(udp, a, PeerKey(2));
+        assert_eq!(demux.route(udp, a, &[0x80, 0, 0]), Route::Peer(PeerKey(2)));
         demux.remove_peer(PeerKey(1));
-        assert_eq!(demux.route(a, &[0x80, 0, 0]), Route::Peer(PeerKey(2)));
+        assert_eq!(demux.route(udp, a, &[0x80, 0, 0]), Route::Peer(PeerKey(2)));
         demux.remove_peer(PeerKey(2));
-        assert_eq!(demux.route(a, &[0x80, 0, 0]), Route::Unknown);
-        assert_eq!(demux.route(b, &[0x80, 0, 0]), Route::Unknown);
+        assert_eq!(demux.route(udp, a, &[0x80, 0, 0]), Route::Unknown);
+        assert_eq!(demux.route(udp, b, &[0x80, 0, 0]), Route::Unknown);
+    }
+
+    #[test]
+    fn a_tcp_source_is_not_the_udp_source_of_the_same_address() {
+        let mut demux = Demux::default();
+        let a: SocketAddr = "1.1.1.1:1000".parse().unwrap();
+        demux.learn_addr(Transport::Tcp, a, PeerKey(1));
+        assert_eq!(
+            demux.route(Transport::Tcp, a, &[0x80, 0, 0]),
+            Route::Peer(PeerKey(1))
+        );
+        assert_eq!(
+            demux.route(Transport::Udp, a, &[0x80, 0, 0]),
+            Route::Unknown
+        );
     }
 }

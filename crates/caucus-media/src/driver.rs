@@ -12,6 +12,7 @@ use crate::ids::PeerKey;
 use crate::output::{DisconnectReason, EngineEvent, EngineOutput, Transmit};
 use crate::peer::Peer;
 use crate::timers::Timers;
+use crate::transport::Transport;
 
 /// A str0m event (or a peer's end) not yet acted on.
 // Not boxed: almost every item is an RTP packet event, and boxing would allocate per packet.
@@ -65,10 +66,12 @@ impl Driver {
                     return;
                 }
                 Ok(Output::Transmit(t)) => {
-                    self.demux.learn_addr(t.destination, key);
+                    let transport = Transport::from_str0m(t.proto);
+                    self.demux.learn_addr(transport, t.destination, key);
                     counters.datagrams_out += 1;
                     counters.bytes_out += t.contents.len() as u64;
                     self.outputs.push_back(EngineOutput::Transmit(Transmit {
+                        transport,
                         source: t.source,
                         destination: t.destination,
                         contents: t.contents.into(),

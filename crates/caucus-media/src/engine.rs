@@ -20,8 +20,8 @@ use std::time::Instant;
 use str0m::bwe::{Bitrate, BweKind};
 use str0m::change::{SdpAnswer, SdpOffer};
 use str0m::media::{Direction, KeyframeRequestKind, Mid, Simulcast};
-use str0m::net::{DatagramRecv, Protocol, Receive};
-use str0m::{Candidate, Event, IceConnectionState, Input, RtcConfig};
+use str0m::net::{DatagramRecv, Receive};
+use str0m::{Event, IceConnectionState, Input, RtcConfig};
 use tracing::{debug, trace, warn};
 
 use crate::allocate;
@@ -35,7 +35,9 @@ use crate::layer::MaxLayer;
 use crate::output::{DisconnectReason, EngineEvent, EngineOutput};
 use crate::peer::Peer;
 use crate::recording::Recordings;
+use crate::sdp_candidates::spread_candidates;
 use crate::tracks::Tracks;
+use crate::transport::Transport;
 
 /// The sans-IO SFU. See the crate docs for how to drive it.
 #[derive(Debug)]
@@ -68,8 +70,10 @@ impl Engine {
 
     /// Accepts a client's offer and returns the SDP answer.
     ///
-    /// The peer gets its own ICE-lite, RTP-mode `Rtc` whose only candidate is the advertised
-    /// address. `sendonly`/`sendrecv` m-lines in the offer become published tracks
+    /// The peer gets its own ICE-lite, RTP-mode `Rtc` whose candidates are the configured
+    /// ones ([`EngineConfig::candidates`]), written into every media section of the answer
+    /// with `a=end-of-candidates`, so that stacks reading them per section find them too.
+    /// `sendonly`/`sendrecv` m-lines in the offer become published tracks
     /// ([`EngineEvent::TrackPublished`] follows); `recvonly` (and `sendrecv`) ones become
     /// free receive slots.
     pub fn add_peer(
@@ -91,13 +95,22 @@ impl Engine {
             config = config.enable_bwe(Some(Bitrate::bps(bps)));
         }
         let mut rtc = config.build(now);
-        let candidate = Candidate::host(self.config.advertised, "udp")
-            .map_err(|e| MediaError::Negotiation(format!("advertised address: {e}")))?;
-        rtc.add_local_candidate(candidate);
-        let answer = rtc
-            .sdp_api()
-            .accept_offer(offer)
-            .map_err(|e| MediaError::Negotiation(e.to_string()))?;
+        for local in &self.config.candidates {
+            rtc.add_local_candidate(local.to_str0m()?);
+        }
+        // A client that only receives may offer no m-line at all (its receive slots are
+        // optional). str0m refuses such an offer; there is nothing in it to accept anyway,
+        // so the answer is an empty session and the engine offers m-lines itself as soon
+        // as the client is to receive something (`NeedsOffer`), which is when ICE starts.
+        let answer = if offer.media_lines.is_empty() {
+            empty_answer(peer)
+        } else {
+            let answer = rtc
+                .sdp_api()
+                .accept_offer(offer)
+                .map_err(|e| MediaError::Negotiation(e.to_string()))?;
+            spread_candidates(&answer.to_sdp_string())
+        };
 
         let ufrag = rtc.direct_api().local_ice_credentials().ufrag;
         self.driver.demux.insert_ufrag(ufrag, peer);
@@ -111,7 +124,7 @@ impl Engine {
         self.sync_slots(now, peer, &mids);
         self.run(now);
         debug!(%peer, "peer added");
-        Ok(answer.to_sdp_string())
+        Ok(answer)
     }
 
     /// Forgets a peer: ends its tracks, frees the slots showing them, and sends a DTLS
@@ -157,7 +170,7 @@ impl Engine {
         self.sync_slots(now, peer, &mids);
         self.place_and_negotiate(now, peer);
         self.run(now);
-        Ok(answer.to_sdp_string())
+        Ok(spread_candidates(&answer.to_sdp_string()))
     }
 
     /// Applies the client's answer to the engine's last [`EngineEvent::NeedsOffer`].
@@ -298,12 +311,15 @@ impl Engine {
         }
     }
 
-    /// One UDP datagram from the media socket. Never fails: datagrams that are garbage,
-    /// come from nobody we know, or are refused by the peer's `Rtc` are dropped and
-    /// counted, and no other peer is affected.
+    /// One datagram from a media socket: a UDP datagram, or one RFC 4571 frame's contents
+    /// from an ICE-TCP connection (`source` is the connection's remote address).
+    /// `destination` is the local candidate address it arrived for. Never fails: datagrams
+    /// that are garbage, come from nobody we know, or are refused by the peer's `Rtc` are
+    /// dropped and counted, and no other peer is affected.
     pub fn handle_receive(
         &mut self,
         now: Instant,
+        transport: Transport,
         source: SocketAddr,
         destination: SocketAddr,
         datagram: &[u8],
@@ -317,7 +333,7 @@ impl Engine {
             trace!(%source, len = datagram.len(), "garbage datagram");
             return;
         };
-        let Route::Peer(key) = self.driver.demux.route(source, datagram) else {
+        let Route::Peer(key) = self.driver.demux.route(transport, source, datagram) else {
             self.counters.dropped_unknown_source += 1;
             trace!(%source, "datagram from unknown source");
             return;
@@ -329,7 +345,7 @@ impl Engine {
         let input = Input::Receive(
             now,
             Receive {
-                proto: Protocol::Udp,
+                proto: transport.to_str0m(),
                 source,
                 destination,
                 contents,
@@ -581,4 +597,9 @@ impl Engine {
         self.driver.timers.remove(key);
         debug!(peer = %key, "peer forgotten");
     }
+}
+
+/// The answer to an offer with no media section: a session with nothing in it.
+fn empty_answer(peer: PeerKey) -> String {
+    format!("v=0\r\no=- {} 1 IN IP4 0.0.0.0\r\ns=-\r\nt=0 0\r\n", peer.0)
 }

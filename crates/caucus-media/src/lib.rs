@@ -22,7 +22,7 @@
 //! tile size / role caps changed ─────────────▶ set_max_layer(now, key, track, max)
 //! WS: client answer ──────────────────────────▶ handle_answer(now, key, answer)
 //! WS: client re-offer ────────────────────────▶ handle_offer(now, key, offer) → answer
-//! socket.recv_from ───────────────────────────▶ handle_receive(now, src, dst, bytes)
+//! UDP datagram / ICE-TCP frame ───────────────▶ handle_receive(now, transport, src, dst, bytes)
 //! timer fired ────────────────────────────────▶ handle_timeout(now)
 //! after every call: while let Some(o) = poll_output() {
 //!     Transmit  → socket.send_to(contents, destination)
@@ -205,11 +205,13 @@ mod output;
 mod peer;
 mod recording;
 mod rewrite;
+mod sdp_candidates;
 mod slot;
 mod stun_username;
 mod timers;
 mod track;
 mod tracks;
+mod transport;
 
 pub use config::EngineConfig;
 pub use counters::Counters;
@@ -218,3 +220,4 @@ pub use error::MediaError;
 pub use ids::{Codec, MediaKind, PeerKey, RecordingKey, TrackKey};
 pub use layer::{MaxLayer, Quality};
 pub use output::{DisconnectReason, EngineEvent, EngineOutput, RecordedPacket, Transmit};
+pub use transport::{LocalCandidate, Transport};

@@ -5,6 +5,7 @@ use std::sync::Arc;
 
 use crate::counters::Counters;
 use crate::ids::{Codec, MediaKind, PeerKey, RecordingKey, TrackKey};
+use crate::transport::Transport;
 
 /// One item from [`Engine::poll_output`](crate::Engine::poll_output).
 #[derive(Debug)]
@@ -36,10 +37,13 @@ pub struct RecordedPacket {
     pub payload: Arc<[u8]>,
 }
 
-/// A UDP datagram to send.
+/// A datagram to send: over UDP, or framed (RFC 4571) on the client's ICE-TCP connection
+/// from `destination`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Transmit {
-    /// Local address it leaves from (the advertised address as str0m knows it).
+    pub transport: Transport,
+    /// The local candidate address it leaves from (one of
+    /// [`EngineConfig::candidates`](crate::EngineConfig::candidates)).
     pub source: SocketAddr,
     /// Remote address.
     pub destination: SocketAddr,

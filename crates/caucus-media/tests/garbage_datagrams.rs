@@ -5,7 +5,7 @@ mod common;
 
 use std::net::SocketAddr;
 
-use caucus_media::EngineEvent;
+use caucus_media::{EngineEvent, Transport};
 use common::{Net, Spec, server_addr};
 
 /// xorshift64*: seeded, printed on failure.
@@ -84,7 +84,8 @@ fn garbage_is_dropped_counted_and_forwarding_continues() {
     }
 
     for (i, (from, bytes)) in odd.iter().enumerate() {
-        net.engine.handle_receive(now, *from, server_addr(), bytes);
+        net.engine
+            .handle_receive(now, Transport::Udp, *from, server_addr(), bytes);
         net.pump();
         if i % 25 == 0 {
             net.send_round(&["alice"]);

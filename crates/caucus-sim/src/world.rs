@@ -14,7 +14,7 @@ use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 use caucus_core::{JoinRequest, SessionConfig, Time, builtin};
-use caucus_media::{Engine, EngineConfig, EngineEvent, EngineOutput, PeerKey};
+use caucus_media::{Engine, EngineConfig, EngineEvent, EngineOutput, PeerKey, Transport};
 use caucus_proto::signal::{
     BreakoutCommand, ClientBody, ClientMessage, PeerCommand, ServerMessage,
 };
@@ -280,7 +280,8 @@ impl World {
         while let Some((src, dst, bytes)) = self.net.pop_due(now) {
             if dst == server_addr() {
                 let at = self.at();
-                self.engine.handle_receive(at, src, dst, &bytes);
+                self.engine
+                    .handle_receive(at, Transport::Udp, src, dst, &bytes);
             } else if let Some(c) = self.clients.iter_mut().find(|c| c.addr == dst) {
                 c.receive(now, src, &bytes);
             }

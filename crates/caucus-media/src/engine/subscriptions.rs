@@ -196,7 +196,7 @@ impl Engine {
             unplaced.clear();
             self.driver.emit(EngineEvent::NeedsOffer {
                 peer: sub,
-                sdp: offer.to_sdp_string(),
+                sdp: crate::sdp_candidates::spread_candidates(&offer.to_sdp_string()),
             });
         } else {
             // Nothing to negotiate after all: undo the reservations.

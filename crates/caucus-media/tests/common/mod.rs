@@ -18,13 +18,14 @@ use std::time::{Duration, Instant};
 
 use caucus_media::{
     Engine, EngineConfig, EngineEvent, EngineOutput, MediaKind, PeerKey, RecordedPacket, TrackKey,
+    Transport,
 };
 use str0m::change::{SdpAnswer, SdpOffer};
 use str0m::format::{Codec, FormatParams};
 use str0m::media::{
     Direction, Frequency, KeyframeRequestKind, Mid, Rid, Simulcast, SimulcastLayer,
 };
-use str0m::net::{Protocol, Receive};
+use str0m::net::{Protocol, Receive, TcpType};
 use str0m::rtp::{ExtensionValues, RtpWrite};
 use str0m::{Candidate, Event, Input, Output, Rtc};
 
@@ -179,6 +180,15 @@ pub struct Net {
     /// Datagrams on a link, by arrival time (then order sent).
     held: BinaryHeap<Reverse<Held>>,
     held_seq: u64,
+    /// What the clients speak to the engine: UDP, or ICE-TCP (each datagram standing for
+    /// one RFC 4571 frame on the client's connection; the framing is the shell's).
+    pub transport: Transport,
+    /// The engine's candidate addresses; datagrams to any of them reach it.
+    pub server_addrs: Vec<SocketAddr>,
+    /// Transmits the engine made, by transport and source address.
+    pub sent_from: HashMap<(Transport, SocketAddr), usize>,
+    /// Every answer `add_peer` gave, by client name.
+    pub answers: Vec<(String, String)>,
 }
 
 impl Net {
@@ -192,7 +202,13 @@ impl Net {
         let now = Instant::now();
         let mut config = EngineConfig::new(server_addr());
         tweak(&mut config);
+        let transport = config.candidates[0].transport;
+        let server_addrs = config.candidates.iter().map(|c| c.address).collect();
         Net {
+            transport,
+            server_addrs,
+            sent_from: HashMap::new(),
+            answers: Vec::new(),
             start: now,
             now,
             engine: Engine::new(config),
@@ -260,7 +276,7 @@ impl Net {
             );
         }
         let mut rtc = builder.build(self.now);
-        rtc.add_local_candidate(Candidate::host(addr, "udp").expect("host candidate"));
+        rtc.add_local_candidate(self.client_candidate(addr));
         let mut api = rtc.sdp_api();
         let audio_mid = spec.audio.then(|| {
             api.add_media(
@@ -311,6 +327,7 @@ impl Net {
             .engine
             .add_peer(self.now, key, &offer.to_sdp_string())
             .expect("engine accepts the offer");
+        self.answers.push((name.to_string(), answer.clone()));
         rtc.sdp_api()
             .accept_answer(
                 pending,
@@ -334,6 +351,55 @@ impl Net {
         self.drain_client(idx);
         self.pump();
         idx
+    }
+
+    /// The client's host candidate: UDP, or an *active* TCP one (it dials the engine's
+    /// passive candidate).
+    fn client_candidate(&self, addr: SocketAddr) -> Candidate {
+        match self.transport {
+            Transport::Udp => Candidate::host(addr, "udp").expect("host candidate"),
+            Transport::Tcp => Candidate::builder()
+                .tcp()
+                .host(addr)
+                .tcptype(TcpType::Active)
+                .build()
+                .expect("tcp candidate"),
+        }
+    }
+
+    /// A receive-only client whose offer has no media section at all: it gets what it
+    /// receives through the engine's offers (answered automatically).
+    pub fn join_without_media_lines(&mut self, name: &str) -> (usize, String) {
+        let idx = self.clients.len();
+        let addr: SocketAddr = format!("1.1.{}.{}:5000", idx / 200, idx % 200 + 1)
+            .parse()
+            .expect("valid address");
+        let mut rtc = Rtc::builder().set_rtp_mode(true).build(self.now);
+        rtc.add_local_candidate(self.client_candidate(addr));
+        let key = PeerKey(1000 + idx as u64);
+        let offer = "v=0\r\no=- 4611731400430051336 2 IN IP4 127.0.0.1\r\ns=-\r\nt=0 0\r\n\
+            a=extmap-allow-mixed\r\na=msid-semantic: WMS\r\n";
+        let answer = self
+            .engine
+            .add_peer(self.now, key, offer)
+            .expect("engine accepts an offer without media lines");
+        self.clients.push(Client {
+            name: name.to_string(),
+            key,
+            addr,
+            rtc,
+            timeout: self.now,
+            audio_mid: None,
+            video_mid: None,
+            sent: HashMap::new(),
+            received: Vec::new(),
+            keyframe_requests: Vec::new(),
+            keyframe_rids: Vec::new(),
+            connected: false,
+        });
+        self.drain_client(idx);
+        self.pump();
+        (idx, answer)
     }
 
     fn engine_says_connected(&self, key: PeerKey) -> bool {
@@ -666,7 +732,7 @@ impl Net {
                 rule.dropped += 1;
                 continue;
             }
-            if src == server_addr()
+            if self.server_addrs.contains(&src)
                 && let Some(link) = self.links.get_mut(&dst)
             {
                 let start = link.busy_until.map_or(self.now, |b| b.max(self.now));
@@ -689,15 +755,19 @@ impl Net {
 
     /// Hands one datagram to its receiver.
     fn deliver(&mut self, src: SocketAddr, dst: SocketAddr, bytes: Vec<u8>) {
-        if dst == server_addr() {
-            self.engine.handle_receive(self.now, src, dst, &bytes);
+        if self.server_addrs.contains(&dst) {
+            self.engine
+                .handle_receive(self.now, self.transport, src, dst, &bytes);
             self.pump();
         } else if let Some(idx) = self.clients.iter().position(|c| c.addr == dst) {
             let now = self.now;
             let input = Input::Receive(
                 now,
                 Receive {
-                    proto: Protocol::Udp,
+                    proto: match self.transport {
+                        Transport::Udp => Protocol::Udp,
+                        Transport::Tcp => Protocol::Tcp,
+                    },
                     source: src,
                     destination: dst,
                     contents: bytes
@@ -721,8 +791,9 @@ impl Net {
         while let Some(out) = self.engine.poll_output() {
             match out {
                 EngineOutput::Transmit(t) => {
+                    *self.sent_from.entry((t.transport, t.source)).or_default() += 1;
                     self.in_flight
-                        .push_back((server_addr(), t.destination, t.contents))
+                        .push_back((t.source, t.destination, t.contents))
                 }
                 EngineOutput::Event(e) => {
                     if let EngineEvent::NeedsOffer { peer, sdp } = &e {
