@@ -49,7 +49,7 @@ fn write_section(out: &mut String, section: &[&str], candidates: &[&str]) {
             push(c);
         }
     }
-    if !section.iter().any(|l| *l == "a=end-of-candidates") {
+    if !section.contains(&"a=end-of-candidates") {
         push("a=end-of-candidates");
     }
 }
