@@ -213,12 +213,13 @@ impl Client {
             .track_id(source)
             .ok_or(ClientError::NotPublishing(source))?;
         let media = self.media()?;
+        // The report says muted once this returns, whatever the media task was busy with.
         if muted {
-            media.set_paused(source, true)?;
+            media.set_paused(source, true).await?;
             self.set_muted(track, true).await
         } else {
             self.set_muted(track, false).await?;
-            media.set_paused(source, false)
+            media.set_paused(source, false).await
         }
     }
 

@@ -72,11 +72,12 @@ mod options;
 pub mod payload;
 mod signaling;
 pub mod stats;
+mod tcp;
 
 pub use client::Client;
 pub use error::{ClientError, Result};
 pub use event::{ClientEvent, EventStream};
 pub use generator::{AudioProfile, VideoProfile};
 pub use media::{MediaReport, PublishedTrack};
-pub use options::{ClientOptions, SimulcastLayer};
+pub use options::{ClientOptions, MediaTransport, SimulcastLayer};
 pub use stats::{ReceiveReport, SentStats, StreamStats};

@@ -1,4 +1,5 @@
-//! The media peer: one str0m `Rtc` (RTP mode) on a real UDP socket, driven by its own task.
+//! The media peer: one str0m `Rtc` (RTP mode) on a real UDP socket (or ICE-TCP connections,
+//! [`crate::tcp`]), driven by its own task.
 //!
 //! The task is str0m's sans-IO loop made real: after every mutation of the `Rtc` (a datagram,
 //! a timeout, an RTP write, an SDP change) it drains `poll_output` — transmits go to the
@@ -19,7 +20,7 @@ use caucus_proto::{PeerId, Source, TrackId};
 use str0m::change::{SdpAnswer, SdpOffer, SdpPendingOffer};
 use str0m::format::Codec;
 use str0m::media::{Direction, MediaKind, Mid, Pt, Rid, Simulcast, SimulcastLayer};
-use str0m::net::{Protocol, Receive};
+use str0m::net::{Protocol, Receive, TcpType};
 use str0m::rtp::{ExtensionValues, RtpPacket, RtpWrite};
 use str0m::{Candidate, Event, IceConnectionState, Input, Output, Rtc, RtcConfig};
 use tokio::net::UdpSocket;
@@ -29,10 +30,11 @@ use tracing::{debug, info, trace, warn};
 use crate::error::{ClientError, Result};
 use crate::event::ClientEvent;
 use crate::generator::{Generator, Packet, Seeds, VideoProfile};
-use crate::options::ClientOptions;
+use crate::options::{ClientOptions, MediaTransport};
 use crate::payload;
 use crate::signaling::{Signal, ToMedia};
 use crate::stats::{ReceiveReport, SentStats};
+use crate::tcp::TcpLinks;
 
 /// Everything the media peer counts, as [`Client::media_report`](crate::Client::media_report)
 /// returns it. Survives reconnects.
@@ -79,6 +81,7 @@ enum Command {
     SetPaused {
         source: Source,
         paused: bool,
+        reply: oneshot::Sender<()>,
     },
     /// Stop generating `source`; replies with the track it was.
     Stop {
@@ -101,8 +104,17 @@ impl Media {
         let socket = UdpSocket::bind(options.bind).await?;
         let local_addr = socket.local_addr()?;
         let mut rtc = RtcConfig::new().set_rtp_mode(true).build(Instant::now());
-        let candidate = Candidate::host(local_addr, "udp")
-            .map_err(|e| ClientError::Media(format!("local candidate {local_addr}: {e}")))?;
+        let candidate = match options.transport {
+            MediaTransport::Udp => Candidate::host(local_addr, "udp"),
+            // Active: this side dials (the port is not listened on, RFC 6544 uses 9).
+            MediaTransport::Tcp => Candidate::builder()
+                .tcp()
+                .host(SocketAddr::new(local_addr.ip(), 9))
+                .tcptype(TcpType::Active)
+                .build(),
+        }
+        .map_err(|e| ClientError::Media(format!("local candidate {local_addr}: {e}")))?;
+        let local_addr = candidate.addr();
         rtc.add_local_candidate(candidate);
         let (tx, rx) = mpsc::unbounded_channel();
         let (connected_tx, connected) = watch::channel(false);
@@ -111,6 +123,7 @@ impl Media {
             me,
             rtc,
             socket,
+            tcp: TcpLinks::new(),
             local_addr,
             commands: rx,
             from_signal,
@@ -160,8 +173,15 @@ impl Media {
         rx.await.map_err(|_| ClientError::NoMedia)?
     }
 
-    pub(crate) fn set_paused(&self, source: Source, paused: bool) -> Result<()> {
-        self.send(Command::SetPaused { source, paused })
+    /// Pauses or resumes `source`; returns once the report says so.
+    pub(crate) async fn set_paused(&self, source: Source, paused: bool) -> Result<()> {
+        let (reply, rx) = oneshot::channel();
+        self.send(Command::SetPaused {
+            source,
+            paused,
+            reply,
+        })?;
+        rx.await.map_err(|_| ClientError::NoMedia)
     }
 
     pub(crate) async fn stop(&self, source: Source) -> Result<Option<TrackId>> {
@@ -202,6 +222,8 @@ struct Task {
     me: PeerId,
     rtc: Rtc,
     socket: UdpSocket,
+    tcp: TcpLinks,
+    /// The local candidate's address (what str0m expects as the destination of what comes in).
     local_addr: SocketAddr,
     commands: mpsc::UnboundedReceiver<Command>,
     from_signal: mpsc::UnboundedReceiver<ToMedia>,
@@ -259,9 +281,12 @@ impl Task {
                     None => self.signal_open = false,
                 },
                 received = self.socket.recv_from(&mut buf) => match received {
-                    Ok((n, source)) => self.on_datagram(&buf[..n], source),
+                    Ok((n, source)) => self.on_datagram(&buf[..n], source, Protocol::Udp),
                     Err(e) => debug!(error = %e, "socket receive error"),
                 },
+                Some((source, frame)) = self.tcp.recv() => {
+                    self.on_datagram(&frame, source, Protocol::Tcp);
+                }
                 _ = tokio::time::sleep_until(wake.into()) => {
                     let now = Instant::now();
                     if let Err(e) = self.rtc.handle_input(Input::Timeout(now)) {
@@ -295,7 +320,11 @@ impl Task {
             } => {
                 let _ = reply.send(self.start(source, track, muted));
             }
-            Command::SetPaused { source, paused } => {
+            Command::SetPaused {
+                source,
+                paused,
+                reply,
+            } => {
                 let now = Instant::now();
                 for (_, g) in self.generators_of(source) {
                     g.set_paused(paused, now);
@@ -305,6 +334,7 @@ impl Task {
                         p.muted = paused;
                     }
                 });
+                let _ = reply.send(());
             }
             Command::Stop { source, reply } => {
                 self.generators.retain(|(s, _), _| *s != source);
@@ -645,7 +675,7 @@ impl Task {
             .map(|p| p.pt())
     }
 
-    fn on_datagram(&mut self, bytes: &[u8], source: SocketAddr) {
+    fn on_datagram(&mut self, bytes: &[u8], source: SocketAddr, proto: Protocol) {
         let now = Instant::now();
         let Ok(contents) = bytes.try_into() else {
             trace!(%source, "unparseable datagram");
@@ -654,7 +684,7 @@ impl Task {
         let input = Input::Receive(
             now,
             Receive {
-                proto: Protocol::Udp,
+                proto,
                 source,
                 destination: self.local_addr,
                 contents,
@@ -686,6 +716,9 @@ impl Task {
                 Output::Timeout(t) => {
                     self.rtc_timeout = t;
                     return;
+                }
+                Output::Transmit(t) if t.proto != Protocol::Udp => {
+                    self.tcp.send(t.destination, t.contents.into());
                 }
                 Output::Transmit(t) => {
                     if let Err(e) = self.socket.try_send_to(&t.contents, t.destination) {

@@ -22,6 +22,9 @@ pub struct ClientOptions {
     pub recv_video: usize,
     /// Where the media socket binds. Port 0 picks a free one.
     pub bind: SocketAddr,
+    /// How media reaches the server: UDP, or ICE over TCP only (a client behind a firewall
+    /// that drops UDP).
+    pub transport: MediaTransport,
     /// Wait in `connect` (and `reconnect`) until ICE and DTLS are up.
     pub wait_media_connected: bool,
     /// Deadline for opening the WebSocket, joining and getting media connected.
@@ -39,6 +42,14 @@ pub struct ClientOptions {
     /// Send the camera as simulcast with these layers (lowest first; each a `video` profile
     /// at its own size, keyframes carrying that size). Empty: one layer.
     pub simulcast: Vec<SimulcastLayer>,
+}
+
+/// The client's ICE candidate: a UDP host candidate, or only an active TCP one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum MediaTransport {
+    #[default]
+    Udp,
+    Tcp,
 }
 
 /// One simulcast layer of the camera.
@@ -61,6 +72,7 @@ impl Default for ClientOptions {
             recv_audio: 3,
             recv_video: 3,
             bind: SocketAddr::from(([127, 0, 0, 1], 0)),
+            transport: MediaTransport::Udp,
             wait_media_connected: true,
             connect_timeout: Duration::from_secs(10),
             request_timeout: Duration::from_secs(5),

@@ -150,7 +150,7 @@ async fn each_subscriber_gets_the_layer_its_downlink_carries() {
     let world = World::start_with(
         "stage",
         Config {
-            advertise: Some(IpAddr::V4(RELAY_IP)),
+            advertise: vec![IpAddr::V4(RELAY_IP)],
             bandwidth_start_kbps: 300,
             ..Config::ephemeral()
         },

@@ -56,13 +56,21 @@ pub enum ConfigError {
 pub struct Config {
     /// HTTP (REST, signaling, web app) listen address.
     pub http: SocketAddr,
-    /// Media UDP listen address.
-    pub media: SocketAddr,
+    /// Media UDP listen addresses, one socket each (`["0.0.0.0:7882", "[::]:7882"]` for both
+    /// IPv4 and IPv6; a single address may be given as a string, several comma-separated).
+    #[serde(with = "crate::media_addrs::list")]
+    pub media: Vec<SocketAddr>,
+    /// ICE-over-TCP listen addresses (RFC 6544 passive candidates) for clients that cannot
+    /// send UDP, e.g. `0.0.0.0:7881`, or `:443` where nothing else owns that port. Empty: off.
+    #[serde(with = "crate::media_addrs::list")]
+    pub media_tcp: Vec<SocketAddr>,
     /// Data directory (secret, later the database and recordings).
     pub data: PathBuf,
-    /// The IP clients are told for media (behind NAT: the public one). Default: the bound IP,
-    /// or 127.0.0.1 when bound to an unspecified address.
-    pub advertise: Option<IpAddr>,
+    /// The IPs clients are told for media, each with the bound ports of its family: behind a
+    /// 1:1 NAT the public one (and the private one, for clients inside). Default: the bound
+    /// IP, or the addresses of the host's interfaces when bound to an unspecified address.
+    #[serde(with = "crate::media_addrs::list")]
+    pub advertise: Vec<IpAddr>,
     /// The HMAC secret for tokens. When unset it is read from (or generated into)
     /// `<data>/secret`. Used as-is: its UTF-8 bytes are the HS256 key.
     pub secret: Option<String>,
@@ -150,6 +158,14 @@ pub struct Config {
     /// by the client address they forward. A request from one without the header is the
     /// proxy's own (a local tool) and is not rate-limited.
     pub trusted_proxies: Vec<IpAddr>,
+    /// At most this many open ICE-TCP connections in all; the excess is closed at accept.
+    pub media_tcp_max_connections: u32,
+    /// At most this many open ICE-TCP connections from one client address (a browser opens
+    /// one per server TCP candidate it tries; a school's NAT carries a whole class).
+    pub media_tcp_max_per_ip: u32,
+    /// An ICE-TCP connection that sends nothing for this long is closed, and one the media
+    /// engine has not answered (a valid ICE check) within `handshake_timeout_s` (seconds).
+    pub media_tcp_idle_timeout_s: u64,
     // Operations
     /// `text` (colours only on a terminal) or `json` (one object per line, for collectors).
     pub log_format: LogFormat,
@@ -179,9 +195,10 @@ impl Default for Config {
     fn default() -> Self {
         Self {
             http: SocketAddr::from(([127, 0, 0, 1], 7880)),
-            media: SocketAddr::from(([127, 0, 0, 1], 7882)),
+            media: vec![SocketAddr::from(([127, 0, 0, 1], 7882))],
+            media_tcp: Vec::new(),
             data: PathBuf::from("./caucus-data"),
-            advertise: None,
+            advertise: Vec::new(),
             secret: None,
             reconnect_grace_s: 30,
             empty_grace_s: 60,
@@ -216,6 +233,9 @@ impl Default for Config {
                 IpAddr::V4(std::net::Ipv4Addr::LOCALHOST),
                 IpAddr::V6(std::net::Ipv6Addr::LOCALHOST),
             ],
+            media_tcp_max_connections: 1_024,
+            media_tcp_max_per_ip: 256,
+            media_tcp_idle_timeout_s: 30,
             // Operations
             log_format: LogFormat::Text,
             access_log: true,
@@ -231,12 +251,14 @@ impl Default for Config {
 pub struct Overrides {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub http: Option<SocketAddr>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub media: Option<SocketAddr>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub media: Vec<SocketAddr>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub media_tcp: Vec<SocketAddr>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub data: Option<PathBuf>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub advertise: Option<IpAddr>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub advertise: Vec<IpAddr>,
 }
 
 impl Config {
@@ -245,6 +267,7 @@ impl Config {
     pub const KEYS: &'static [&'static str] = &[
         "http",
         "media",
+        "media_tcp",
         "data",
         "advertise",
         "secret",
@@ -278,6 +301,9 @@ impl Config {
         "http_rate_per_s",
         "http_rate_burst",
         "trusted_proxies",
+        "media_tcp_max_connections",
+        "media_tcp_max_per_ip",
+        "media_tcp_idle_timeout_s",
         // Operations
         "log_format",
         "access_log",
@@ -319,7 +345,12 @@ impl Config {
                 });
             }
         };
-        if let Some(ip) = self.advertise {
+        check(
+            !self.media.is_empty(),
+            "media",
+            "needs at least one UDP address (media cannot flow without one)".into(),
+        );
+        for ip in &self.advertise {
             check(
                 !ip.is_unspecified() && !ip.is_multicast(),
                 "advertise",
@@ -364,6 +395,16 @@ impl Config {
         check(
             self.handshake_timeout_s >= 1,
             "handshake_timeout_s",
+            "must be at least 1 second".into(),
+        );
+        check(
+            self.media_tcp_max_connections >= 1 && self.media_tcp_max_per_ip >= 1,
+            "media_tcp_max_connections",
+            "media_tcp_max_connections and media_tcp_max_per_ip must be at least 1".into(),
+        );
+        check(
+            self.media_tcp_idle_timeout_s >= 1,
+            "media_tcp_idle_timeout_s",
             "must be at least 1 second".into(),
         );
         check(
@@ -490,7 +531,7 @@ impl Config {
     pub fn ephemeral() -> Config {
         Config {
             http: SocketAddr::from(([127, 0, 0, 1], 0)),
-            media: SocketAddr::from(([127, 0, 0, 1], 0)),
+            media: vec![SocketAddr::from(([127, 0, 0, 1], 0))],
             secret: Some(crate::secret::random_hex(32)),
             demo_room: None,
             auto_create_rooms: true,
@@ -526,9 +567,12 @@ impl Config {
         }
     }
 
-    /// The media engine's settings, telling clients `advertised`.
-    pub fn engine(&self, advertised: SocketAddr) -> caucus_media::EngineConfig {
-        let mut engine = caucus_media::EngineConfig::new(advertised);
+    /// The media engine's settings, telling clients `candidates`.
+    pub fn engine(
+        &self,
+        candidates: Vec<caucus_media::LocalCandidate>,
+    ) -> caucus_media::EngineConfig {
+        let mut engine = caucus_media::EngineConfig::with_candidates(candidates);
         engine.bandwidth_estimation =
             (self.bandwidth_start_kbps > 0).then(|| u64::from(self.bandwidth_start_kbps) * 1_000);
         engine
@@ -611,7 +655,7 @@ mod tests {
     #[test]
     fn values_that_cannot_work_are_each_named_with_their_key() {
         let config = Config {
-            advertise: Some("0.0.0.0".parse().unwrap()),
+            advertise: vec!["0.0.0.0".parse().unwrap()],
             secret: Some("short".into()),
             rate_burst: 0,
             max_body_bytes: 10,

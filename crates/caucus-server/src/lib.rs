@@ -57,6 +57,8 @@ pub mod fd_budget;
 pub mod http;
 pub mod http_rate;
 pub mod logging;
+pub mod media_addrs;
+pub mod media_tcp;
 pub mod media_thread;
 pub mod metrics;
 pub mod outbound;

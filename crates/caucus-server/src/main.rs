@@ -53,15 +53,31 @@ struct ServeArgs {
     /// HTTP listen address (signaling, REST, web app).
     #[arg(long, env = "CAUCUS_HTTP", value_name = "ADDR")]
     http: Option<SocketAddr>,
-    /// Media UDP listen address.
-    #[arg(long, env = "CAUCUS_MEDIA", value_name = "ADDR")]
-    media: Option<SocketAddr>,
+    /// Media UDP listen address; repeat it (or separate with commas) for several, e.g.
+    /// `0.0.0.0:7882,[::]:7882` for IPv4 and IPv6.
+    #[arg(long, env = "CAUCUS_MEDIA", value_name = "ADDR", value_delimiter = ',')]
+    media: Vec<SocketAddr>,
+    /// ICE-over-TCP listen address for clients that cannot send UDP (e.g. 0.0.0.0:7881);
+    /// repeatable. Off when not given.
+    #[arg(
+        long,
+        env = "CAUCUS_MEDIA_TCP",
+        value_name = "ADDR",
+        value_delimiter = ','
+    )]
+    media_tcp: Vec<SocketAddr>,
     /// Data directory (secret, database, recordings).
     #[arg(long, env = "CAUCUS_DATA", value_name = "DIR")]
     data: Option<PathBuf>,
-    /// The media IP told to clients (behind NAT: the public one).
-    #[arg(long, env = "CAUCUS_ADVERTISE", value_name = "IP")]
-    advertise: Option<IpAddr>,
+    /// A media IP told to clients (behind a 1:1 NAT: the public one; repeat it, or separate
+    /// with commas, to tell several, e.g. the private and the public one).
+    #[arg(
+        long,
+        env = "CAUCUS_ADVERTISE",
+        value_name = "IP",
+        value_delimiter = ','
+    )]
+    advertise: Vec<IpAddr>,
     /// A TOML file for everything else (see `caucus_server::Config`).
     #[arg(long, env = "CAUCUS_CONFIG", value_name = "FILE")]
     config: Option<PathBuf>,
@@ -124,6 +140,7 @@ fn serve(args: ServeArgs) -> ExitCode {
     let overrides = Overrides {
         http: args.http,
         media: args.media,
+        media_tcp: args.media_tcp,
         data: args.data,
         advertise: args.advertise,
     };
@@ -147,10 +164,20 @@ fn serve(args: ServeArgs) -> ExitCode {
         };
         println!("Caucus is running: {}", running.base_url());
         println!("  signaling  {}", running.signaling_url());
+        let told: Vec<String> = running
+            .media_candidates()
+            .iter()
+            .map(ToString::to_string)
+            .collect();
+        let bound: Vec<String> = running
+            .media_addrs()
+            .iter()
+            .map(ToString::to_string)
+            .collect();
         println!(
-            "  media      udp {} (advertised {})",
-            running.media_addr(),
-            running.advertised_media_addr()
+            "  media      udp {} (clients are told: {})",
+            bound.join(", "),
+            told.join(", ")
         );
         if let Some(room) = demo_room {
             println!("\nJoin links for room `{room}` (valid 24 h), one per role:");

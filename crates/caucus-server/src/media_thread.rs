@@ -1,7 +1,8 @@
-//! The media plane: the [`Engine`] and the one UDP socket, on their own OS thread.
+//! The media plane: the [`Engine`] and its sockets, on their own OS thread.
 //!
-//! What it is: a loop that owns the engine and the socket and does nothing else — datagrams
-//! in, transmits out, timers, and control messages from room tasks. It runs a tokio
+//! What it is: a loop that owns the engine, its UDP sockets (one per bound address: IPv4
+//! and IPv6, say) and its ICE-TCP listeners ([`crate::media_tcp`]), and does nothing else —
+//! datagrams and frames in, transmits out, timers, and control messages from room tasks. It runs a tokio
 //! *current-thread* runtime of its own. Why not a blocking std socket with
 //! `set_read_timeout`: a blocked `recv_from` cannot also wake for a control message, so
 //! subscription changes (a move into a breakout) would wait for the next datagram or a
@@ -19,16 +20,18 @@
 use std::collections::HashMap;
 use std::io;
 use std::net::SocketAddr;
+use std::task::Poll;
 use std::time::{Duration, Instant};
 
 use caucus_media::{
     Counters, Engine, EngineConfig, EngineEvent, EngineOutput, MaxLayer, MediaError, PeerKey,
-    RecordingKey, TrackKey,
+    RecordingKey, TrackKey, Transmit, Transport,
 };
 use tokio::net::UdpSocket;
 use tokio::sync::{mpsc, oneshot};
 use tracing::{debug, error, info, trace, warn};
 
+use crate::media_tcp::{IceTcp, TcpCounters, TcpLimits};
 use crate::recorder::{RecorderHandle, RecorderInput};
 
 /// Datagrams read per wakeup before the loop looks at commands and timers again.
@@ -81,9 +84,9 @@ pub enum MediaCommand {
         track: TrackKey,
         max: MaxLayer,
     },
-    /// The engine's totals (for `/metrics`).
+    /// The engine's and the ICE-TCP side's totals (for `/metrics`).
     Counters {
-        reply: oneshot::Sender<Counters>,
+        reply: oneshot::Sender<(Counters, TcpCounters)>,
     },
     /// For the recorder: a recording's start, track set or stop. A track set (or a stop) is
     /// applied to the engine's recording tap first, then forwarded, so the recorder sees it
@@ -108,8 +111,8 @@ pub enum MediaReport {
 pub struct MediaHandle(mpsc::UnboundedSender<MediaCommand>);
 
 impl MediaHandle {
-    /// The engine's totals; `None` when the media thread is gone.
-    pub async fn counters(&self) -> Option<Counters> {
+    /// The engine's and the ICE-TCP side's totals; `None` when the media thread is gone.
+    pub async fn counters(&self) -> Option<(Counters, TcpCounters)> {
         let (reply, counters) = oneshot::channel();
         self.send(MediaCommand::Counters { reply });
         counters.await.ok()
@@ -123,26 +126,39 @@ impl MediaHandle {
     }
 }
 
+/// What the media thread listens on: bound sockets, each with the candidate addresses
+/// clients are told for it (see [`crate::media_addrs`]).
+#[derive(Debug)]
+pub struct MediaSockets {
+    pub udp: Vec<(std::net::UdpSocket, Vec<SocketAddr>)>,
+    pub tcp: Vec<(std::net::TcpListener, Vec<SocketAddr>)>,
+    pub tcp_limits: TcpLimits,
+}
+
 /// The running media thread.
 #[derive(Debug)]
 pub struct MediaThread {
     handle: MediaHandle,
-    local: SocketAddr,
     stop: oneshot::Sender<()>,
     join: std::thread::JoinHandle<()>,
 }
 
 impl MediaThread {
-    /// Start the engine on `socket` with `config` (clients are told
-    /// `config.advertised`); recorded packets go to `recorder`.
+    /// Start the engine on `sockets` with `config` (whose candidates are the sockets'
+    /// candidates); recorded packets go to `recorder`.
     pub fn spawn(
-        socket: std::net::UdpSocket,
+        sockets: MediaSockets,
         config: EngineConfig,
         recorder: RecorderHandle,
     ) -> io::Result<MediaThread> {
-        let advertised = config.advertised;
-        socket.set_nonblocking(true)?;
-        let local = socket.local_addr()?;
+        let MediaSockets {
+            udp,
+            tcp,
+            tcp_limits,
+        } = sockets;
+        for (socket, _) in &udp {
+            socket.set_nonblocking(true)?;
+        }
         let runtime = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()?;
@@ -152,21 +168,23 @@ impl MediaThread {
             .name("caucus-media".to_owned())
             .spawn(move || {
                 runtime.block_on(async move {
-                    match UdpSocket::from_std(socket) {
-                        Ok(socket) => {
-                            let engine = Engine::new(config);
-                            MediaLoop::new(engine, socket, advertised, recorder)
-                                .run(commands, stopped)
-                                .await;
-                        }
-                        Err(e) => error!(error = %e, "media socket unusable"),
-                    }
+                    let sockets = match UdpSockets::new(udp) {
+                        Ok(sockets) => sockets,
+                        Err(e) => return error!(error = %e, "media socket unusable"),
+                    };
+                    let tcp = match IceTcp::start(tcp, tcp_limits) {
+                        Ok(tcp) => tcp,
+                        Err(e) => return error!(error = %e, "ICE-TCP listener unusable"),
+                    };
+                    let engine = Engine::new(config);
+                    MediaLoop::new(engine, sockets, tcp, recorder)
+                        .run(commands, stopped)
+                        .await;
                 });
             })?;
-        info!(%local, %advertised, "media plane started");
+        info!("media plane started");
         Ok(MediaThread {
             handle: MediaHandle(tx),
-            local,
             stop,
             join,
         })
@@ -174,11 +192,6 @@ impl MediaThread {
 
     pub fn handle(&self) -> MediaHandle {
         self.handle.clone()
-    }
-
-    /// The bound UDP address.
-    pub fn local_addr(&self) -> SocketAddr {
-        self.local
     }
 
     /// End the loop (every engine peer is closed) and wait for the thread.
@@ -193,25 +206,76 @@ impl MediaThread {
     }
 }
 
+/// The UDP sockets and which candidate addresses each one carries.
+struct UdpSockets {
+    sockets: Vec<UdpSocket>,
+    /// Per socket, its candidate of each family: the `destination` of what it receives.
+    local: Vec<(Option<SocketAddr>, Option<SocketAddr>)>,
+    /// Candidate address → socket (only consulted when there are several sockets).
+    of_candidate: HashMap<SocketAddr, usize>,
+}
+
+impl UdpSockets {
+    fn new(bound: Vec<(std::net::UdpSocket, Vec<SocketAddr>)>) -> io::Result<UdpSockets> {
+        let mut sockets = Vec::new();
+        let mut local = Vec::new();
+        let mut of_candidate = HashMap::new();
+        for (index, (socket, candidates)) in bound.into_iter().enumerate() {
+            info!(local = %socket.local_addr()?, ?candidates, "media UDP socket");
+            sockets.push(UdpSocket::from_std(socket)?);
+            let v4 = candidates.iter().find(|a| a.is_ipv4()).copied();
+            let v6 = candidates.iter().find(|a| a.is_ipv6()).copied();
+            local.push((v4, v6));
+            for c in candidates {
+                of_candidate.insert(c, index);
+            }
+        }
+        Ok(UdpSockets {
+            sockets,
+            local,
+            of_candidate,
+        })
+    }
+
+    /// The socket a transmit from candidate `source` leaves on.
+    fn for_source(&self, source: SocketAddr) -> Option<&UdpSocket> {
+        match self.sockets.as_slice() {
+            [one] => Some(one),
+            _ => self
+                .of_candidate
+                .get(&source)
+                .and_then(|i| self.sockets.get(*i)),
+        }
+    }
+
+    /// Ready to read: the index of a readable socket (the others are drained too).
+    async fn readable(&self) -> io::Result<usize> {
+        std::future::poll_fn(|cx| {
+            for (i, socket) in self.sockets.iter().enumerate() {
+                if let Poll::Ready(ready) = socket.poll_recv_ready(cx) {
+                    return Poll::Ready(ready.map(|()| i));
+                }
+            }
+            Poll::Pending
+        })
+        .await
+    }
+}
+
 struct MediaLoop {
     engine: Engine,
-    socket: UdpSocket,
-    advertised: SocketAddr,
+    udp: UdpSockets,
+    tcp: IceTcp,
     routes: HashMap<PeerKey, MediaReports>,
     recorder: RecorderHandle,
 }
 
 impl MediaLoop {
-    fn new(
-        engine: Engine,
-        socket: UdpSocket,
-        advertised: SocketAddr,
-        recorder: RecorderHandle,
-    ) -> Self {
+    fn new(engine: Engine, udp: UdpSockets, tcp: IceTcp, recorder: RecorderHandle) -> Self {
         Self {
             engine,
-            socket,
-            advertised,
+            udp,
+            tcp,
             routes: HashMap::new(),
             recorder,
         }
@@ -223,6 +287,10 @@ impl MediaLoop {
         mut stopped: oneshot::Receiver<()>,
     ) {
         let mut buf = vec![0u8; DATAGRAM_BYTES];
+        // ICE-TCP deadlines are checked once a second (only when there is a listener).
+        let mut sweep = tokio::time::interval(Duration::from_secs(1));
+        sweep.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let tcp_on = !self.tcp.is_empty();
         loop {
             let deadline = self
                 .engine
@@ -234,10 +302,24 @@ impl MediaLoop {
                     Some(command) => self.command(command),
                     None => break,
                 },
-                ready = self.socket.readable() => match ready {
-                    Ok(()) => self.receive(&mut buf),
+                ready = self.udp.readable() => match ready {
+                    Ok(_) => self.receive(&mut buf),
                     Err(e) => warn!(error = %e, "media socket not readable"),
                 },
+                event = self.tcp.next(), if tcp_on => {
+                    if let Some(event) = event
+                        && let Some(frame) = self.tcp.on_event(Instant::now(), event)
+                    {
+                        self.engine.handle_receive(
+                            Instant::now(),
+                            Transport::Tcp,
+                            frame.source,
+                            frame.destination,
+                            &frame.contents,
+                        );
+                    }
+                },
+                _ = sweep.tick(), if tcp_on => self.tcp.sweep(Instant::now()),
                 () = sleep_until(deadline), if deadline.is_some() => {}
             }
             if self
@@ -337,23 +419,36 @@ impl MediaLoop {
                 }
             }
             MediaCommand::Counters { reply } => {
-                let _ = reply.send(self.engine.counters());
+                let _ = reply.send((self.engine.counters(), self.tcp.counters()));
             }
         }
     }
 
+    /// Drains every UDP socket (a batch each, so none starves the others).
     fn receive(&mut self, buf: &mut [u8]) {
-        for _ in 0..RECEIVE_BATCH {
-            match self.socket.try_recv_from(buf) {
-                Ok((n, source)) => {
-                    let datagram = buf.get(..n).unwrap_or_default();
-                    self.engine
-                        .handle_receive(Instant::now(), source, self.advertised, datagram);
-                }
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
-                Err(e) => {
-                    debug!(error = %e, "media receive failed");
-                    break;
+        for (index, socket) in self.udp.sockets.iter().enumerate() {
+            let (v4, v6) = self.udp.local[index];
+            for _ in 0..RECEIVE_BATCH {
+                match socket.try_recv_from(buf) {
+                    Ok((n, source)) => {
+                        // The candidate of the client's family is the pair's local side.
+                        let Some(destination) = (if source.is_ipv4() { v4 } else { v6 }) else {
+                            continue;
+                        };
+                        let datagram = buf.get(..n).unwrap_or_default();
+                        self.engine.handle_receive(
+                            Instant::now(),
+                            Transport::Udp,
+                            source,
+                            destination,
+                            datagram,
+                        );
+                    }
+                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+                    Err(e) => {
+                        debug!(error = %e, "media receive failed");
+                        break;
+                    }
                 }
             }
         }
@@ -363,18 +458,14 @@ impl MediaLoop {
     async fn flush(&mut self) {
         while let Some(output) = self.engine.poll_output() {
             match output {
-                EngineOutput::Transmit(t) => {
-                    if let Err(e) = self.socket.send_to(&t.contents, t.destination).await {
-                        debug!(destination = %t.destination, error = %e, "media send failed");
-                    }
-                }
+                EngineOutput::Transmit(t) => self.send(t).await,
                 EngineOutput::Event(event) => self.route(event),
                 EngineOutput::Recorded(packet) => self.recorder.send(RecorderInput::Packet(packet)),
             }
         }
     }
 
-    /// Route events only; transmits stay queued for the next `flush`.
+    /// Route events only; transmits are sent without waiting for socket space.
     fn flush_events(&mut self) {
         let mut transmits = Vec::new();
         while let Some(output) = self.engine.poll_output() {
@@ -385,10 +476,38 @@ impl MediaLoop {
             }
         }
         for t in transmits {
-            if let Err(e) = self.socket.try_send_to(&t.contents, t.destination) {
-                trace!(destination = %t.destination, error = %e, "media send failed");
-            }
+            self.send_now(t);
         }
+    }
+
+    /// One transmit without waiting: a frame queued to its ICE-TCP connection, or a UDP
+    /// datagram from the socket of its source candidate if the kernel has room for it.
+    fn send_now(&mut self, t: Transmit) {
+        match t.transport {
+            Transport::Tcp => self.tcp.send(t.source, t.destination, t.contents),
+            Transport::Udp => match self.udp.for_source(t.source) {
+                Some(socket) => {
+                    if let Err(e) = socket.try_send_to(&t.contents, t.destination) {
+                        trace!(destination = %t.destination, error = %e, "media send failed");
+                    }
+                }
+                None => trace!(source = %t.source, "transmit from an unknown candidate"),
+            },
+        }
+    }
+
+    /// One transmit, waiting for UDP buffer space (the normal path: a full buffer delays
+    /// the loop instead of dropping what the engine paced).
+    async fn send(&mut self, t: Transmit) {
+        if t.transport == Transport::Udp
+            && let Some(socket) = self.udp.for_source(t.source)
+        {
+            if let Err(e) = socket.send_to(&t.contents, t.destination).await {
+                debug!(destination = %t.destination, error = %e, "media send failed");
+            }
+            return;
+        }
+        self.send_now(t);
     }
 
     fn route(&mut self, event: EngineEvent) {

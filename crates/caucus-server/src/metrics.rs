@@ -35,6 +35,8 @@ use axum::extract::State;
 use axum::http::header;
 use axum::response::IntoResponse;
 use caucus_media::Counters;
+
+use crate::media_tcp::TcpCounters;
 use metrics::{counter, describe_counter, describe_gauge, gauge};
 use tokio::sync::{oneshot, watch};
 use tracing::warn;
@@ -71,6 +73,7 @@ struct Reading {
     sessions: u64,
     rooms: RoomCounts,
     media: Counters,
+    tcp: TcpCounters,
     webhook_backlog: Option<u64>,
     connections_open: u32,
     connections_max: u32,
@@ -139,7 +142,10 @@ impl Metrics {
             reading.rooms.breakouts += counts.breakouts;
         }
         match tokio::time::timeout(ASK_TIMEOUT, self.media.counters()).await {
-            Ok(Some(counters)) => reading.media = counters,
+            Ok(Some((media, tcp))) => {
+                reading.media = media;
+                reading.tcp = tcp;
+            }
             _ => warn!("the media thread did not answer a metrics scrape"),
         }
         reading.webhook_backlog = self
@@ -247,6 +253,18 @@ fn record(reading: &Reading) {
     counter!("caucus_peers_failed_total").absolute(m.peers_failed);
     counter!("caucus_layer_switches_total").absolute(m.layer_switches);
     gauge!("caucus_subscribers_bandwidth_limited").set(m.subscribers_bandwidth_limited as f64);
+    let t = &reading.tcp;
+    gauge!("caucus_ice_tcp_connections").set(t.open as f64);
+    counter!("caucus_ice_tcp_accepted_total").absolute(t.accepted);
+    for (reason, n) in [
+        ("refused", t.refused),
+        ("unanswered", t.closed_unanswered),
+        ("idle", t.closed_idle),
+        ("broken", t.closed_broken),
+    ] {
+        counter!("caucus_ice_tcp_closed_total", "reason" => reason).absolute(n);
+    }
+    counter!("caucus_ice_tcp_frames_dropped_total").absolute(t.frames_dropped);
     gauge!("caucus_http_connections").set(f64::from(reading.connections_open));
     gauge!("caucus_http_connections_max").set(f64::from(reading.connections_max));
     counter!("caucus_http_connections_refused_total", "reason" => "server_full")

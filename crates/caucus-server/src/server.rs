@@ -14,11 +14,12 @@
 //! start.
 
 use std::future::IntoFuture;
-use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::AtomicU64;
 use std::time::Duration;
 
+use caucus_media::{LocalCandidate, Transport};
 use caucus_proto::RoomId;
 use caucus_store::{MemoryStore, SqliteStore, Store, StoreError};
 use tokio::sync::watch;
@@ -34,7 +35,8 @@ use crate::config::Config;
 use crate::connection::ConnectionContext;
 use crate::control::{ControlPlane, Policy};
 use crate::http_rate::HttpRate;
-use crate::media_thread::MediaThread;
+use crate::media_tcp::TcpLimits;
+use crate::media_thread::{MediaSockets, MediaThread};
 use crate::metrics::Metrics;
 use crate::proxies::TrustedProxies;
 use crate::recorder::Recorder;
@@ -65,6 +67,10 @@ pub enum StartError {
     Webhooks(#[from] crate::webhooks::SetupError),
     #[error("a webhook endpoint's key is the token secret; give it its own key")]
     WebhookKeyIsTokenSecret,
+    #[error(
+        "no media address to tell clients: set advertise to the IP clients reach this server at"
+    )]
+    NoMediaAddress,
 }
 
 /// The kernel buffers asked for the media socket. The default receive buffer (~208 KiB) holds
@@ -103,8 +109,89 @@ fn media_socket(addr: SocketAddr) -> std::io::Result<std::net::UdpSocket> {
             );
         }
     }
+    if addr.is_ipv6() {
+        // `[::]` takes IPv6 only: IPv4 has its own socket (`0.0.0.0`), so every socket's
+        // traffic is of one family and its candidates are that family's.
+        socket.set_only_v6(true)?;
+    }
     socket.bind(&addr.into())?;
     Ok(socket.into())
+}
+
+/// An ICE-TCP listener (passive candidates), bound and listening.
+fn media_tcp_listener(addr: SocketAddr) -> std::io::Result<std::net::TcpListener> {
+    use socket2::{Domain, Protocol, Socket, Type};
+    let socket = Socket::new(Domain::for_address(addr), Type::STREAM, Some(Protocol::TCP))?;
+    if addr.is_ipv6() {
+        socket.set_only_v6(true)?;
+    }
+    // A restart must not wait for the old connections' TIME_WAIT.
+    socket.set_reuse_address(true)?;
+    socket.bind(&addr.into())?;
+    socket.listen(1024)?;
+    Ok(socket.into())
+}
+
+/// Binds every media socket and works out its candidates (see [`crate::media_addrs`]).
+fn bind_media(config: &Config) -> Result<(MediaSockets, Vec<LocalCandidate>), StartError> {
+    let interfaces = if config
+        .media
+        .iter()
+        .chain(&config.media_tcp)
+        .any(|a| a.ip().is_unspecified())
+    {
+        crate::media_addrs::interface_addresses()
+    } else {
+        Vec::new()
+    };
+    let mut all = Vec::new();
+    let mut udp = Vec::new();
+    for addr in &config.media {
+        let bind_error = |source| StartError::Bind {
+            what: "media",
+            addr: *addr,
+            source,
+        };
+        let socket = media_socket(*addr).map_err(bind_error)?;
+        let bound = socket.local_addr().map_err(StartError::Media)?;
+        let candidates = crate::media_addrs::candidates(bound, &config.advertise, &interfaces);
+        if candidates.is_empty() {
+            warn!(%bound, "no address to tell clients for this media socket; set advertise");
+        }
+        all.extend(candidates.iter().copied().map(LocalCandidate::udp));
+        udp.push((socket, candidates));
+    }
+    let mut tcp = Vec::new();
+    for addr in &config.media_tcp {
+        let bind_error = |source| StartError::Bind {
+            what: "media_tcp",
+            addr: *addr,
+            source,
+        };
+        let listener = media_tcp_listener(*addr).map_err(bind_error)?;
+        let bound = listener.local_addr().map_err(StartError::Media)?;
+        let candidates = crate::media_addrs::candidates(bound, &config.advertise, &interfaces);
+        all.extend(candidates.iter().copied().map(LocalCandidate::tcp));
+        tcp.push((listener, candidates));
+    }
+    if !all.iter().any(|c| c.transport == Transport::Udp) {
+        return Err(StartError::NoMediaAddress);
+    }
+    let tcp_limits = TcpLimits {
+        max_connections: config.media_tcp_max_connections as usize,
+        max_per_ip: config.media_tcp_max_per_ip as usize,
+        answer_deadline: Duration::from_secs(config.handshake_timeout_s),
+        idle_timeout: Duration::from_secs(config.media_tcp_idle_timeout_s),
+        write_timeout: Duration::from_millis(config.write_timeout_ms),
+    };
+    Ok((
+        MediaSockets {
+            udp,
+            tcp,
+            tcp_limits,
+        },
+        all,
+    ))
 }
 
 /// The Caucus server.
@@ -151,25 +238,20 @@ impl Server {
         // What a crash kept back goes out before anything new happens.
         recover(&store, &hooks, &config.data).await;
 
-        let udp = media_socket(config.media).map_err(|source| StartError::Bind {
-            what: "media",
-            addr: config.media,
-            source,
-        })?;
-        let media_local = udp.local_addr().map_err(StartError::Media)?;
-        let advertised_ip = config.advertise.unwrap_or_else(|| {
-            if media_local.ip().is_unspecified() {
-                warn!("media bound to an unspecified address and no --advertise: telling clients 127.0.0.1");
-                IpAddr::V4(Ipv4Addr::LOCALHOST)
-            } else {
-                media_local.ip()
-            }
-        });
-        let advertised = SocketAddr::new(advertised_ip, media_local.port());
+        let (sockets, candidates) = bind_media(&config)?;
+        let media_addrs: Vec<SocketAddr> = sockets
+            .udp
+            .iter()
+            .filter_map(|(s, _)| s.local_addr().ok())
+            .collect();
         let recorder =
             Recorder::spawn(&config.data, Arc::clone(&store)).map_err(StartError::Media)?;
-        let media = MediaThread::spawn(udp, config.engine(advertised), recorder.handle())
-            .map_err(StartError::Media)?;
+        let media = MediaThread::spawn(
+            sockets,
+            config.engine(candidates.clone()),
+            recorder.handle(),
+        )
+        .map_err(StartError::Media)?;
 
         let (shutdown, shutdown_rx) = watch::channel(false);
         let (accepting, mut stop_accepting) = watch::channel(false);
@@ -322,13 +404,13 @@ impl Server {
                 }
             }
         });
-        info!(http = %http_addr, media = %media_local, %advertised, "caucus started");
+        info!(http = %http_addr, media = ?media_addrs, ?candidates, "caucus started");
         Ok(Running {
             http_addr,
             metrics_addr,
             base_url,
-            media_addr: media_local,
-            advertised,
+            media_addrs,
+            candidates,
             tokens,
             store: Checkpoint(store),
             shutdown_timeout: Duration::from_secs(config.shutdown_timeout_s),
@@ -354,8 +436,10 @@ pub struct Running {
     metrics_addr: Option<SocketAddr>,
     /// The start of every link: `public_url`, or `http://` and the bound address.
     base_url: String,
-    media_addr: SocketAddr,
-    advertised: SocketAddr,
+    /// The bound UDP addresses.
+    media_addrs: Vec<SocketAddr>,
+    /// What clients are told (UDP first).
+    candidates: Vec<LocalCandidate>,
     tokens: TokenIssuer,
     store: Checkpoint,
     shutdown_timeout: Duration,
@@ -385,14 +469,24 @@ impl Running {
         self.metrics_addr
     }
 
-    /// The bound media UDP address.
+    /// The first bound media UDP address (the real port when configured with port 0).
     pub fn media_addr(&self) -> SocketAddr {
-        self.media_addr
+        self.media_addrs[0]
     }
 
-    /// The media address put in SDP answers (`--advertise` IP, bound port).
+    /// Every bound media UDP address.
+    pub fn media_addrs(&self) -> &[SocketAddr] {
+        &self.media_addrs
+    }
+
+    /// The first UDP address put in SDP answers.
     pub fn advertised_media_addr(&self) -> SocketAddr {
-        self.advertised
+        self.candidates[0].address
+    }
+
+    /// Every candidate put in SDP answers: UDP ones, then ICE-TCP ones.
+    pub fn media_candidates(&self) -> &[LocalCandidate] {
+        &self.candidates
     }
 
     /// `ws://HOST:PORT/v1/rtc`.
