@@ -29,7 +29,20 @@ impl Room {
             return;
         };
         match result {
-            Ok(sdp) => self.reply(peer, request, Ok(sdp.map(|sdp| ReplyData::Answer { sdp }))),
+            Ok(sdp) => {
+                // A client that offered no media section has no transport to bring up until
+                // the engine offers it m-lines, which it does for the subscriptions it gets:
+                // so it gets them now instead of once connected.
+                let nothing_to_connect = was_adding
+                    && sdp
+                        .as_deref()
+                        .is_some_and(|a| !a.lines().any(|l| l.starts_with("m=")));
+                self.reply(peer, request, Ok(sdp.map(|sdp| ReplyData::Answer { sdp })));
+                if nothing_to_connect {
+                    self.ids.connected(key);
+                    self.push_subscriptions(peer);
+                }
+            }
             Err(e) => {
                 // The detail stays here: the client gets a code and a fixed sentence.
                 info!(room = %self.id, %peer, %key, error = %e, "negotiation failed");
