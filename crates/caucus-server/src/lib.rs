@@ -71,6 +71,7 @@ pub mod room;
 pub mod secret;
 pub mod server;
 pub mod telemetry;
+pub mod tls;
 pub mod token;
 pub mod web;
 pub mod webhooks;
