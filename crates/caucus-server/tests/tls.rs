@@ -348,25 +348,54 @@ async fn a_replaced_pair_is_served_to_new_connections_and_a_bad_one_is_refused()
     let second = ca.leaf(2, "second.caucus.test");
     files.install(&second);
     let seen = reloads(&server, "the renewal", |r| r.loaded >= 1).await;
-    assert_eq!(seen, Reloads { loaded: 1, refused: 0 });
-    assert_eq!(served_now(&ca, addr).await, second.der, "new connections get the new pair");
+    assert_eq!(
+        seen,
+        Reloads {
+            loaded: 1,
+            refused: 0
+        }
+    );
+    assert_eq!(
+        served_now(&ca, addr).await,
+        second.der,
+        "new connections get the new pair"
+    );
     let reply = request(&mut ws, 2, json!({"type": "ping"})).await;
-    assert_eq!(reply["ok"], true, "the open connection is untouched: {reply}");
+    assert_eq!(
+        reply["ok"], true,
+        "the open connection is untouched: {reply}"
+    );
 
     // A bad replacement: a certificate with a key that is not its own.
     let third = ca.leaf(3, "third.caucus.test");
     std::fs::write(&files.cert, &third.cert_pem).unwrap();
     std::fs::write(&files.key, &first.key_pem).unwrap();
     let seen = reloads(&server, "the bad pair", |r| r.refused >= 1).await;
-    assert_eq!(seen, Reloads { loaded: 1, refused: 1 });
-    assert_eq!(served_now(&ca, addr).await, second.der, "the old pair keeps serving");
+    assert_eq!(
+        seen,
+        Reloads {
+            loaded: 1,
+            refused: 1
+        }
+    );
+    assert_eq!(
+        served_now(&ca, addr).await,
+        second.der,
+        "the old pair keeps serving"
+    );
 
     // Garbage in both files: refused too, still the old pair.
     std::fs::write(&files.cert, "not a certificate\n").unwrap();
     std::fs::write(&files.key, "not a key\n").unwrap();
     server.reload_tls();
     let seen = reloads(&server, "the garbage", |r| r.refused >= 2).await;
-    assert_eq!(seen, Reloads { loaded: 1, refused: 2 });
+    assert_eq!(
+        seen,
+        Reloads {
+            loaded: 1,
+            refused: 2
+        }
+    );
     assert_eq!(served_now(&ca, addr).await, second.der);
 
     // Fixed: the third pair, asked for at once (what SIGHUP does).
@@ -492,12 +521,18 @@ async fn a_start_with_a_missing_or_bad_file_fails_naming_the_setting() {
         .await
         .expect_err("no certificate file");
     let text = error.to_string();
-    assert!(text.contains("tls_cert") && text.contains("cert.pem"), "{text}");
+    assert!(
+        text.contains("tls_cert") && text.contains("cert.pem"),
+        "{text}"
+    );
 
     let leaf = ca.leaf(1, "start.caucus.test");
     std::fs::write(&files.cert, &leaf.cert_pem).unwrap();
-    std::fs::write(&files.key, "-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n")
-        .unwrap();
+    std::fs::write(
+        &files.key,
+        "-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n",
+    )
+    .unwrap();
     let error = caucus_server::Server::start(files.config())
         .await
         .expect_err("a key that is not one");
@@ -510,4 +545,135 @@ async fn a_start_with_a_missing_or_bad_file_fails_naming_the_setting() {
         .expect_err("another certificate's key");
     assert!(error.to_string().contains("is not the key of"), "{error}");
     assert!(Path::new(&files.cert).exists());
+}
+
+/// The `caucus` binary, killed if a test fails midway.
+struct Binary(std::process::Child);
+
+impl Binary {
+    fn signal(&self, name: &str) {
+        let status = std::process::Command::new("kill")
+            .arg(format!("-{name}"))
+            .arg(self.0.id().to_string())
+            .status()
+            .unwrap();
+        assert!(status.success(), "kill -{name}");
+    }
+}
+
+impl Drop for Binary {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// Lines the binary prints (its logs among them), until one satisfies `want`.
+async fn line_until(
+    lines: &mut tokio::sync::mpsc::UnboundedReceiver<String>,
+    what: &str,
+    want: impl Fn(&str) -> bool,
+) -> String {
+    loop {
+        let line = tokio::time::timeout(RELOAD_WAIT, lines.recv())
+            .await
+            .unwrap_or_else(|_| panic!("{what}: not printed in time"))
+            .unwrap_or_else(|| panic!("{what}: the binary ended first"));
+        if want(&line) {
+            return line;
+        }
+    }
+}
+
+/// `caucus serve --tls-cert … --tls-key …`: every printed link says https:// or wss://, and
+/// SIGHUP reads the files at once (without its handler the signal would end the process).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_binary_prints_https_links_and_reloads_on_sighup() {
+    let ca = Ca::new();
+    let files = Files::new("binary");
+    let first = ca.leaf(1, "first.caucus.test");
+    files.install(&first);
+    let child = std::process::Command::new(env!("CARGO_BIN_EXE_caucus"))
+        .args([
+            "serve",
+            "--http",
+            "127.0.0.1:0",
+            "--media",
+            "127.0.0.1:0",
+            "--data",
+        ])
+        .arg(files.dir.join("data"))
+        .arg("--tls-cert")
+        .arg(&files.cert)
+        .arg("--tls-key")
+        .arg(&files.key)
+        .env("CAUCUS_LOG", "info")
+        .env_remove("CAUCUS_CONFIG")
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::inherit())
+        .spawn()
+        .unwrap();
+    let mut binary = Binary(child);
+    let stdout = binary.0.stdout.take().unwrap();
+    let (tx, mut lines) = tokio::sync::mpsc::unbounded_channel();
+    std::thread::spawn(move || {
+        use std::io::BufRead as _;
+        for line in std::io::BufReader::new(stdout).lines() {
+            let Ok(line) = line else { break };
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+
+    let running = line_until(&mut lines, "the start", |l| {
+        l.starts_with("Caucus is running: ")
+    })
+    .await;
+    let base = running["Caucus is running: ".len()..].to_owned();
+    let addr: SocketAddr = base
+        .strip_prefix("https://")
+        .unwrap_or_else(|| panic!("the base URL is https: {running}"))
+        .parse()
+        .unwrap();
+    let signaling = line_until(&mut lines, "the signaling URL", |l| {
+        l.trim_start().starts_with("signaling")
+    })
+    .await;
+    assert!(
+        signaling.ends_with(&format!(" wss://{addr}/v1/rtc")),
+        "{signaling}"
+    );
+    let host_link = line_until(&mut lines, "the host's join link", |l| {
+        l.trim_start().starts_with("host ")
+    })
+    .await;
+    assert!(
+        host_link.contains(&format!(" {base}/rooms/demo?token=")),
+        "{host_link}"
+    );
+    line_until(&mut lines, "the REST line", |l| l.starts_with("REST API: ")).await;
+    assert_eq!(served_now(&ca, addr).await, first.der);
+
+    let second = ca.leaf(2, "second.caucus.test");
+    files.install(&second);
+    binary.signal("HUP");
+    line_until(&mut lines, "the SIGHUP", |l| l.contains("SIGHUP")).await;
+    line_until(&mut lines, "the reload", |l| {
+        l.contains("TLS certificate reloaded")
+    })
+    .await;
+    assert_eq!(served_now(&ca, addr).await, second.der);
+
+    binary.signal("TERM");
+    let status = tokio::task::spawn_blocking(move || {
+        let status = binary.0.wait();
+        (binary, status)
+    });
+    let (_binary, status) = tokio::time::timeout(RELOAD_WAIT, status)
+        .await
+        .expect("the binary stops in time")
+        .unwrap();
+    assert!(status.unwrap().success());
 }

@@ -302,7 +302,10 @@ mod tests {
         std::fs::write(&files.cert, "").unwrap();
         std::fs::write(&files.key, &key).unwrap();
         let error = CertWatch::load(files.clone(), provider()).unwrap_err();
-        assert!(error.to_string().contains("holds no PEM certificate"), "{error}");
+        assert!(
+            error.to_string().contains("holds no PEM certificate"),
+            "{error}"
+        );
         let (_, other_key) = pair("b.example");
         write(&files, &(cert, other_key));
         let error = CertWatch::load(files.clone(), provider()).unwrap_err();
@@ -329,7 +332,10 @@ mod tests {
         // Half a replacement: a new certificate with the old key.
         let third = pair("c.example");
         std::fs::write(&files.cert, &third.0).unwrap();
-        assert!(matches!(watch.check(), Check::Refused(TlsError::Pair { .. })));
+        assert!(matches!(
+            watch.check(),
+            Check::Refused(TlsError::Pair { .. })
+        ));
         assert_eq!(served(&watch), der(&second.0), "the old pair keeps serving");
         assert_eq!(watch.check(), Check::Unchanged, "reported once");
         // The rest of it.
@@ -345,7 +351,11 @@ mod tests {
                 ..
             })
         ));
-        assert_eq!(watch.check(), Check::Unchanged, "a missing file is reported once");
+        assert_eq!(
+            watch.check(),
+            Check::Unchanged,
+            "a missing file is reported once"
+        );
         assert_eq!(served(&watch), der(&third.0));
     }
 }
