@@ -226,6 +226,9 @@ impl Server {
         if config.public_url.is_none() && !http_addr.ip().is_loopback() {
             warn!(%base_url, "no public_url: links name the bound address; set public_url to the address people use");
         }
+        if tls.is_some() && base_url.starts_with("http://") {
+            warn!(%base_url, "public_url starts with http:// but the listener speaks only HTTPS: links that start with it do not reach this listener");
+        }
         let api = ApiState {
             control: Arc::clone(&control),
             tokens: tokens.clone(),
