@@ -195,13 +195,9 @@ impl CertWatch {
             self.refused = None;
             return Check::Unchanged;
         }
-        let seen = Seen::Bytes(bytes);
-        if self.refused.as_ref() == Some(&seen) {
+        if matches!(&self.refused, Some(Seen::Bytes(refused)) if *refused == bytes) {
             return Check::Unchanged;
         }
-        let Seen::Bytes(bytes) = seen else {
-            return Check::Unchanged;
-        };
         match self.files.parse(&bytes, &self.provider) {
             Ok(pair) => {
                 self.resolver.swap(pair);
