@@ -502,9 +502,12 @@ impl Task {
             ToMedia::OwnTrackMuted { track, muted } => {
                 if let Some(source) = self.source_of(track) {
                     debug!(peer = %self.me, %source, muted, "own track muted by the server");
+                    // Nobody waits for this one.
+                    let (reply, _) = oneshot::channel();
                     self.on_command(Command::SetPaused {
                         source,
                         paused: muted,
+                        reply,
                     });
                 }
             }

@@ -8,6 +8,12 @@
 //! `too_many_connections` in the API's error envelope and closed; an admitted connection
 //! holds a [`Permit`] for as long as it is open and must deliver its first request head
 //! within the handshake deadline.
+//!
+//! With TLS ([`crate::tls`]) the count and the deadline are the same, taken at accept: the
+//! TLS handshake runs in a task of its own (a silent client holds up nobody), and the
+//! deadline covers it and the first request head after it. The excess is closed without an
+//! answer: a plain 503 means nothing to a TLS client, and a handshake to say it in would
+//! spend on a flood what the limit is there to save.
 
 use std::collections::HashMap;
 use std::io;
@@ -24,10 +30,13 @@ use caucus_proto::{ErrorBody, ErrorCode, ErrorEnvelope};
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::Semaphore;
-use tokio::time::Sleep;
+use tokio::task::JoinSet;
+use tokio::time::{Instant, Sleep};
+use tokio_rustls::TlsAcceptor;
 use tracing::{debug, warn};
 
 use crate::proxies::TrustedProxies;
+use crate::tls::Transport;
 
 /// Connections from trusted addresses (the machine itself, a reverse proxy) may go this far
 /// past `max_connections`, so that a health probe or the proxy still gets in when the limit
@@ -183,6 +192,22 @@ pub struct LimitedListener {
     inner: TcpListener,
     admission: Arc<Admission>,
     lingering: Arc<Semaphore>,
+    /// With TLS: the acceptor, and the handshakes under way (each admitted, each bounded by
+    /// the handshake deadline); a finished one is what `accept` hands on.
+    tls: Option<Handshakes>,
+}
+
+struct Handshakes {
+    acceptor: TlsAcceptor,
+    running: JoinSet<Option<(Admitted, SocketAddr)>>,
+}
+
+impl std::fmt::Debug for Handshakes {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Handshakes")
+            .field("running", &self.running.len())
+            .finish_non_exhaustive()
+    }
 }
 
 impl LimitedListener {
@@ -191,8 +216,37 @@ impl LimitedListener {
             inner,
             admission,
             lingering: Arc::new(Semaphore::new(LINGERING_REFUSALS)),
+            tls: None,
         }
     }
+
+    /// Speak TLS on every connection.
+    pub fn with_tls(self, acceptor: TlsAcceptor) -> Self {
+        Self {
+            tls: Some(Handshakes {
+                acceptor,
+                running: JoinSet::new(),
+            }),
+            ..self
+        }
+    }
+
+    /// The next TCP connection, or (with TLS) the next finished handshake.
+    async fn next(&mut self) -> Next {
+        let handshakes = match &mut self.tls {
+            Some(tls) if !tls.running.is_empty() => &mut tls.running,
+            _ => return Next::Tcp(self.inner.accept().await),
+        };
+        tokio::select! {
+            accepted = self.inner.accept() => Next::Tcp(accepted),
+            Some(done) = handshakes.join_next() => Next::Handshake(done.ok().flatten()),
+        }
+    }
+}
+
+enum Next {
+    Tcp(io::Result<(TcpStream, SocketAddr)>),
+    Handshake(Option<(Admitted, SocketAddr)>),
 }
 
 impl Listener for LimitedListener {
@@ -201,27 +255,55 @@ impl Listener for LimitedListener {
 
     async fn accept(&mut self) -> (Admitted, SocketAddr) {
         loop {
-            let (stream, addr) = match self.inner.accept().await {
-                Ok(accepted) => accepted,
-                Err(e) => {
+            let (stream, addr) = match self.next().await {
+                Next::Tcp(Ok(accepted)) => accepted,
+                Next::Tcp(Err(e)) => {
                     // Out of descriptors or a connection reset before accept: wait a little
                     // rather than spin (what axum's own listener does).
                     warn!(error = %e, "accept failed");
                     tokio::time::sleep(Duration::from_millis(50)).await;
                     continue;
                 }
+                Next::Handshake(Some(ready)) => return ready,
+                Next::Handshake(None) => continue,
             };
-            match self.admission.admit(addr.ip()) {
-                Ok(permit) => {
-                    let _ = stream.set_nodelay(true);
-                    let deadline = self.admission.limits.handshake_timeout;
-                    return (Admitted::new(stream, permit, deadline), addr);
-                }
+            let permit = match self.admission.admit(addr.ip()) {
+                Ok(permit) => permit,
                 Err(refusal) => {
                     debug!(client = %addr, ?refusal, "connection refused");
-                    refuse(stream, refusal, &self.lingering);
+                    if self.tls.is_none() {
+                        refuse(stream, refusal, &self.lingering);
+                    }
+                    continue;
                 }
-            }
+            };
+            let _ = stream.set_nodelay(true);
+            let deadline = Instant::now() + self.admission.limits.handshake_timeout;
+            let Some(tls) = &mut self.tls else {
+                return (
+                    Admitted::new(Transport::Plain(stream), permit, deadline),
+                    addr,
+                );
+            };
+            let acceptor = tls.acceptor.clone();
+            tls.running.spawn(async move {
+                match tokio::time::timeout_at(deadline, crate::tls::handshake(&acceptor, stream))
+                    .await
+                {
+                    Ok(Ok(tls)) => Some((
+                        Admitted::new(Transport::Tls(Box::new(tls)), permit, deadline),
+                        addr,
+                    )),
+                    Ok(Err(e)) => {
+                        debug!(client = %addr, error = %e, "TLS handshake failed");
+                        None
+                    }
+                    Err(_) => {
+                        debug!(client = %addr, "no TLS handshake within the handshake deadline");
+                        None
+                    }
+                }
+            });
         }
     }
 
@@ -266,10 +348,11 @@ fn refuse(stream: TcpStream, refusal: Refusal, lingering: &Arc<Semaphore>) {
 }
 
 /// An admitted connection: its permit, and the deadline for its first request head (the
-/// bytes up to the first blank line), after which it reads as timed out.
+/// bytes up to the first blank line; with TLS, of the plain text), after which it reads as
+/// timed out.
 #[derive(Debug)]
 pub struct Admitted {
-    stream: TcpStream,
+    stream: Transport,
     _permit: Permit,
     handshake: Option<Handshake>,
 }
@@ -281,12 +364,12 @@ struct Handshake {
 }
 
 impl Admitted {
-    fn new(stream: TcpStream, permit: Permit, timeout: Duration) -> Self {
+    fn new(stream: Transport, permit: Permit, deadline: Instant) -> Self {
         Self {
             stream,
             _permit: permit,
             handshake: Some(Handshake {
-                deadline: Box::pin(tokio::time::sleep(timeout)),
+                deadline: Box::pin(tokio::time::sleep_until(deadline)),
                 head: HeadEnd::default(),
             }),
         }

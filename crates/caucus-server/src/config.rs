@@ -174,6 +174,12 @@ pub struct Config {
     /// Serve `/metrics` on this address instead of the main one (a private interface); the
     /// main address then answers it 404.
     pub metrics_http: Option<SocketAddr>,
+    // HTTPS
+    /// The certificate chain (PEM, the server's certificate first) that `http` serves HTTPS
+    /// and WSS with; set together with `tls_key`. Read again when it changes.
+    pub tls_cert: Option<PathBuf>,
+    /// The private key of `tls_cert` (PEM: PKCS#8, PKCS#1 or SEC1).
+    pub tls_key: Option<PathBuf>,
     // Stopping
     /// A stop (SIGTERM, SIGINT) ends every session, finishes the recordings and sends the
     /// last webhooks within this time, then exits whatever is left (seconds). What is cut
@@ -240,6 +246,9 @@ impl Default for Config {
             log_format: LogFormat::Text,
             access_log: true,
             metrics_http: None,
+            // HTTPS
+            tls_cert: None,
+            tls_key: None,
             // Stopping
             shutdown_timeout_s: 8,
         }
@@ -259,6 +268,10 @@ pub struct Overrides {
     pub data: Option<PathBuf>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub advertise: Vec<IpAddr>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tls_cert: Option<PathBuf>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tls_key: Option<PathBuf>,
 }
 
 impl Config {
@@ -308,6 +321,9 @@ impl Config {
         "log_format",
         "access_log",
         "metrics_http",
+        // HTTPS
+        "tls_cert",
+        "tls_key",
         // Stopping
         "shutdown_timeout_s",
     ];
@@ -456,6 +472,24 @@ impl Config {
                 ),
             );
         }
+        // HTTPS
+        for (key, other, set, other_set) in [
+            ("tls_cert", "tls_key", &self.tls_cert, &self.tls_key),
+            ("tls_key", "tls_cert", &self.tls_key, &self.tls_cert),
+        ] {
+            check(
+                set.is_none() || other_set.is_some(),
+                key,
+                format!("needs {other} too (HTTPS takes both files, or neither)"),
+            );
+            if let Some(path) = set {
+                check(
+                    !path.as_os_str().is_empty(),
+                    key,
+                    "must be the path of a PEM file".into(),
+                );
+            }
+        }
         check(
             frame_ancestors_ok(&self.frame_ancestors),
             "frame_ancestors",
@@ -552,8 +586,14 @@ impl Config {
     }
 
     /// The start of every link to this server: `public_url` without a trailing `/`, or
-    /// `http://` and `bound` (a loopback address in place of an unspecified one).
+    /// `http://` (`https://` with TLS) and `bound` (a loopback address in place of an
+    /// unspecified one).
     pub fn base_url(&self, bound: SocketAddr) -> String {
+        let scheme = if self.tls().is_some() {
+            "https"
+        } else {
+            "http"
+        };
         match &self.public_url {
             Some(url) => url.trim_end_matches('/').to_owned(),
             None if bound.ip().is_unspecified() => {
@@ -561,9 +601,20 @@ impl Config {
                     SocketAddr::V4(_) => IpAddr::from([127, 0, 0, 1]),
                     SocketAddr::V6(_) => IpAddr::from(std::net::Ipv6Addr::LOCALHOST),
                 };
-                format!("http://{}", SocketAddr::new(loopback, bound.port()))
+                format!("{scheme}://{}", SocketAddr::new(loopback, bound.port()))
             }
-            None => format!("http://{bound}"),
+            None => format!("{scheme}://{bound}"),
+        }
+    }
+
+    /// The certificate files, when the listener speaks TLS.
+    pub fn tls(&self) -> Option<crate::tls::TlsFiles> {
+        match (&self.tls_cert, &self.tls_key) {
+            (Some(cert), Some(key)) => Some(crate::tls::TlsFiles {
+                cert: cert.clone(),
+                key: key.clone(),
+            }),
+            _ => None,
         }
     }
 
@@ -784,6 +835,59 @@ mod tests {
                 .collect();
             assert_eq!(keys, ["public_url"], "{bad}");
         }
+    }
+
+    #[test]
+    fn tls_takes_both_files_or_neither_and_links_say_https() {
+        let with = |cert: Option<&str>, key: Option<&str>| Config {
+            tls_cert: cert.map(PathBuf::from),
+            tls_key: key.map(PathBuf::from),
+            ..Config::default()
+        };
+        let keys = |config: Config| -> Vec<String> {
+            config
+                .validate()
+                .err()
+                .unwrap_or_default()
+                .into_iter()
+                .map(|p| p.key)
+                .collect()
+        };
+        assert_eq!(keys(with(Some("/etc/caucus/cert.pem"), None)), ["tls_cert"]);
+        assert_eq!(keys(with(None, Some("/etc/caucus/key.pem"))), ["tls_key"]);
+        assert_eq!(keys(with(Some(""), Some("/k.pem"))), ["tls_cert"]);
+        let both = with(Some("/etc/caucus/cert.pem"), Some("/etc/caucus/key.pem"));
+        assert_eq!(both.validate(), Ok(()));
+        let bound: SocketAddr = "0.0.0.0:7880".parse().unwrap();
+        assert_eq!(both.base_url(bound), "https://127.0.0.1:7880");
+        assert_eq!(with(None, None).base_url(bound), "http://127.0.0.1:7880");
+        let public = Config {
+            public_url: Some("https://meet.example.org".into()),
+            ..both.clone()
+        };
+        assert_eq!(public.base_url(bound), "https://meet.example.org");
+        assert!(with(Some("/c.pem"), None).tls().is_none());
+        assert_eq!(
+            both.tls().map(|files| files.key),
+            Some(PathBuf::from("/etc/caucus/key.pem"))
+        );
+    }
+
+    #[test]
+    fn tls_files_can_be_given_as_flags() {
+        let overrides = Overrides {
+            tls_cert: Some("/etc/caucus/cert.pem".into()),
+            tls_key: Some("/etc/caucus/key.pem".into()),
+            ..Overrides::default()
+        };
+        let config = Config::load(None, &overrides).unwrap();
+        assert!(config.tls().is_some());
+        let half = Overrides {
+            tls_key: None,
+            ..overrides
+        };
+        let error = Config::load(None, &half).unwrap_err().to_string();
+        assert!(error.contains("tls_cert: needs tls_key"), "{error}");
     }
 
     #[test]

@@ -29,6 +29,8 @@
 //! - [`recorder`]: per-track WebM files from the media plane's recording tap, on its own thread.
 //! - [`recovery`]: what a start closes out after a stop that was not clean (live sessions,
 //!   unfinished recordings).
+//! - [`admission`]: connections counted and bounded before HTTP; [`tls`]: HTTPS on the same
+//!   listener (`tls_cert`, `tls_key`), its certificate reloaded when the files change.
 //!
 //! **How to drive it.** Tests and embedders start it in-process:
 //!
@@ -73,6 +75,7 @@ pub mod room;
 pub mod secret;
 pub mod server;
 pub mod telemetry;
+pub mod tls;
 pub mod token;
 pub mod web;
 pub mod webhooks;

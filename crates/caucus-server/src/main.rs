@@ -78,6 +78,13 @@ struct ServeArgs {
         value_delimiter = ','
     )]
     advertise: Vec<IpAddr>,
+    /// Serve HTTPS and WSS with this certificate chain (PEM; with --tls-key). Reloaded when
+    /// it changes and on SIGHUP.
+    #[arg(long, env = "CAUCUS_TLS_CERT", value_name = "FILE")]
+    tls_cert: Option<PathBuf>,
+    /// The private key of --tls-cert (PEM).
+    #[arg(long, env = "CAUCUS_TLS_KEY", value_name = "FILE")]
+    tls_key: Option<PathBuf>,
     /// A TOML file for everything else (see `caucus_server::Config`).
     #[arg(long, env = "CAUCUS_CONFIG", value_name = "FILE")]
     config: Option<PathBuf>,
@@ -143,6 +150,8 @@ fn serve(args: ServeArgs) -> ExitCode {
         media_tcp: args.media_tcp,
         data: args.data,
         advertise: args.advertise,
+        tls_cert: args.tls_cert,
+        tls_key: args.tls_key,
     };
     let config = match Config::load(args.config.as_deref(), &overrides) {
         Ok(config) => config,
@@ -211,7 +220,26 @@ fn serve(args: ServeArgs) -> ExitCode {
                 return ExitCode::FAILURE;
             }
         };
-        let signal = stop.next().await;
+        let mut reload = if running.tls() {
+            match ReloadSignal::listen() {
+                Ok(reload) => Some(reload),
+                Err(e) => {
+                    eprintln!("caucus: cannot listen for SIGHUP (the certificate is still reloaded when its files change): {e}");
+                    None
+                }
+            }
+        } else {
+            None
+        };
+        let signal = loop {
+            tokio::select! {
+                signal = stop.next() => break signal,
+                () = ReloadSignal::next(&mut reload) => {
+                    info!("SIGHUP: reading the TLS certificate files");
+                    running.reload_tls();
+                }
+            }
+        };
         info!(signal, "stop requested");
         // A second signal while stopping means "now": exit without waiting for the rest.
         tokio::select! {
@@ -268,6 +296,42 @@ impl StopSignals {
             let _ = tokio::signal::ctrl_c().await;
             "Ctrl-C"
         }
+    }
+}
+
+/// SIGHUP, with TLS on: read the certificate files now. (Without TLS the signal keeps its
+/// default, ending the process.)
+struct ReloadSignal {
+    #[cfg(unix)]
+    hup: tokio::signal::unix::Signal,
+}
+
+impl ReloadSignal {
+    fn listen() -> std::io::Result<ReloadSignal> {
+        #[cfg(unix)]
+        {
+            use tokio::signal::unix::{SignalKind, signal};
+            Ok(ReloadSignal {
+                hup: signal(SignalKind::hangup())?,
+            })
+        }
+        #[cfg(not(unix))]
+        {
+            Ok(ReloadSignal {})
+        }
+    }
+
+    /// The next SIGHUP; never without a handler.
+    async fn next(reload: &mut Option<ReloadSignal>) {
+        #[cfg(unix)]
+        if let Some(reload) = reload
+            && reload.hup.recv().await.is_some()
+        {
+            return;
+        }
+        #[cfg(not(unix))]
+        let _ = reload;
+        std::future::pending::<()>().await;
     }
 }
 

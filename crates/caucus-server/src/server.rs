@@ -2,7 +2,8 @@
 //!
 //! Start order: secret, store, what the last run left open ([`crate::recovery`]: live
 //! sessions ended with their webhooks, recordings closed out), media socket and thread, plan
-//! writer, room registry, HTTP listener.
+//! writer, room registry, HTTP listener (with TLS: its certificate pair is read before anything
+//! is spawned, and its reload task starts with the listener).
 //!
 //! Stop order ([`Running::shutdown`], on SIGTERM or SIGINT), all within `shutdown_timeout_s`:
 //! the listener stops accepting; every session ends as the server ends one (peers get
@@ -71,6 +72,8 @@ pub enum StartError {
         "no media address to tell clients: set advertise to the IP clients reach this server at"
     )]
     NoMediaAddress,
+    #[error("cannot serve HTTPS: {0}")]
+    Tls(#[from] crate::tls::TlsError),
 }
 
 /// The kernel buffers asked for the media socket. The default receive buffer (~208 KiB) holds
@@ -235,6 +238,10 @@ impl Server {
         if hooks.signs_with(secret.as_bytes()) {
             return Err(StartError::WebhookKeyIsTokenSecret);
         }
+        let tls = match config.tls() {
+            Some(files) => Some(crate::tls::ServerTls::load(files).await?),
+            None => None,
+        };
         // What a crash kept back goes out before anything new happens.
         recover(&store, &hooks, &config.data).await;
 
@@ -300,6 +307,9 @@ impl Server {
         }
         if config.public_url.is_none() && !http_addr.ip().is_loopback() {
             warn!(%base_url, "no public_url: links name the bound address; set public_url to the address people use");
+        }
+        if tls.is_some() && base_url.starts_with("http://") {
+            warn!(%base_url, "public_url starts with http:// but the listener speaks only HTTPS: links that start with it do not reach this listener");
         }
         let api = ApiState {
             control: Arc::clone(&control),
@@ -377,6 +387,13 @@ impl Server {
                 crate::access::observe,
             ));
         let listener = LimitedListener::new(listener, admission);
+        let (listener, tls) = match tls {
+            Some(tls) => {
+                let (acceptor, handle) = tls.start(stop_accepting.clone());
+                (listener.with_tls(acceptor), Some(handle))
+            }
+            None => (listener, None),
+        };
         let app = app.into_make_service_with_connect_info::<ClientAddr>();
         let mut metrics_stop = stop_accepting.clone();
         let http = axum::serve(listener, app)
@@ -409,6 +426,7 @@ impl Server {
             http_addr,
             metrics_addr,
             base_url,
+            tls,
             media_addrs,
             candidates,
             tokens,
@@ -434,8 +452,10 @@ impl Server {
 pub struct Running {
     http_addr: SocketAddr,
     metrics_addr: Option<SocketAddr>,
-    /// The start of every link: `public_url`, or `http://` and the bound address.
+    /// The start of every link: `public_url`, or `http://` (`https://`) and the bound address.
     base_url: String,
+    /// The certificate's reload task, when the listener speaks TLS.
+    tls: Option<crate::tls::TlsHandle>,
     /// The bound UDP addresses.
     media_addrs: Vec<SocketAddr>,
     /// What clients are told (UDP first).
@@ -489,9 +509,29 @@ impl Running {
         &self.candidates
     }
 
-    /// `ws://HOST:PORT/v1/rtc`.
+    /// `ws://HOST:PORT/v1/rtc` (`wss://` with TLS).
     pub fn signaling_url(&self) -> String {
-        format!("ws://{}/v1/rtc", self.http_addr)
+        let scheme = if self.tls.is_some() { "wss" } else { "ws" };
+        format!("{scheme}://{}/v1/rtc", self.http_addr)
+    }
+
+    /// Whether the HTTP listener speaks TLS.
+    pub fn tls(&self) -> bool {
+        self.tls.is_some()
+    }
+
+    /// Read the certificate files now (SIGHUP) rather than at the next poll; nothing without
+    /// TLS.
+    pub fn reload_tls(&self) {
+        if let Some(tls) = &self.tls {
+            tls.reload_now();
+        }
+    }
+
+    /// The certificate reloads so far (swapped in, refused), updated after each; `None`
+    /// without TLS.
+    pub fn tls_reloads(&self) -> Option<watch::Receiver<crate::tls::Reloads>> {
+        self.tls.as_ref().map(crate::tls::TlsHandle::reloads)
     }
 
     /// Mints and verifies tokens with this server's secret.
@@ -508,7 +548,7 @@ impl Running {
     }
 
     /// The start of every link to this server: `public_url` when configured, otherwise
-    /// `http://HOST:PORT` of the bound address.
+    /// `http://HOST:PORT` (`https://` with TLS) of the bound address.
     pub fn base_url(&self) -> &str {
         &self.base_url
     }
@@ -526,6 +566,9 @@ impl Running {
         let deadline = Instant::now() + self.shutdown_timeout;
         info!(timeout_s = self.shutdown_timeout.as_secs(), "shutting down");
         let _ = self.accepting.send(true);
+        if let Some(tls) = &self.tls {
+            tls.stop();
+        }
         // Every session ends; its peers' queues hold `session_ended` and the close.
         if timeout_at(deadline, async {
             self.registry.shutdown().await;
