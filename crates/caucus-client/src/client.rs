@@ -6,7 +6,7 @@ use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 use caucus_proto::signal::{ClientBody, ReplyData};
-use caucus_proto::{PeerId, Source, TrackId};
+use caucus_proto::{IceServer, PeerId, Source, TrackId};
 use tokio::sync::{mpsc, watch};
 use tracing::{info, warn};
 
@@ -29,6 +29,7 @@ pub struct Client {
     options: ClientOptions,
     peer_id: PeerId,
     resumed: bool,
+    ice_servers: Vec<IceServer>,
     pub(crate) signal: Signal,
     media: Option<Media>,
     events: mpsc::Sender<ClientEvent>,
@@ -41,6 +42,7 @@ struct Session {
     media: Option<Media>,
     peer_id: PeerId,
     resumed: bool,
+    ice_servers: Vec<IceServer>,
 }
 
 impl Client {
@@ -62,6 +64,7 @@ impl Client {
             options,
             peer_id: session.peer_id,
             resumed: session.resumed,
+            ice_servers: session.ice_servers,
             signal: session.signal,
             media: session.media,
             events: events_tx,
@@ -78,6 +81,13 @@ impl Client {
     /// Whether the last join resumed an existing peer (after a reconnect).
     pub fn resumed(&self) -> bool {
         self.resumed
+    }
+
+    /// The STUN and TURN servers the last `joined` event named (TURN with a credential minted
+    /// for this join), for a client that needs them. This client uses none: its str0m peer
+    /// has no STUN or TURN client and reaches the server's host candidate directly.
+    pub fn ice_servers(&self) -> &[IceServer] {
+        &self.ice_servers
     }
 
     /// The local address of the media socket.
@@ -114,6 +124,7 @@ impl Client {
         }
         self.peer_id = session.peer_id;
         self.resumed = session.resumed;
+        self.ice_servers = session.ice_servers;
         self.signal = session.signal;
         self.media = session.media;
         info!(peer = %self.peer_id, resumed = self.resumed, "reconnected");
@@ -458,12 +469,20 @@ async fn establish(
         }
     };
     info!(peer = %peer_id, resumed, "joined");
+    let ice_servers = match signal.joined_ice_servers().await {
+        Ok(servers) => servers,
+        Err(e) => {
+            signal.close();
+            return Err(e);
+        }
+    };
     if !options.media {
         return Ok(Session {
             signal,
             media: None,
             peer_id,
             resumed,
+            ice_servers,
         });
     }
     let media = Media::spawn(
@@ -492,5 +511,6 @@ async fn establish(
         media: Some(media),
         peer_id,
         resumed,
+        ice_servers,
     })
 }
