@@ -3,7 +3,8 @@
  * # caucus.js — the browser SDK of Caucus
  *
  * A thin client over the signaling protocol (`docs/protocol.md`): one WebSocket to `/v1/rtc`,
- * one `RTCPeerConnection` to the server. The client offers first, with three `sendonly`
+ * one `RTCPeerConnection` to the server, made after the `joined` event so that it uses the
+ * STUN/TURN servers the event names (`ice_servers`). The client offers first, with three `sendonly`
  * m-lines (microphone, camera, screen) and a `recvonly` receive-slot pool; the server fills
  * slots in place and labels them with `slot` messages, and renegotiates (`offer`) only when
  * the pool runs out.
