@@ -29,7 +29,6 @@ pub struct Client {
     options: ClientOptions,
     peer_id: PeerId,
     resumed: bool,
-    ice_servers: Vec<IceServer>,
     pub(crate) signal: Signal,
     media: Option<Media>,
     events: mpsc::Sender<ClientEvent>,
@@ -42,7 +41,6 @@ struct Session {
     media: Option<Media>,
     peer_id: PeerId,
     resumed: bool,
-    ice_servers: Vec<IceServer>,
 }
 
 impl Client {
@@ -64,7 +62,6 @@ impl Client {
             options,
             peer_id: session.peer_id,
             resumed: session.resumed,
-            ice_servers: session.ice_servers,
             signal: session.signal,
             media: session.media,
             events: events_tx,
@@ -83,11 +80,13 @@ impl Client {
         self.resumed
     }
 
-    /// The STUN and TURN servers the last `joined` event named (TURN with a credential minted
-    /// for this join), for a client that needs them. This client uses none: its str0m peer
-    /// has no STUN or TURN client and reaches the server's host candidate directly.
-    pub fn ice_servers(&self) -> &[IceServer] {
-        &self.ice_servers
+    /// The STUN and TURN servers the `joined` event of the current connection named (TURN
+    /// with a credential minted for this join), for a caller that needs them; empty until that
+    /// event came (it follows the join's reply: with media, `connect` and `reconnect` return
+    /// after it). This client uses none: its str0m peer has no STUN or TURN client and
+    /// reaches the server's host candidate directly.
+    pub fn ice_servers(&self) -> Vec<IceServer> {
+        self.signal.ice_servers()
     }
 
     /// The local address of the media socket.
@@ -124,7 +123,6 @@ impl Client {
         }
         self.peer_id = session.peer_id;
         self.resumed = session.resumed;
-        self.ice_servers = session.ice_servers;
         self.signal = session.signal;
         self.media = session.media;
         info!(peer = %self.peer_id, resumed = self.resumed, "reconnected");
@@ -469,20 +467,12 @@ async fn establish(
         }
     };
     info!(peer = %peer_id, resumed, "joined");
-    let ice_servers = match signal.joined_ice_servers().await {
-        Ok(servers) => servers,
-        Err(e) => {
-            signal.close();
-            return Err(e);
-        }
-    };
     if !options.media {
         return Ok(Session {
             signal,
             media: None,
             peer_id,
             resumed,
-            ice_servers,
         });
     }
     let media = Media::spawn(
@@ -511,6 +501,5 @@ async fn establish(
         media: Some(media),
         peer_id,
         resumed,
-        ice_servers,
     })
 }

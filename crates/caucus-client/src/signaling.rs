@@ -103,20 +103,9 @@ impl Signal {
         })
     }
 
-    /// The `ice_servers` of the `joined` event, waiting for it (it follows the join's reply)
-    /// at most the request timeout.
-    pub(crate) async fn joined_ice_servers(&self) -> Result<Vec<IceServer>> {
-        let mut rx = self.ice_servers.clone();
-        match tokio::time::timeout(self.request_timeout, rx.wait_for(Option::is_some)).await {
-            Ok(Ok(servers)) => Ok(servers.clone().unwrap_or_default()),
-            Ok(Err(_)) => Err(ClientError::Disconnected(
-                "closed before the joined event".into(),
-            )),
-            Err(_) => Err(ClientError::timeout(
-                "the joined event",
-                self.request_timeout,
-            )),
-        }
+    /// The `ice_servers` of this connection's `joined` event (none before it came).
+    pub(crate) fn ice_servers(&self) -> Vec<IceServer> {
+        self.ice_servers.borrow().clone().unwrap_or_default()
     }
 
     /// Sends `body` and waits for its reply, at most the request timeout.
@@ -259,6 +248,7 @@ impl Task {
                 }
             }
             ServerMessage::Event { event } => {
+                // Before the event is emitted: whoever sees it may read the servers.
                 if let ServerEvent::Joined { ice_servers, .. } = &event {
                     self.ice_servers.send_replace(Some(ice_servers.clone()));
                 }

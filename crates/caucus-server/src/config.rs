@@ -566,10 +566,10 @@ impl Config {
             "turn_urls",
             "a TURN secret is set but no turn_urls say where the TURN server is".into(),
         );
-        if let Some(secret) = &self.turn_secret {
-            if let Err(why) = turn_secret_ok(secret, self.secret.as_deref()) {
-                check(false, "turn_secret", why.into());
-            }
+        if let Some(secret) = &self.turn_secret
+            && let Err(why) = turn_secret_ok(secret, self.secret.as_deref())
+        {
+            check(false, "turn_secret", why.into());
         }
         check(
             (MIN_TURN_TTL_S..=MAX_TURN_TTL_S).contains(&self.turn_ttl_s),
