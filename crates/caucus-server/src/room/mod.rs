@@ -16,6 +16,7 @@ pub mod plan;
 use std::collections::HashMap;
 use std::sync::Arc;
 
+use axum::extract::ws::Utf8Bytes;
 use caucus_core::{JoinRequest, SessionConfig, Template};
 use caucus_proto::signal::{ClientBody, ClientMessage, PeerCommand};
 use caucus_proto::{ErrorBody, IceServer, LifecycleEvent, PeerId, RoomId, ServerEvent};
@@ -32,7 +33,6 @@ use crate::persist::PersistHandle;
 use crate::recorder::RecorderInput;
 use crate::telemetry::Telemetry;
 use crate::webhooks::WebhookSink;
-use axum::extract::ws::Utf8Bytes;
 pub use caucus_room::{
     ApiAnswer, ApiRequest, ConnId, OptionsPatch, PeerPatch, RoomCounts, close_code,
 };
