@@ -3,7 +3,8 @@
  * # caucus.js — the browser SDK of Caucus
  *
  * A thin client over the signaling protocol (`docs/protocol.md`): one WebSocket to `/v1/rtc`,
- * one `RTCPeerConnection` to the server. The client offers first, with three `sendonly`
+ * one `RTCPeerConnection` to the server, made after the `joined` event so that it uses the
+ * STUN/TURN servers the event names (`ice_servers`). The client offers first, with three `sendonly`
  * m-lines (microphone, camera, screen) and a `recvonly` receive-slot pool; the server fills
  * slots in place and labels them with `slot` messages, and renegotiates (`offer`) only when
  * the pool runs out.
@@ -198,7 +199,11 @@ const SEND_SOURCES = /** @type {const} */ (['audio', 'video', 'screen']);
  * @property {string} [password]  the room password, if any
  * @property {number} [recvAudio]  `recvonly` audio m-lines offered up front (default 3)
  * @property {number} [recvVideo]  `recvonly` video m-lines offered up front (default 6)
- * @property {RTCIceServer[]} [iceServers]  default `[]`: the server is ICE-lite with one host candidate
+ * @property {RTCIceServer[]} [iceServers]  STUN/TURN servers of the app's own, used before the
+ *   ones the server names in `joined` (`ice_servers`: its STUN servers and TURN with a
+ *   credential minted for this join); default `[]`
+ * @property {RTCIceTransportPolicy} [iceTransportPolicy]  `'all'` (default) or `'relay'`: only
+ *   TURN relays, for deployments that force TURN (and tests that prove it works)
  * @property {number} [requestTimeoutMs]  deadline of each request (default 10 s)
  */
 
@@ -215,6 +220,7 @@ export class CaucusClient extends EventTarget {
       recvAudio: 3,
       recvVideo: 6,
       iceServers: [],
+      iceTransportPolicy: 'all',
       requestTimeoutMs: 10000,
       ...options,
     };
@@ -245,6 +251,12 @@ export class CaucusClient extends EventTarget {
      * @type {{allowed?: Source[], video?: SourceCaps, screen?: SourceCaps, simulcast?: boolean}|null}
      */
     this.publishSpec = null;
+    /**
+     * The STUN/TURN servers of the last `joined` event (TURN credentials expire: each join
+     * brings fresh ones, and the media connection is made after it).
+     * @type {RTCIceServer[]}
+     */
+    this.serverIceServers = [];
     /** Resolves `connect`'s wait for the `joined` event. @type {((v: unknown) => void)|null} */
     this.onJoinedEvent = null;
     /** @type {BreakoutSet|null} */
@@ -306,7 +318,8 @@ export class CaucusClient extends EventTarget {
     /** @type {any} */
     const join = { type: 'join', token: this.options.token };
     if (this.options.password) join.password = this.options.password;
-    // The `joined` event (right after the reply) says how my role publishes: media waits for it.
+    // The `joined` event (right after the reply) says how my role publishes and which
+    // STUN/TURN servers to use: media waits for it.
     const joinedEvent = new Promise((resolve) => {
       this.onJoinedEvent = resolve;
       setTimeout(resolve, 5000);
@@ -470,6 +483,7 @@ export class CaucusClient extends EventTarget {
         this.roles = ev.roles;
         this.mayPublish = ev.may_publish ?? null;
         this.publishSpec = ev.publish ?? null;
+        this.serverIceServers = ev.ice_servers ?? [];
         this.onJoinedEvent?.(undefined);
         this.peers = new Map(ev.peers.map((/** @type {PeerInfo} */ p) => [p.id, p]));
         this.setBreakouts(ev.breakouts);
@@ -630,7 +644,12 @@ export class CaucusClient extends EventTarget {
   // ── media ──────────────────────────────────────────────────────────────────────────────
 
   async startMedia() {
-    const pc = new RTCPeerConnection({ iceServers: this.options.iceServers, bundlePolicy: 'max-bundle' });
+    // Made after `joined` (connect waits for it), so the first offer gathers TURN relays too.
+    const pc = new RTCPeerConnection({
+      iceServers: [...this.options.iceServers, ...this.serverIceServers],
+      iceTransportPolicy: this.options.iceTransportPolicy,
+      bundlePolicy: 'max-bundle',
+    });
     this.pc = pc;
     this.senders.clear();
     this.slots.clear();

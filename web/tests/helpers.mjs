@@ -9,8 +9,8 @@ const BIN = process.env.CAUCUS_BIN;
 const DATA = process.env.CAUCUS_DATA;
 export const SCREENSHOTS = process.env.SCREENSHOTS ?? 'test-artifacts/screenshots';
 
-/** Headless Debian Chromium with fake devices; never a downloaded browser. `extraArgs` are added to its flags. */
-export async function launch(extraArgs = []) {
+/** Headless Debian Chromium with fake devices; never a downloaded browser. `args`: more flags. */
+export async function launch({ args = [] } = {}) {
   return chromium.launch({
     executablePath: process.env.CHROMIUM ?? '/usr/bin/chromium',
     headless: true,
@@ -21,7 +21,7 @@ export async function launch(extraArgs = []) {
       '--allow-loopback-in-peer-connection',
       '--autoplay-policy=no-user-gesture-required',
       '--disable-background-networking',
-      ...extraArgs,
+      ...args,
     ],
   });
 }

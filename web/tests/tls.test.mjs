@@ -49,7 +49,7 @@ test('tls: the room page over https signals over wss and decodes video', { timeo
   if (!BIN) throw new Error('CAUCUS_BIN must be set (run scripts/test-web)');
   const dir = mkdtempSync(path.join(tmpdir(), 'caucus-web-tls-'));
   const { server, base, links } = await serveTls(dir, selfSigned(dir));
-  const browser = await launch(['--ignore-certificate-errors']);
+  const browser = await launch({ args: ['--ignore-certificate-errors'] });
   try {
     assert.match(base, /^https:\/\/127\.0\.0\.1:\d+$/);
     assert.ok(links.host?.startsWith(`${base}/rooms/demo?token=`), JSON.stringify(links));

@@ -6,7 +6,7 @@ use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 use caucus_proto::signal::{ClientBody, ReplyData};
-use caucus_proto::{PeerId, Source, TrackId};
+use caucus_proto::{IceServer, PeerId, Source, TrackId};
 use tokio::sync::{mpsc, watch};
 use tracing::{info, warn};
 
@@ -78,6 +78,15 @@ impl Client {
     /// Whether the last join resumed an existing peer (after a reconnect).
     pub fn resumed(&self) -> bool {
         self.resumed
+    }
+
+    /// The STUN and TURN servers the `joined` event of the current connection named (TURN
+    /// with a credential minted for this join), for a caller that needs them; empty until that
+    /// event came (it follows the join's reply: with media, `connect` and `reconnect` return
+    /// after it). This client uses none: its str0m peer has no STUN or TURN client and
+    /// reaches the server's host candidate directly.
+    pub fn ice_servers(&self) -> Vec<IceServer> {
+        self.signal.ice_servers()
     }
 
     /// The local address of the media socket.

@@ -10,8 +10,9 @@
 //! **What it is not.** Not a media stack: it neither encodes nor decodes. Its payloads are
 //! codec-*shaped* (an Opus TOC byte; a VP8 descriptor with real keyframe headers) and end in a
 //! trailer that names the sender, the source, a per-stream sequence number and the send time
-//! ([`payload`]). It does no simulcast and no bandwidth estimation. It is not a browser SDK
-//! (that is `web/`).
+//! ([`payload`]). It does no simulcast and no bandwidth estimation. It has no STUN or TURN
+//! client: it reaches the server's host candidate directly, and only exposes the servers the
+//! `joined` event names ([`Client::ice_servers`]). It is not a browser SDK (that is `web/`).
 //!
 //! ## Driving it
 //!

@@ -12,9 +12,9 @@ use std::collections::HashMap;
 use std::time::Duration;
 
 use caucus_proto::signal::{ClientBody, ClientMessage, RemoteTrack, ReplyData, ServerMessage};
-use caucus_proto::{PeerId, ServerEvent, TrackId};
+use caucus_proto::{IceServer, PeerId, ServerEvent, TrackId};
 use futures_util::{SinkExt, StreamExt};
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::{mpsc, oneshot, watch};
 use tokio_tungstenite::tungstenite::Message;
 use tracing::{debug, info, trace, warn};
 
@@ -48,6 +48,8 @@ pub(crate) enum ToMedia {
 pub(crate) struct Signal {
     tx: mpsc::UnboundedSender<Outgoing>,
     request_timeout: Duration,
+    /// The `ice_servers` of this connection's `joined` event, once it came.
+    ice_servers: watch::Receiver<Option<Vec<IceServer>>>,
 }
 
 #[derive(Debug)]
@@ -83,6 +85,7 @@ impl Signal {
                 .map_err(|e| ClientError::WebSocket(e.to_string()))?;
         debug!(url, "signaling connected");
         let (tx, rx) = mpsc::unbounded_channel();
+        let (ice_tx, ice_servers) = watch::channel(None);
         let task = Task {
             rx,
             events,
@@ -90,12 +93,19 @@ impl Signal {
             next_id: 1,
             pending: HashMap::new(),
             me: None,
+            ice_servers: ice_tx,
         };
         tokio::spawn(task.run(ws));
         Ok(Signal {
             tx,
             request_timeout,
+            ice_servers,
         })
+    }
+
+    /// The `ice_servers` of this connection's `joined` event (none before it came).
+    pub(crate) fn ice_servers(&self) -> Vec<IceServer> {
+        self.ice_servers.borrow().clone().unwrap_or_default()
     }
 
     /// Sends `body` and waits for its reply, at most the request timeout.
@@ -146,6 +156,7 @@ struct Task {
     pending: HashMap<u64, Waiter>,
     /// This peer, once a `joined` reply said so: events about its own tracks go to media.
     me: Option<PeerId>,
+    ice_servers: watch::Sender<Option<Vec<IceServer>>>,
 }
 
 impl Task {
@@ -237,6 +248,10 @@ impl Task {
                 }
             }
             ServerMessage::Event { event } => {
+                // Before the event is emitted: whoever sees it may read the servers.
+                if let ServerEvent::Joined { ice_servers, .. } = &event {
+                    self.ice_servers.send_replace(Some(ice_servers.clone()));
+                }
                 self.route_own_track_event(&event);
                 self.emit(ClientEvent::Server(event));
             }

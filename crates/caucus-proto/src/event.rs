@@ -13,6 +13,19 @@ use crate::model::{BreakoutOptions, ChatTarget, Location, Phase, Source, Visibil
 use crate::names::wire_names;
 use crate::template::{Permissions, PublishSpec, RoleInfo};
 
+/// One STUN or TURN server, in the shape of the browser's `RTCIceServer`: `urls` such as
+/// `stun:stun.example.org:3478` or `turns:turn.example.org:443?transport=tcp`, and for TURN
+/// the username and credential to authenticate with.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct IceServer {
+    pub urls: Vec<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub username: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub credential: Option<String>,
+}
+
 /// A peer as other peers see it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct PeerInfo {
@@ -248,6 +261,12 @@ pub enum ServerEvent {
         /// offers when it assigns or changes roles.
         #[serde(default)]
         roles: Vec<RoleInfo>,
+        /// The STUN and TURN servers this peer's `RTCPeerConnection` should use (its
+        /// `iceServers`). TURN credentials are minted per user and join and expire, so the
+        /// server fills this in for the one connection the event goes to; the session leaves
+        /// it empty.
+        #[serde(default)]
+        ice_servers: Vec<IceServer>,
     },
     PeerJoined {
         peer: PeerInfo,

@@ -17,7 +17,7 @@ pub mod signal;
 pub mod template;
 
 pub use error::{ErrorBody, ErrorCode, ErrorEnvelope};
-pub use event::{LifecycleEvent, ServerEvent};
+pub use event::{IceServer, LifecycleEvent, ServerEvent};
 pub use ids::{
     BreakoutId, HelpId, InvalidId, PeerId, RecordingId, RequestId, RoleName, RoomId, TemplateId,
     TrackId, UserId,

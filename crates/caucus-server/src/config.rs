@@ -9,6 +9,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use caucus_core::SessionConfig;
+use caucus_proto::IceServer;
 use figment::Figment;
 use figment::providers::{Env, Format, Serialized, Toml};
 use serde::{Deserialize, Serialize};
@@ -25,6 +26,10 @@ const MIN_BANDWIDTH_KBPS: u32 = 30;
 const MAX_BANDWIDTH_KBPS: u32 = 100_000;
 /// A stop that may take longer than this is not bounded in any useful sense.
 const MAX_SHUTDOWN_TIMEOUT_S: u64 = 3_600;
+/// A TURN credential shorter-lived than this may expire before the client has allocated.
+const MIN_TURN_TTL_S: u64 = 60;
+/// A leaked credential works until it expires: a week bounds that.
+const MAX_TURN_TTL_S: u64 = 7 * 24 * 3_600;
 
 /// One value that cannot work: `key` as the file names it, and why.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -186,6 +191,23 @@ pub struct Config {
     /// short is closed out at the next start. Keep it below the supervisor's kill timeout
     /// (Docker's `stop` waits 10 s, Kubernetes 30 s, systemd 90 s).
     pub shutdown_timeout_s: u64,
+    // ICE: how clients behind firewalls reach the media port.
+    /// STUN servers (or TURN servers with fixed credentials) every peer is told, as
+    /// `[[ice_servers]]` tables of `urls` (`stun:`, `turn:` or `turns:`) and, for TURN,
+    /// `username` and `credential`. None by default.
+    pub ice_servers: Vec<IceServer>,
+    /// TURN servers whose credentials are minted per join with `turn_secret` (the TURN REST
+    /// scheme, coturn's `use-auth-secret`), e.g. `turn:turn.example.org:3478?transport=udp`,
+    /// `turn:turn.example.org:3478?transport=tcp`, `turns:turn.example.org:443?transport=tcp`.
+    pub turn_urls: Vec<String>,
+    /// The secret shared with the TURN server (coturn's `static-auth-secret`).
+    pub turn_secret: Option<String>,
+    /// A file holding `turn_secret` (read at start, surrounding whitespace trimmed), to keep
+    /// the secret out of the configuration file.
+    pub turn_secret_file: Option<PathBuf>,
+    /// How long a minted TURN credential is valid (seconds). A call that outlasts it cannot
+    /// refresh its relay, so keep it above the longest meeting.
+    pub turn_ttl_s: u64,
 }
 
 /// How log lines are written.
@@ -251,6 +273,12 @@ impl Default for Config {
             tls_key: None,
             // Stopping
             shutdown_timeout_s: 8,
+            // ICE
+            ice_servers: Vec::new(),
+            turn_urls: Vec::new(),
+            turn_secret: None,
+            turn_secret_file: None,
+            turn_ttl_s: 6 * 3_600,
         }
     }
 }
@@ -326,6 +354,12 @@ impl Config {
         "tls_key",
         // Stopping
         "shutdown_timeout_s",
+        // ICE
+        "ice_servers",
+        "turn_urls",
+        "turn_secret",
+        "turn_secret_file",
+        "turn_ttl_s",
     ];
 
     /// Layer the sources: defaults, then the TOML file (if given; it must exist), then
@@ -552,11 +586,71 @@ impl Config {
                 );
             }
         }
+        self.validate_ice(&mut check);
         if problems.is_empty() {
             Ok(())
         } else {
             Err(problems)
         }
+    }
+
+    fn validate_ice(&self, check: &mut impl FnMut(bool, &str, String)) {
+        for (i, server) in self.ice_servers.iter().enumerate() {
+            let key = format!("ice_servers[{i}]");
+            check(
+                !server.urls.is_empty(),
+                &format!("{key}.urls"),
+                "must list at least one URL".into(),
+            );
+            for url in &server.urls {
+                if let Err(why) = ice_url(url, &["stun", "turn", "turns"]) {
+                    check(false, &format!("{key}.urls"), format!("{url:?}: {why}"));
+                }
+            }
+            let turn = server
+                .urls
+                .iter()
+                .any(|u| u.starts_with("turn:") || u.starts_with("turns:"));
+            check(
+                server.username.is_some() == server.credential.is_some()
+                    && (!turn || server.credential.is_some()),
+                &format!("{key}.credential"),
+                "a TURN server needs both username and credential (browsers refuse it otherwise); give neither for STUN".into(),
+            );
+        }
+        for url in &self.turn_urls {
+            if let Err(why) = ice_url(url, &["turn", "turns"]) {
+                check(false, "turn_urls", format!("{url:?}: {why}"));
+            }
+        }
+        if let (Some(_), Some(_)) = (&self.turn_secret, &self.turn_secret_file) {
+            check(
+                false,
+                "turn_secret_file",
+                "give turn_secret or turn_secret_file, not both".into(),
+            );
+        }
+        let has_secret = self.turn_secret.is_some() || self.turn_secret_file.is_some();
+        check(
+            self.turn_urls.is_empty() || has_secret,
+            "turn_secret",
+            "turn_urls need the secret shared with the TURN server (turn_secret or turn_secret_file)".into(),
+        );
+        check(
+            !has_secret || !self.turn_urls.is_empty(),
+            "turn_urls",
+            "a TURN secret is set but no turn_urls say where the TURN server is".into(),
+        );
+        if let Some(secret) = &self.turn_secret
+            && let Err(why) = turn_secret_ok(secret, self.secret.as_deref())
+        {
+            check(false, "turn_secret", why.into());
+        }
+        check(
+            (MIN_TURN_TTL_S..=MAX_TURN_TTL_S).contains(&self.turn_ttl_s),
+            "turn_ttl_s",
+            format!("must be between {MIN_TURN_TTL_S} and {MAX_TURN_TTL_S} seconds"),
+        );
     }
 
     /// A configuration for tests and embedding: loopback on port 0 for HTTP and media, a
@@ -639,6 +733,88 @@ impl Config {
             ..SessionConfig::default()
         }
     }
+}
+
+/// Whether `secret` may be the TURN shared secret, besides the token secret `token_secret`.
+pub fn turn_secret_ok(secret: &str, token_secret: Option<&str>) -> Result<(), &'static str> {
+    if secret.len() < MIN_SECRET_BYTES {
+        return Err("must be at least 16 bytes (whoever knows it can mint TURN credentials)");
+    }
+    if token_secret == Some(secret) {
+        return Err(
+            "must not be the token secret (the TURN server's operator could mint join tokens)",
+        );
+    }
+    Ok(())
+}
+
+/// An ICE server URL as browsers take it (RFC 7064, RFC 7065): `scheme:host[:port]`, for
+/// TURN optionally `?transport=udp|tcp`; no `//`, no credentials, no path.
+fn ice_url(url: &str, schemes: &[&str]) -> Result<(), String> {
+    let (scheme, rest) = url
+        .split_once(':')
+        .ok_or_else(|| "not a stun:, turn: or turns: URL".to_owned())?;
+    if !schemes.contains(&scheme) {
+        let allowed: Vec<String> = schemes.iter().map(|s| format!("{s}:")).collect();
+        return Err(format!(
+            "the scheme must be {} (not {scheme}:)",
+            allowed.join(", ")
+        ));
+    }
+    let (hostport, query) = match rest.split_once('?') {
+        Some((hostport, query)) => (hostport, Some(query)),
+        None => (rest, None),
+    };
+    match query {
+        None => {}
+        Some(_) if scheme == "stun" => return Err("a stun: URL takes no query".into()),
+        Some("transport=udp" | "transport=tcp") => {}
+        Some(other) => {
+            return Err(format!(
+                "the query must be transport=udp or transport=tcp (not {other:?})"
+            ));
+        }
+    }
+    let (host, port) = if let Some(v6) = hostport.strip_prefix('[') {
+        let (ip, after) = v6
+            .split_once(']')
+            .ok_or_else(|| "an IPv6 address needs its closing ]".to_owned())?;
+        if ip.parse::<std::net::Ipv6Addr>().is_err() {
+            return Err(format!("{ip:?} is not an IPv6 address"));
+        }
+        match after {
+            "" => (ip, None),
+            _ => match after.strip_prefix(':') {
+                Some(port) => (ip, Some(port)),
+                None => return Err("only :port may follow the IPv6 address".into()),
+            },
+        }
+    } else {
+        match hostport.split_once(':') {
+            Some((host, port)) => (host, Some(port)),
+            None => (hostport, None),
+        }
+    };
+    let host_ok = !host.is_empty()
+        && host.len() <= 253
+        && (hostport.starts_with('[')
+            || host.split('.').all(|label| {
+                !label.is_empty()
+                    && !label.starts_with('-')
+                    && !label.ends_with('-')
+                    && label
+                        .bytes()
+                        .all(|b| b.is_ascii_alphanumeric() || b == b'-')
+            }));
+    if !host_ok {
+        return Err(format!("{host:?} is not a host name or IP address"));
+    }
+    if let Some(port) = port
+        && port.parse::<u16>().map_or(true, |p| p == 0)
+    {
+        return Err(format!("{port:?} is not a port (1 to 65535)"));
+    }
+    Ok(())
 }
 
 /// An absolute http(s) URL of a host, nothing after the path (links append to it).
@@ -947,6 +1123,117 @@ mod tests {
         let err = Config::load(Some(&file), &Overrides::default()).unwrap_err();
         assert!(matches!(err, ConfigError::Invalid(_)), "{err}");
         std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn ice_servers_and_turn_come_from_the_file_and_the_environment() {
+        let dir = std::env::temp_dir().join(format!("caucus-config-ice-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let file = dir.join("caucus.toml");
+        std::fs::write(
+            &file,
+            "turn_urls = [\"turn:turn.example.org:3478?transport=udp\", \"turns:turn.example.org:443?transport=tcp\"]\n\
+             turn_secret_file = \"/etc/caucus/turn-secret\"\n\
+             turn_ttl_s = 3600\n\
+             [[ice_servers]]\nurls = [\"stun:stun.example.org:3478\"]\n",
+        )
+        .unwrap();
+        let config = Config::load(Some(&file), &Overrides::default()).unwrap();
+        assert_eq!(config.ice_servers[0].urls, ["stun:stun.example.org:3478"]);
+        assert_eq!(config.turn_urls.len(), 2);
+        assert_eq!(config.turn_ttl_s, 3600);
+        assert_eq!(
+            config.turn_secret_file.as_deref(),
+            Some(Path::new("/etc/caucus/turn-secret"))
+        );
+        std::fs::remove_dir_all(&dir).unwrap();
+
+        // `CAUCUS_TURN_URLS` is read as figment reads every variable: an array of quoted strings.
+        let value: figment::value::Value =
+            r#"["turn:127.0.0.1:3478?transport=udp"]"#.parse().unwrap();
+        let urls: Vec<String> = value.deserialize().unwrap();
+        assert_eq!(urls, ["turn:127.0.0.1:3478?transport=udp"]);
+    }
+
+    #[test]
+    fn ice_urls_secrets_and_the_ttl_are_checked() {
+        let stun = |url: &str| IceServer {
+            urls: vec![url.into()],
+            username: None,
+            credential: None,
+        };
+        let config = Config {
+            secret: Some("the-token-secret-is-long-enough".into()),
+            ice_servers: vec![
+                stun("stun:stun.example.org:3478"),
+                stun("http://stun.example.org"),
+                stun("turn:turn.example.org"),
+                IceServer {
+                    urls: Vec::new(),
+                    username: None,
+                    credential: None,
+                },
+            ],
+            turn_urls: vec![
+                "turn:[::1]:3478?transport=udp".into(),
+                "stun:x.example.org".into(),
+            ],
+            turn_secret: Some("the-token-secret-is-long-enough".into()),
+            turn_secret_file: Some("/etc/caucus/turn".into()),
+            turn_ttl_s: 10,
+            ..Config::default()
+        };
+        let keys: Vec<String> = config
+            .validate()
+            .unwrap_err()
+            .into_iter()
+            .map(|p| p.key)
+            .collect();
+        assert_eq!(
+            keys,
+            [
+                "ice_servers[1].urls",
+                "ice_servers[2].credential",
+                "ice_servers[3].urls",
+                "turn_urls",
+                "turn_secret_file",
+                "turn_secret",
+                "turn_ttl_s",
+            ]
+        );
+        let only_urls = Config {
+            turn_urls: vec!["turn:turn.example.org:3478".into()],
+            ..Config::default()
+        };
+        assert_eq!(only_urls.validate().unwrap_err()[0].key, "turn_secret");
+        let only_secret = Config {
+            turn_secret: Some("a-turn-secret-of-32-characters!!".into()),
+            ..Config::default()
+        };
+        assert_eq!(only_secret.validate().unwrap_err()[0].key, "turn_urls");
+
+        for good in [
+            "turn:turn.example.org",
+            "turn:turn.example.org:3478?transport=tcp",
+            "turns:turn.example.org:443?transport=tcp",
+            "turn:192.0.2.7:3478",
+            "turn:[2001:db8::7]:3478?transport=udp",
+        ] {
+            assert_eq!(ice_url(good, &["turn", "turns"]), Ok(()), "{good}");
+        }
+        for bad in [
+            "turn://turn.example.org",
+            "turn:turn.example.org:0",
+            "turn:turn.example.org:99999",
+            "turn:turn.example.org?transport=sctp",
+            "turn:",
+            "turn:user@turn.example.org",
+            "turn:[2001:db8::7",
+            "stun:stun.example.org?transport=udp",
+            "turn:-bad-.example.org",
+        ] {
+            assert!(ice_url(bad, &["stun", "turn", "turns"]).is_err(), "{bad}");
+        }
     }
 
     #[test]

@@ -29,6 +29,7 @@ use tracing::{debug, info, warn};
 use crate::api::error::{ApiError, codes};
 use crate::client_frame::{self, FrameError};
 use crate::control::ControlPlane;
+use crate::ice::IceServers;
 use crate::outbound::{Outbound, OutboundSender, frame};
 use crate::rate_limit::RateLimit;
 use crate::room::{ConnId, JoinAttempt, RoomHandle, RoomInput, close_code};
@@ -53,6 +54,8 @@ pub struct ConnectionContext {
     pub join_timeout: Duration,
     /// Where join latencies are observed.
     pub telemetry: Arc<Telemetry>,
+    /// The STUN and TURN servers each join is told (TURN credentials minted per join).
+    pub ice: IceServers,
     pub next_conn: AtomicU64,
     pub shutdown: watch::Receiver<bool>,
 }
@@ -258,6 +261,11 @@ impl Connection {
             password,
             metadata: None,
         };
+        // Minted now, from the wall clock: the TURN server checks the expiry against its own.
+        let ice_servers = self
+            .ctx
+            .ice
+            .for_user(&claims.user_id, crate::clock::unix_ms() / 1_000);
         for _ in 0..JOIN_ATTEMPTS {
             let room = match self.ctx.control.session(&record).await {
                 Ok(room) => room,
@@ -268,6 +276,7 @@ impl Connection {
                 conn: self.conn,
                 message_id: id,
                 request: request.clone(),
+                ice_servers: ice_servers.clone(),
                 outbound: self.outbound.clone(),
                 reply,
             };

@@ -58,6 +58,7 @@ pub mod control;
 pub mod fd_budget;
 pub mod http;
 pub mod http_rate;
+pub mod ice;
 pub mod logging;
 pub mod media_addrs;
 pub mod media_tcp;

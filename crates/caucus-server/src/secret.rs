@@ -1,5 +1,6 @@
 //! The server's HMAC secret: from the configuration, or `<data>/secret`, generated on first
-//! start (32 random bytes as hex, file mode 0600).
+//! start (32 random bytes as hex, file mode 0600). Other secrets kept in files (the TURN
+//! secret's `turn_secret_file`) are read the same way.
 
 use std::fmt::Write as _;
 use std::io::{self, Write as _};
@@ -19,20 +20,34 @@ pub fn random_hex(n: usize) -> String {
     })
 }
 
+/// A secret kept in `path`: its text without surrounding whitespace (a trailing newline is
+/// not part of it); an empty file is an error. Warns when other users may read the file.
+pub fn read_file(path: &Path) -> io::Result<String> {
+    let text = std::fs::read_to_string(path)?;
+    let secret = text.trim().to_owned();
+    if secret.is_empty() {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidData,
+            format!("{} is empty", path.display()),
+        ));
+    }
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        if let Ok(meta) = std::fs::metadata(path)
+            && meta.permissions().mode() & 0o077 != 0
+        {
+            tracing::warn!(path = %path.display(), "a secret file is readable by other users; chmod 600 it");
+        }
+    }
+    Ok(secret)
+}
+
 /// Read `<data>/secret`, creating the directory and the file on first use.
 pub fn load_or_create(data: &Path) -> io::Result<String> {
     let path = data.join(FILE_NAME);
-    match std::fs::read_to_string(&path) {
-        Ok(text) => {
-            let secret = text.trim().to_owned();
-            if secret.is_empty() {
-                return Err(io::Error::new(
-                    io::ErrorKind::InvalidData,
-                    format!("{} is empty", path.display()),
-                ));
-            }
-            Ok(secret)
-        }
+    match read_file(&path) {
+        Ok(secret) => Ok(secret),
         Err(e) if e.kind() == io::ErrorKind::NotFound => {
             crate::private_fs::create_dir_all(data)?;
             let secret = random_hex(32);
@@ -69,6 +84,21 @@ mod tests {
                 .mode();
             assert_eq!(mode & 0o777, 0o600);
         }
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn a_secret_file_is_read_without_its_newline_and_may_not_be_empty() {
+        let dir = std::env::temp_dir().join(format!("caucus-secret-file-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("turn-secret");
+        std::fs::write(&path, "  shared-with-coturn \n").unwrap();
+        assert_eq!(read_file(&path).unwrap(), "shared-with-coturn");
+        std::fs::write(&path, "\n").unwrap();
+        assert_eq!(
+            read_file(&path).unwrap_err().kind(),
+            io::ErrorKind::InvalidData
+        );
         std::fs::remove_dir_all(&dir).unwrap();
     }
 }

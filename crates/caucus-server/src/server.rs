@@ -36,6 +36,7 @@ use crate::config::Config;
 use crate::connection::ConnectionContext;
 use crate::control::{ControlPlane, Policy};
 use crate::http_rate::HttpRate;
+use crate::ice::{IceServers, TurnRest};
 use crate::media_tcp::TcpLimits;
 use crate::media_thread::{MediaSockets, MediaThread};
 use crate::metrics::Metrics;
@@ -74,6 +75,8 @@ pub enum StartError {
     NoMediaAddress,
     #[error("cannot serve HTTPS: {0}")]
     Tls(#[from] crate::tls::TlsError),
+    #[error("{key}: {reason}")]
+    TurnSecret { key: String, reason: String },
 }
 
 /// The kernel buffers asked for the media socket. The default receive buffer (~208 KiB) holds
@@ -197,6 +200,55 @@ fn bind_media(config: &Config) -> Result<(MediaSockets, Vec<LocalCandidate>), St
     ))
 }
 
+/// What joining peers are told of STUN and TURN; the TURN secret is read from its file here,
+/// so a missing or weak one stops the start.
+fn ice_servers(config: &Config, token_secret: &str) -> Result<IceServers, StartError> {
+    let (secret, key) = match (&config.turn_secret, &config.turn_secret_file) {
+        (Some(secret), _) => (secret.clone(), "turn_secret".to_owned()),
+        (None, Some(path)) => {
+            let key = format!("turn_secret_file {}", path.display());
+            match crate::secret::read_file(path) {
+                Ok(secret) => (secret, key),
+                Err(e) => {
+                    return Err(StartError::TurnSecret {
+                        key,
+                        reason: e.to_string(),
+                    });
+                }
+            }
+        }
+        (None, None) => {
+            return Ok(IceServers {
+                fixed: config.ice_servers.clone(),
+                turn: None,
+            });
+        }
+    };
+    // Checked here too: the token secret may come from the data dir, and the file's content
+    // is known only now.
+    crate::config::turn_secret_ok(&secret, Some(token_secret)).map_err(|why| {
+        StartError::TurnSecret {
+            key,
+            reason: why.to_owned(),
+        }
+    })?;
+    let secret = Some(secret);
+    let turn = secret
+        .filter(|_| !config.turn_urls.is_empty())
+        .map(|secret| TurnRest {
+            urls: config.turn_urls.clone(),
+            secret,
+            ttl: Duration::from_secs(config.turn_ttl_s),
+        });
+    if let Some(turn) = &turn {
+        info!(urls = ?turn.urls, ttl_s = config.turn_ttl_s, "TURN credentials are minted per join");
+    }
+    Ok(IceServers {
+        fixed: config.ice_servers.clone(),
+        turn,
+    })
+}
+
 /// The Caucus server.
 #[derive(Debug)]
 pub struct Server;
@@ -214,6 +266,7 @@ impl Server {
             })?,
         };
         let tokens = TokenIssuer::new(&secret);
+        let ice = ice_servers(&config, &secret)?;
         let store: Arc<dyn Store> = if config.in_memory {
             Arc::new(MemoryStore::new())
         } else {
@@ -328,6 +381,7 @@ impl Server {
             write_timeout: Duration::from_millis(config.write_timeout_ms),
             join_timeout: Duration::from_secs(config.join_timeout_s),
             telemetry: Arc::clone(&telemetry),
+            ice,
             next_conn: AtomicU64::new(1),
             shutdown: shutdown_rx.clone(),
         });

@@ -192,6 +192,8 @@ impl Session {
             roles: caucus_proto::RoleInfo::list(
                 template.roles().map(|(_, r)| (r.name(), r.spec())),
             ),
+            // Per-connection transport settings: the shell adds them.
+            ice_servers: Vec::new(),
         };
         // `joined` replaces what the client knew: exactly these tracks now.
         self.audiences.forget_receiver(id);

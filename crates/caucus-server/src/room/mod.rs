@@ -16,9 +16,10 @@ pub mod plan;
 use std::collections::HashMap;
 use std::sync::Arc;
 
+use axum::extract::ws::Utf8Bytes;
 use caucus_core::{JoinRequest, SessionConfig, Template};
 use caucus_proto::signal::{ClientBody, ClientMessage, PeerCommand};
-use caucus_proto::{ErrorBody, LifecycleEvent, PeerId, RoomId};
+use caucus_proto::{ErrorBody, IceServer, LifecycleEvent, PeerId, RoomId, ServerEvent};
 use caucus_room::{AckId, CheckId, EngineCommand, Output, RecordCommand, Room, Signal};
 use caucus_store::{BreakoutPlan, LiveChange};
 use tokio::sync::{mpsc, oneshot};
@@ -124,6 +125,8 @@ pub struct JoinAttempt {
     pub conn: ConnId,
     pub message_id: u64,
     pub request: JoinRequest,
+    /// What the `joined` event tells this connection of STUN and TURN.
+    pub ice_servers: Vec<IceServer>,
     pub outbound: OutboundSender,
     pub reply: oneshot::Sender<Result<PeerId, ErrorBody>>,
 }
@@ -169,6 +172,7 @@ pub fn spawn(
         room,
         conns: HashMap::new(),
         joining: HashMap::new(),
+        ice: HashMap::new(),
         waiting: HashMap::new(),
         slow: Vec::new(),
         ended: false,
@@ -179,6 +183,14 @@ pub fn spawn(
     (RoomHandle { generation, tx }, join)
 }
 
+/// A join the machine has not answered yet.
+#[derive(Debug)]
+struct Joining {
+    queue: OutboundSender,
+    reply: oneshot::Sender<Result<PeerId, ErrorBody>>,
+    ice_servers: Vec<IceServer>,
+}
+
 struct RoomTask {
     id: RoomId,
     generation: u64,
@@ -187,7 +199,9 @@ struct RoomTask {
     /// The queue of every connection that carries a peer.
     conns: HashMap<ConnId, OutboundSender>,
     /// Connections whose join the machine has not answered yet.
-    joining: HashMap<ConnId, (OutboundSender, oneshot::Sender<Result<PeerId, ErrorBody>>)>,
+    joining: HashMap<ConnId, Joining>,
+    /// The ICE servers of joined connections whose `joined` event has not gone out yet.
+    ice: HashMap<ConnId, Vec<IceServer>>,
     /// Acks of the current input (plan writes, recorder starts and stops).
     waiting: HashMap<AckId, oneshot::Receiver<()>>,
     /// Connections whose queue overflowed; reported after the current outputs.
@@ -248,8 +262,12 @@ impl RoomTask {
         let now = self.ctx.clock.now();
         match input {
             Some(RoomInput::Join(attempt)) => {
-                self.joining
-                    .insert(attempt.conn, (attempt.outbound, attempt.reply));
+                let joining = Joining {
+                    queue: attempt.outbound,
+                    reply: attempt.reply,
+                    ice_servers: attempt.ice_servers,
+                };
+                self.joining.insert(attempt.conn, joining);
                 self.room
                     .handle_join(now, attempt.conn, attempt.message_id, attempt.request);
             }
@@ -260,6 +278,7 @@ impl RoomTask {
             }) => self.room.handle_message(now, conn, peer, message),
             Some(RoomInput::ConnectionLost { conn, peer }) => {
                 self.conns.remove(&conn);
+                self.ice.remove(&conn);
                 self.room.handle_connection_lost(now, conn, peer);
             }
             Some(RoomInput::Api { request, reply }) => {
@@ -307,26 +326,33 @@ impl RoomTask {
                     Signal::Message(message) => frame(message),
                 };
                 for conn in to {
+                    let text = match &message {
+                        Signal::Event(event) => self.joined_frame(conn, event),
+                        Signal::Message(_) => None,
+                    }
+                    .unwrap_or_else(|| text.clone());
                     let queued = self
                         .conns
                         .get(&conn)
-                        .is_some_and(|q| q.push(Outbound::Frame(text.clone())).is_ok());
+                        .is_some_and(|q| q.push(Outbound::Frame(text)).is_ok());
                     if !queued && self.conns.contains_key(&conn) && !self.slow.contains(&conn) {
                         self.slow.push(conn);
                     }
                 }
             }
             Output::Close { conn, code, reason } => {
+                self.ice.remove(&conn);
                 if let Some(queue) = self.conns.remove(&conn) {
                     let _ = queue.push(Outbound::Close { code, reason });
                 }
             }
             Output::Joined { conn, result } => {
-                if let Some((queue, reply)) = self.joining.remove(&conn) {
+                if let Some(joining) = self.joining.remove(&conn) {
                     if result.is_ok() {
-                        self.conns.insert(conn, queue);
+                        self.conns.insert(conn, joining.queue);
+                        self.ice.insert(conn, joining.ice_servers);
                     }
-                    let _ = reply.send(result);
+                    let _ = joining.reply.send(result);
                 }
             }
             Output::Engine(command) => self.ctx.media.send(self.media_command(command)),
@@ -357,6 +383,20 @@ impl RoomTask {
             }
             Output::Ended => self.ended = true,
         }
+    }
+
+    /// The `joined` event for `conn` with the connection's own ICE servers (its TURN
+    /// credentials are its user's), serialized for it alone; `None` for any other event.
+    fn joined_frame(&mut self, conn: ConnId, event: &ServerEvent) -> Option<Utf8Bytes> {
+        if !matches!(event, ServerEvent::Joined { .. }) {
+            return None;
+        }
+        let servers = self.ice.remove(&conn)?;
+        let mut event = event.clone();
+        if let ServerEvent::Joined { ice_servers, .. } = &mut event {
+            *ice_servers = servers;
+        }
+        Some(event_frame(&event))
     }
 
     fn media_command(&self, command: EngineCommand) -> MediaCommand {
