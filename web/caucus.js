@@ -23,7 +23,8 @@
  * session (`self`, `peers`, `breakouts`, `permissions`, …) is updated *before* dispatch, and a
  * `change` event follows every update. SDK-level events: `slot` ({@link SlotInfo}),
  * `connection` (`{state}`), `published` / `unpublished` (`{source, trackId}`), `closed`
- * (`{code, reason}`), `error` ({@link CaucusErrorBody}, pushed errors).
+ * (`{code, reason}`), `media_lost` (`{state}`: the media connection stayed down; call
+ * {@link CaucusClient#reconnect}), `error` ({@link CaucusErrorBody}, pushed errors).
  *
  * @module caucus
  */
@@ -190,6 +191,9 @@ export class CaucusError extends Error {
 
 /** Sending m-lines of the first offer, in order. */
 const SEND_SOURCES = /** @type {const} */ (['audio', 'video', 'screen']);
+/** A media connection `disconnected` this long (browsers say so after ~5 s without answers to
+ * their consent checks) counts as lost; `failed` counts at once. */
+const MEDIA_LOST_AFTER_MS = 4000;
 
 /**
  * @typedef {object} ClientOptions
@@ -291,6 +295,8 @@ export class CaucusClient extends EventTarget {
     /** The server said the session ended or removed us: the close that follows (1001 when the
      * server itself stops) is not a lost connection to resume. */
     this.endedByServer = false;
+    /** Fires `media_lost` when the media connection stays down. @type {any} */
+    this.mediaLostTimer = undefined;
   }
 
   // ── connection ─────────────────────────────────────────────────────────────────────────
@@ -671,9 +677,21 @@ export class CaucusClient extends EventTarget {
     for (let i = 0; i < this.options.recvAudio; i++) pc.addTransceiver('audio', { direction: 'recvonly' });
     for (let i = 0; i < this.options.recvVideo; i++) pc.addTransceiver('video', { direction: 'recvonly' });
     pc.onconnectionstatechange = () => {
+      if (this.pc !== pc) return;
       const s = pc.connectionState;
+      clearTimeout(this.mediaLostTimer);
       if (s === 'connected') this.setState('connected');
-      else if (s === 'failed' || s === 'disconnected') this.setState('disconnected');
+      else if (s === 'failed' || s === 'disconnected') {
+        this.setState('disconnected');
+        // A changed network (a new NAT mapping, UDP suddenly blocked) leaves the media path
+        // dead while signaling may live on: after a short grace (a blip heals by itself)
+        // the app is told, and reconnecting starts a fresh media connection, which finds
+        // whatever path works now (UDP, ICE-TCP, TURN) for the same peer, role and place.
+        const wait = s === 'failed' ? 0 : MEDIA_LOST_AFTER_MS;
+        this.mediaLostTimer = setTimeout(() => {
+          if (this.pc === pc && pc.connectionState !== 'connected') this.emit('media_lost', { state: pc.connectionState });
+        }, wait);
+      }
     };
     pc.ontrack = (e) => {
       const mid = e.transceiver.mid;

@@ -357,6 +357,11 @@ function wire() {
     if (d.code === 4000) ended('You joined from another tab or device; this one is disconnected.');
     else if (d.resumable) reconnect();
   });
+  // The network changed under a live meeting (UDP blocked, a new address): rejoin, which
+  // finds the path that works now and keeps the place.
+  client.addEventListener('media_lost', () => {
+    if (el.overlay.hidden) reconnect();
+  });
 }
 
 /** How long the page keeps trying to rejoin: the server's default reconnect grace. */
