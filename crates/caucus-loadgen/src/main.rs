@@ -64,6 +64,9 @@ enum Scenario {
         joins: usize,
         #[arg(long, default_value_t = 2)]
         talkers: usize,
+        /// The joiners reach media over ICE-TCP only (no UDP candidate of theirs).
+        #[arg(long)]
+        tcp: bool,
     },
     /// REST move into a breakout -> first packet of the new room's talker.
     Move {
@@ -162,6 +165,7 @@ async fn run(spec: &ServerSpec, scenario: Scenario, json_only: bool) -> Result<(
             Scenario::Join {
                 joins: 100,
                 talkers: 2,
+                tcp: false,
             },
             Scenario::Move {
                 rooms: 10,
@@ -211,8 +215,17 @@ async fn one(target: &Arc<Target>, scenario: Scenario, json_only: bool) -> Resul
             let r = forward::run(target, &params).await?;
             emit(&r.summary(), &r, json_only)
         }
-        Scenario::Join { joins, talkers } => {
-            let r = join::run(target, &join::Params { joins, talkers }).await?;
+        Scenario::Join {
+            joins,
+            talkers,
+            tcp,
+        } => {
+            let params = join::Params {
+                joins,
+                talkers,
+                tcp,
+            };
+            let r = join::run(target, &params).await?;
             emit(&r.summary(), &r, json_only)
         }
         Scenario::Move { rooms, moves } => {

@@ -22,8 +22,9 @@ const START_TIMEOUT: Duration = Duration::from_secs(30);
 /// Which server to drive.
 #[derive(Debug, Clone)]
 pub enum ServerSpec {
-    /// Start `bin serve --http 127.0.0.1:P --media 127.0.0.1:Q --data TMP` (a fresh data dir with
-    /// a secret written by us, SQLite store) and stop it at the end.
+    /// Start `bin serve --http 127.0.0.1:P --media 127.0.0.1:Q --media-tcp 127.0.0.1:R
+    /// --data TMP` (a fresh data dir with a secret written by us, SQLite store) and stop it
+    /// at the end.
     Spawn { bin: PathBuf },
     /// The server in this process, `Config::ephemeral()` (in-memory store). No CPU or memory
     /// figures: the clients share its threads.
@@ -60,7 +61,10 @@ impl Target {
         let (http, secret, pid, owned) = match spec {
             ServerSpec::Spawn { bin } => spawn(bin)?,
             ServerSpec::InProcess => {
-                let config = Config::ephemeral();
+                let config = Config {
+                    media_tcp: vec![SocketAddr::from(([127, 0, 0, 1], 0))],
+                    ..Config::ephemeral()
+                };
                 let secret = config
                     .secret
                     .clone()
@@ -242,6 +246,8 @@ fn spawn(bin: &Path) -> Result<Started> {
     std::fs::write(data.join("secret"), &secret)?;
     let http = free_port(false)?;
     let media = free_port(true)?;
+    // ICE-TCP too, for the scenarios whose peers use it (UDP clients never pair with it).
+    let media_tcp = free_port(false)?;
     let log = std::fs::File::create(data.join("server.log"))?;
     let child = Command::new(bin)
         .arg("serve")
@@ -249,6 +255,8 @@ fn spawn(bin: &Path) -> Result<Started> {
         .arg(http.to_string())
         .arg("--media")
         .arg(media.to_string())
+        .arg("--media-tcp")
+        .arg(media_tcp.to_string())
         .arg("--data")
         .arg(&data)
         .env(

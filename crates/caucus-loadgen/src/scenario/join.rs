@@ -5,6 +5,7 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use caucus_client::{ClientOptions, MediaTransport};
 use caucus_proto::Source;
 use serde::Serialize;
 
@@ -22,6 +23,8 @@ pub const TARGET_P95_MS: f64 = 300.0;
 pub struct Params {
     pub joins: usize,
     pub talkers: usize,
+    /// Joiners over ICE-TCP only.
+    pub tcp: bool,
 }
 
 impl Default for Params {
@@ -29,6 +32,7 @@ impl Default for Params {
         Params {
             joins: 100,
             talkers: 2,
+            tcp: false,
         }
     }
 }
@@ -37,6 +41,8 @@ impl Default for Params {
 pub struct Report {
     pub scenario: &'static str,
     pub talkers: usize,
+    /// How the joiners' media travelled: `udp` or `tcp`.
+    pub transport: &'static str,
     /// Signaling connect → first media packet.
     pub join_to_first_packet: Percentiles,
     /// Signaling connect → `Client::connect` returned (joined, negotiated, ICE + DTLS up).
@@ -48,11 +54,12 @@ pub struct Report {
 impl Report {
     pub fn summary(&self) -> String {
         format!(
-            "join: {} joins into a room with {} talkers\n  \
+            "join: {} joins over {} into a room with {} talkers\n  \
              connect -> first media packet: {}\n  \
              connect -> media connected:    {}\n  \
              target p95 < 300 ms; ratio {:.2}\n  {}",
             self.join_to_first_packet.n,
+            self.transport,
             self.talkers,
             self.join_to_first_packet.line(),
             self.join_to_media_connected.line(),
@@ -91,7 +98,14 @@ pub async fn run(target: &Arc<Target>, params: &Params) -> Result<Report> {
         let spec = Spec {
             room: room.into(),
             user: format!("joiner-{i}"),
-            options: peer_options(&[], params.talkers.max(1), 0),
+            options: ClientOptions {
+                transport: if params.tcp {
+                    MediaTransport::Tcp
+                } else {
+                    MediaTransport::Udp
+                },
+                ..peer_options(&[], params.talkers.max(1), 0)
+            },
         };
         let t0 = Instant::now();
         let peer = crowd::connect(target, spec).await?;
@@ -107,6 +121,7 @@ pub async fn run(target: &Arc<Target>, params: &Params) -> Result<Report> {
     let report = Report {
         scenario: "join",
         talkers: talkers.len(),
+        transport: if params.tcp { "tcp" } else { "udp" },
         ratio_to_target_p95: ratio(Some(join_to_first_packet.p95_ms), TARGET_P95_MS),
         join_to_first_packet,
         join_to_media_connected: Percentiles::of(&to_connected),
