@@ -6,22 +6,15 @@
 // than coturn's hands out credentials coturn refuses: 401, no relay, no media.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, execFileSync } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
-import net from 'node:net';
-import dgram from 'node:dgram';
 import { launch } from '../helpers.mjs';
+import { BIN, WAIT_MS, peer as joinPage, startCaucus } from './harness.mjs';
 
-const BIN = process.env.CAUCUS_BIN;
 const TURN_PORT = process.env.TURN_PORT;
 const TLS_PORT = process.env.TURN_TLS_PORT;
 const SECRET = process.env.TURN_SECRET;
 if (!BIN || !TURN_PORT || !TLS_PORT || !SECRET) {
   throw new Error('CAUCUS_BIN, TURN_PORT, TURN_TLS_PORT and TURN_SECRET must be set (run scripts/test-turn)');
 }
-const WAIT_MS = 20000;
 
 let browser;
 before(async () => {
@@ -29,104 +22,6 @@ before(async () => {
   browser = await launch({ args: ['--ignore-certificate-errors'] });
 });
 after(async () => { await browser?.close(); });
-
-/** A port free on 127.0.0.1 for `kind` ('tcp' or 'udp'). */
-function freePort(kind) {
-  return new Promise((resolve, reject) => {
-    if (kind === 'tcp') {
-      const server = net.createServer();
-      server.on('error', reject);
-      server.listen(0, '127.0.0.1', () => {
-        const { port } = /** @type {net.AddressInfo} */ (server.address());
-        server.close(() => resolve(port));
-      });
-    } else {
-      const socket = dgram.createSocket('udp4');
-      socket.on('error', reject);
-      socket.bind(0, '127.0.0.1', () => {
-        const { port } = socket.address();
-        socket.close(() => resolve(port));
-      });
-    }
-  });
-}
-
-/** A debug Caucus on free ports telling joins `turnUrls` with credentials under `secret`. */
-async function startCaucus(turnUrls, secret) {
-  const http = await freePort('tcp');
-  const media = await freePort('udp');
-  const data = mkdtempSync(path.join(tmpdir(), 'caucus-turn-'));
-  const child = spawn(BIN, ['serve', '--http', `127.0.0.1:${http}`, '--media', `127.0.0.1:${media}`, '--data', data], {
-    env: {
-      ...process.env,
-      CAUCUS_TURN_URLS: JSON.stringify(turnUrls),
-      CAUCUS_TURN_SECRET: secret,
-      CAUCUS_AUTO_CREATE_ROOMS: 'true',
-      CAUCUS_LOG: process.env.CAUCUS_LOG ?? 'warn',
-    },
-    stdio: ['ignore', 'ignore', 'inherit'],
-  });
-  const exited = new Promise((resolve) => child.once('exit', resolve));
-  const base = `http://127.0.0.1:${http}`;
-  const deadline = Date.now() + WAIT_MS;
-  for (;;) {
-    if (child.exitCode != null) throw new Error(`caucus exited with ${child.exitCode}`);
-    try {
-      if ((await fetch(`${base}/healthz`)).ok) break;
-    } catch {
-      // not listening yet
-    }
-    if (Date.now() > deadline) throw new Error('caucus did not start');
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  const token = (user) => execFileSync(BIN, ['token', '--data', data, '--room', 'turn', '--user', user, '--role', 'host', '--ttl', '600'], { encoding: 'utf8' }).trim();
-  const stop = async () => {
-    child.kill('SIGTERM');
-    await exited;
-    rmSync(data, { recursive: true, force: true });
-  };
-  return { base, token, stop };
-}
-
-/**
- * A page of `base` with the SDK connected as `user`, relay only. TURN errors the browser reports
- * (`icecandidateerror`) are kept in `window.iceErrors`.
- */
-async function peer(caucus, user) {
-  const context = await browser.newContext();
-  const page = await context.newPage();
-  page.on('pageerror', (e) => console.error(`${user} page error:`, e.message));
-  await page.addInitScript(() => {
-    const w = /** @type {any} */ (window);
-    w.iceErrors = [];
-    const Native = window.RTCPeerConnection;
-    w.RTCPeerConnection = class extends Native {
-      constructor(config) {
-        super(config);
-        w.pcConfig = config;
-        this.addEventListener('icecandidateerror', (e) => w.iceErrors.push({ code: e.errorCode, url: e.url, text: e.errorText }));
-      }
-    };
-  });
-  await page.goto(`${caucus.base}/`);
-  await page.evaluate(async (token) => {
-    const w = /** @type {any} */ (window);
-    const { CaucusClient } = await import('/assets/caucus.js');
-    const client = new CaucusClient({ token, iceTransportPolicy: 'relay' });
-    w.client = client;
-    client.addEventListener('slot', (e) => {
-      const slot = /** @type {CustomEvent} */ (e).detail;
-      if (slot.kind !== 'video' || !slot.mediaTrack) return;
-      const video = document.createElement('video');
-      video.muted = true;
-      video.autoplay = true;
-      video.srcObject = new MediaStream([slot.mediaTrack]);
-      document.body.append(video);
-    });
-    await client.connect();
-  }, caucus.token(user));
-  return { context, page };
-}
 
 /** The local candidate of the selected pair: its type and relay protocol. */
 function selectedLocal(page) {
@@ -160,8 +55,8 @@ for (const [name, url, protocol] of [
   test(`turn: two peers exchange video over ${name} only`, async () => {
     const caucus = await startCaucus([url], SECRET);
     try {
-      const ana = await peer(caucus, 'ana');
-      const bob = await peer(caucus, 'bob');
+      const ana = await joinPage(browser, caucus, 'ana');
+      const bob = await joinPage(browser, caucus, 'bob');
       const config = await bob.page.evaluate(() => /** @type {any} */ (window).pcConfig);
       assert.equal(config.iceTransportPolicy, 'relay');
       assert.deepEqual(config.iceServers.map((s) => s.urls), [[url]], 'the servers of the joined event');
@@ -188,7 +83,7 @@ for (const [name, url, protocol] of [
 test('turn: credentials under another secret are refused (401) and nothing is relayed', async () => {
   const caucus = await startCaucus([`turn:127.0.0.1:${TURN_PORT}?transport=udp`], `not-${SECRET}`);
   try {
-    const ana = await peer(caucus, 'ana');
+    const ana = await joinPage(browser, caucus, 'ana');
     await ana.page.waitForFunction(() => /** @type {any} */ (window).iceErrors.some((e) => e.code === 401), null, { timeout: WAIT_MS });
     const state = await ana.page.evaluate(async () => {
       const pc = /** @type {any} */ (window).client.pc;
