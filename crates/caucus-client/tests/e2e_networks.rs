@@ -172,3 +172,21 @@ async fn ice_tcp_connections_that_do_nothing_useful_are_closed() {
     wait_more(&b, a.peer_id(), Source::Audio, 10).await;
     world.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn http_bound_to_the_ipv6_wildcard_answers_ipv4_and_ipv6_clients() {
+    let config = Config {
+        http: "[::]:0".parse().expect("an address"),
+        ..Config::ephemeral()
+    };
+    let world = World::start_with("dual-http", config).await;
+    let port = world.server.http_addr().port();
+    for host in ["127.0.0.1", "[::1]"] {
+        let status = reqwest::get(format!("http://{host}:{port}/healthz"))
+            .await
+            .unwrap_or_else(|e| panic!("{host}: {e}"))
+            .status();
+        assert!(status.is_success(), "{host}: {status}");
+    }
+    world.stop().await;
+}

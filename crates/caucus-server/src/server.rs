@@ -138,6 +138,21 @@ fn media_tcp_listener(addr: SocketAddr) -> std::io::Result<std::net::TcpListener
     Ok(socket.into())
 }
 
+/// The HTTP listener. `[::]` takes IPv4 too (one socket, whatever the host's
+/// `net.ipv6.bindv6only`): a dual-stack server needs only `http = "[::]:7880"`.
+fn http_listener(addr: SocketAddr) -> std::io::Result<tokio::net::TcpListener> {
+    use socket2::{Domain, Protocol, Socket, Type};
+    let socket = Socket::new(Domain::for_address(addr), Type::STREAM, Some(Protocol::TCP))?;
+    if addr.is_ipv6() && addr.ip().is_unspecified() {
+        socket.set_only_v6(false)?;
+    }
+    socket.set_reuse_address(true)?;
+    socket.set_nonblocking(true)?;
+    socket.bind(&addr.into())?;
+    socket.listen(1024)?;
+    tokio::net::TcpListener::from_std(socket.into())
+}
+
 /// Binds every media socket and works out its candidates (see [`crate::media_addrs`]).
 fn bind_media(config: &Config) -> Result<(MediaSockets, Vec<LocalCandidate>), StartError> {
     let interfaces = if config
@@ -342,13 +357,11 @@ impl Server {
             },
         ));
 
-        let listener = tokio::net::TcpListener::bind(config.http)
-            .await
-            .map_err(|source| StartError::Bind {
-                what: "HTTP",
-                addr: config.http,
-                source,
-            })?;
+        let listener = http_listener(config.http).map_err(|source| StartError::Bind {
+            what: "HTTP",
+            addr: config.http,
+            source,
+        })?;
         let http_addr = listener.local_addr().map_err(|source| StartError::Bind {
             what: "HTTP",
             addr: config.http,
