@@ -9,6 +9,7 @@
 //   CAUCUS_BIN/CAUCUS_DATA  `caucus token` with the server's data dir (see ../helpers.mjs)
 //   NETNS_ROOM            the room to join
 //   NETNS_PUBLISHER_LINK  a join link to use for the publisher instead of minting one
+//   NETNS_PUBLISHER_ROLE  the publisher's role when its link is minted (default host)
 //   NETNS_LINKS_VIA_REST  "1": mint the receiver's link with POST /v1/tokens (its `url`)
 //   NETNS_LINK_PREFIX     every link used must start with this (e.g. "https://10.231.1.2/")
 //   NETNS_REMOTE_IP       the server address the selected pair must reach
@@ -119,7 +120,7 @@ async function decodes(page, peerId, label) {
 async function main() {
   const browser = await launch();
   try {
-    const publisherLink = env.NETNS_PUBLISHER_LINK || await link('pub', 'host');
+    const publisherLink = env.NETNS_PUBLISHER_LINK || await link('pub', env.NETNS_PUBLISHER_ROLE ?? 'host');
     checkLink(publisherLink, 'publisher');
     const publisher = await joined('publisher', join(browser, publisherLink));
     // Minted once the publisher's join has made the room (the demo room starts that way).
