@@ -57,12 +57,32 @@ async function link(user, role) {
 }
 
 /** A join (../helpers.mjs: the page, then the media connection), its failure named. */
-async function joined(who, joining) {
+async function joined(browser, who, joining) {
   try {
     return await joining;
   } catch (e) {
+    evidence.ice = await iceState(browser);
     throw new Error(`${who} did not join with media connected: ${String(e?.message ?? e).split('\n')[0]}`);
   }
+}
+
+/** Every candidate pair of every page's peer connection, for the failure's evidence. */
+async function iceState(browser) {
+  const out = [];
+  for (const context of browser.contexts()) {
+    for (const page of context.pages()) {
+      out.push(await page.evaluate(async () => {
+        const pc = window.caucusApp?.client?.pc;
+        if (!pc) return { pc: null };
+        const report = await pc.getStats();
+        const c = (id) => { const x = report.get(id); return x ? `${x.protocol} ${x.candidateType} ${x.address}:${x.port}${x.tcpType ? ` ${x.tcpType}` : ''}` : null; };
+        const pairs = [...report.values()].filter((s) => s.type === 'candidate-pair').map((s) => `${c(s.localCandidateId)} -> ${c(s.remoteCandidateId)}: ${s.state}`);
+        const remote = [...report.values()].filter((s) => s.type === 'remote-candidate').map((x) => `${x.protocol} ${x.address}:${x.port}`);
+        return { ice: pc.iceConnectionState, remote, pairs };
+      }).catch((e) => ({ error: String(e?.message ?? e) })));
+    }
+  }
+  return out;
 }
 
 /** Keeps `url` (its token left out) as evidence; it must start with NETNS_LINK_PREFIX. */
@@ -122,11 +142,11 @@ async function main() {
   try {
     const publisherLink = env.NETNS_PUBLISHER_LINK || await link('pub', env.NETNS_PUBLISHER_ROLE ?? 'host');
     checkLink(publisherLink, 'publisher');
-    const publisher = await joined('publisher', join(browser, publisherLink));
+    const publisher = await joined(browser, 'publisher', join(browser, publisherLink));
     // Minted once the publisher's join has made the room (the demo room starts that way).
     const receiverLink = await link('rcv', 'guest');
     checkLink(receiverLink, 'receiver');
-    const receiver = await joined('receiver', join(browser, receiverLink));
+    const receiver = await joined(browser, 'receiver', join(browser, receiverLink));
     evidence.main = await decodes(receiver.page, publisher.peerId, 'receiver in main');
     checkPair(evidence.main, 'receiver in main');
     checkPair(await transport(publisher.page), 'publisher');
