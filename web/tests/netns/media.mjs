@@ -17,8 +17,15 @@
 //   NETNS_PROTOCOL        the selected pair's protocol: "udp" (default) or "tcp"
 //   NETNS_BREAKOUT        "1": then move the receiver into a breakout that watches the main
 //                         stage (REST) and check it still decodes the publisher there
+//   NETNS_CHANGE_FILE     then print `CHANGE`, wait until this file exists (the script has
+//                         changed the network meanwhile, e.g. UDP now dropped) and check that
+//                         the pages recover by themselves (ICE switching paths, or the app
+//                         rejoining) — the same peers, the receiver still in its breakout —
+//                         and decode again over NETNS_CHANGE_PROTOCOL
+//   NETNS_CHANGE_PROTOCOL the selected pair's protocol after the change (default "tcp")
 //   NETNS_INSECURE_ORIGIN an http origin Chromium treats as secure (camera allowed)
 //   NETNS_TIMEOUT_MS      how long media may take to arrive (default 30000)
+import { existsSync } from 'node:fs';
 import { chromium } from 'playwright-core';
 import { join, joinLink, expectDecoding, rest, until } from '../helpers.mjs';
 
@@ -109,13 +116,13 @@ async function transport(page) {
   });
 }
 
-function checkPair(pair, where) {
+function checkPair(pair, where, expected = protocol) {
   check(pair.remote, `${where}: no selected candidate pair`);
-  check(pair.remote.protocol === protocol, `${where}: selected pair is ${pair.remote.protocol}, expected ${protocol}`);
+  check(pair.remote.protocol === expected, `${where}: selected pair is ${pair.remote.protocol}, expected ${expected}`);
   if (env.NETNS_REMOTE_IP) {
     check(pair.remote.address === env.NETNS_REMOTE_IP, `${where}: remote candidate ${pair.remote.address}, expected ${env.NETNS_REMOTE_IP}`);
   }
-  if (env.NETNS_REMOTE_PORT) {
+  if (env.NETNS_REMOTE_PORT && expected === protocol) {
     check(String(pair.remote.port) === env.NETNS_REMOTE_PORT, `${where}: remote candidate port ${pair.remote.port}, expected ${env.NETNS_REMOTE_PORT}`);
   }
 }
@@ -161,6 +168,36 @@ async function main() {
       await until(receiver.page, (id) => window.caucusApp.client.self?.location === id, bo, { timeout });
       evidence.breakout = { id: bo, ...(await decodes(receiver.page, publisher.peerId, 'receiver in the breakout')) };
       checkPair(evidence.breakout, 'receiver in the breakout');
+
+      if (env.NETNS_CHANGE_FILE) {
+        const after = env.NETNS_CHANGE_PROTOCOL ?? 'tcp';
+        console.log('CHANGE');
+        const waitUntil = Date.now() + timeout;
+        while (!existsSync(env.NETNS_CHANGE_FILE)) {
+          check(Date.now() < waitUntil, 'the network was never changed');
+          await new Promise((r) => setTimeout(r, 100));
+        }
+        // Nobody touches the pages. Either ICE moves the live connection onto a path that
+        // still works (Chromium keeps a TCP pair in reserve) or the app notices its media is
+        // gone (`media_lost`) and rejoins; either way the same peers come back to media, over
+        // the new path.
+        const recoverBy = Date.now() + timeout * 2;
+        for (;;) {
+          const pair = await transport(receiver.page).catch(() => null);
+          if (pair?.remote?.protocol === after) break;
+          check(Date.now() < recoverBy, `the receiver's media never moved to ${after}: ${JSON.stringify(pair)}`);
+          await new Promise((r) => setTimeout(r, 250));
+        }
+        for (const [who, p] of [['receiver', receiver], ['publisher', publisher]]) {
+          const peerId = await p.page.evaluate(() => window.caucusApp.client.peerId);
+          check(peerId === (who === 'receiver' ? receiver.peerId : publisher.peerId), `${who} came back as ${peerId}`);
+        }
+        const rejoined = await receiver.page.evaluate(() => window.caucusApp.client.resumed === true);
+        const location = await receiver.page.evaluate(() => window.caucusApp.client.self?.location);
+        check(location === bo, `the receiver came back in ${location}, not in ${bo}`);
+        evidence.changed = { location, rejoined, ...(await decodes(receiver.page, publisher.peerId, 'receiver after the network changed')) };
+        checkPair(evidence.changed, 'receiver after the network changed', after);
+      }
     }
     console.log(`RESULT ${JSON.stringify({ ok: true, ...evidence })}`);
   } finally {
