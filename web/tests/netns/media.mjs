@@ -63,14 +63,36 @@ async function link(user, role) {
   return joinLink(room, user, role, user);
 }
 
-/** A join (../helpers.mjs: the page, then the media connection), its failure named. */
-async function joined(browser, who, joining) {
-  try {
-    return await joining;
-  } catch (e) {
-    evidence.ice = await iceState(browser);
-    throw new Error(`${who} did not join with media connected: ${String(e?.message ?? e).split('\n')[0]}`);
+/**
+ * A join (../helpers.mjs: the page, then the media connection), its failure named. A page that
+ * never even opened its signaling connection (no `self`: nothing reached the server) is given
+ * one more try in a fresh context, and the retry is kept as evidence: a freshly built
+ * namespace's interfaces can still be settling when Chromium starts, and Chromium drops what
+ * is in flight on a network change. A page that joined but got no media is never retried.
+ */
+async function joined(browser, who, link) {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await join(browser, link);
+    } catch (e) {
+      const signaled = await signaledPages(browser);
+      if (attempt === 1 && !signaled) {
+        evidence.retried = [...(evidence.retried ?? []), who];
+        // The failed join's context is the newest one.
+        await browser.contexts().at(-1)?.close();
+        continue;
+      }
+      evidence.ice = await iceState(browser);
+      throw new Error(`${who} did not join with media connected: ${String(e?.message ?? e).split('\n')[0]}`);
+    }
   }
+}
+
+/** Whether the newest page joined signaling (its client has `self`). */
+async function signaledPages(browser) {
+  const pages = browser.contexts().flatMap((c) => c.pages());
+  const last = pages[pages.length - 1];
+  return last ? last.evaluate(() => Boolean(window.caucusApp?.client?.self)).catch(() => false) : false;
 }
 
 /** Every candidate pair of every page's peer connection, for the failure's evidence. */
@@ -149,11 +171,11 @@ async function main() {
   try {
     const publisherLink = env.NETNS_PUBLISHER_LINK || await link('pub', env.NETNS_PUBLISHER_ROLE ?? 'host');
     checkLink(publisherLink, 'publisher');
-    const publisher = await joined(browser, 'publisher', join(browser, publisherLink));
+    const publisher = await joined(browser, 'publisher', publisherLink);
     // Minted once the publisher's join has made the room (the demo room starts that way).
     const receiverLink = await link('rcv', 'guest');
     checkLink(receiverLink, 'receiver');
-    const receiver = await joined(browser, 'receiver', join(browser, receiverLink));
+    const receiver = await joined(browser, 'receiver', receiverLink);
     evidence.main = await decodes(receiver.page, publisher.peerId, 'receiver in main');
     checkPair(evidence.main, 'receiver in main');
     checkPair(await transport(publisher.page), 'publisher');
