@@ -9,6 +9,7 @@ use caucus_proto::{
     BreakoutId, BreakoutOptions, HelpId, Location, PeerId, Phase, UserId, Visibility,
 };
 
+use crate::command::RoomPassword;
 use crate::time::{Time, millis_between};
 
 /// One breakout room.
@@ -17,7 +18,9 @@ pub struct BreakoutRoom {
     pub(crate) id: BreakoutId,
     pub(crate) name: String,
     pub(crate) capacity: Option<u32>,
-    pub(crate) password: Option<String>,
+    /// Compared by the session, or known only as a stored hash (a restored plan): see
+    /// `session::password`.
+    pub(crate) password: Option<RoomPassword>,
     pub(crate) visibility: Visibility,
     /// When this room alone is closing: the moment it closes.
     pub(crate) closing_at: Option<Time>,
@@ -40,16 +43,6 @@ impl BreakoutRoom {
 
     pub fn visibility(&self) -> &Visibility {
         &self.visibility
-    }
-
-    pub(crate) fn password_matches(&self, given: Option<&str>) -> bool {
-        match (&self.password, given) {
-            (None, _) => true,
-            (Some(expected), Some(given)) => {
-                constant_time_eq(expected.as_bytes(), given.as_bytes())
-            }
-            (Some(_), None) => false,
-        }
     }
 }
 
@@ -81,6 +74,9 @@ pub struct BreakoutSet {
     pub(crate) closing_at: Option<Time>,
     /// Set by any change during a command; the session bumps `version` once and tells peers.
     pub(crate) changed: bool,
+    /// Set by a change of what a plan keeps (rooms, options, pre-assignments); the session
+    /// then hands the plan to the shell to write ([`crate::Effect::PersistPlan`]).
+    pub(crate) plan_edited: bool,
 }
 
 impl BreakoutSet {
@@ -106,6 +102,12 @@ impl BreakoutSet {
 
     pub(crate) fn touch(&mut self) {
         self.changed = true;
+    }
+
+    /// A change of the plan itself: peers are told, and the plan is written.
+    pub(crate) fn edit_plan(&mut self) {
+        self.changed = true;
+        self.plan_edited = true;
     }
 
     /// Whether a peer may stand in this breakout now (it exists, rooms are open, it is not
@@ -194,11 +196,4 @@ impl BreakoutSet {
             closes_in_ms: self.closing_at.map(|at| millis_between(now, at)),
         }
     }
-}
-
-fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
-    if a.len() != b.len() {
-        return false;
-    }
-    a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }

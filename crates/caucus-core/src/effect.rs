@@ -46,6 +46,9 @@ pub enum Effect {
     },
     /// The room's locked flag changed: write it, so the room's next session starts so.
     PersistLocked { locked: bool },
+    /// The breakout plan was edited (rooms, options or pre-assignments): write it, so the
+    /// room's next session starts from it.
+    PersistPlan { plan: crate::SavedPlan },
     /// Tell the outside world (webhooks).
     Lifecycle(LifecycleEvent),
     /// The session is over; the shell may drop it.

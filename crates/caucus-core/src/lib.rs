@@ -53,7 +53,7 @@ pub use command::{
 };
 pub use denial::Denial;
 pub use effect::Effect;
-pub use session::{SavedRoom, Session, SessionConfig};
+pub use session::{SavedPlan, SavedRoom, Session, SessionConfig};
 pub use state::Peer;
 pub use template::{Role, RoleIdx, Template};
 pub use time::Time;

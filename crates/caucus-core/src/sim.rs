@@ -47,6 +47,8 @@ pub struct Sim {
     pub disconnected: Vec<PeerId>,
     /// The last complete track set of each recording in progress.
     pub recordings: BTreeMap<RecordingId, Vec<TrackKey>>,
+    /// Every breakout plan the session asked to write, oldest first.
+    pub plan_writes: Vec<crate::SavedPlan>,
     /// Every effect, in order.
     pub log: Vec<Effect>,
     /// What each peer was told so far.
@@ -82,6 +84,7 @@ impl Sim {
             lifecycle: Vec::new(),
             disconnected: Vec::new(),
             recordings: BTreeMap::new(),
+            plan_writes: Vec::new(),
             log: Vec::new(),
             knowledge: Knowledge::new(),
             unknown_named: Vec::new(),
@@ -239,6 +242,7 @@ impl Sim {
                 Effect::ViewCap { peer, max } => {
                     self.view_caps.insert(*peer, *max);
                 }
+                Effect::PersistPlan { plan } => self.plan_writes.push(plan.clone()),
                 Effect::TrackMuted { .. }
                 | Effect::TrackStopped { .. }
                 | Effect::PersistLocked { .. }

@@ -4,8 +4,8 @@
 #![allow(clippy::unwrap_used)]
 
 use caucus_core::sim::Sim;
-use caucus_core::{Actor, BreakoutOp, Command, SavedRoom};
-use caucus_proto::{BreakoutId, BreakoutOptions, Source, Visibility};
+use caucus_core::{Actor, BreakoutOp, Command, SavedPlan, SavedRoom};
+use caucus_proto::{BreakoutId, Source, Visibility};
 
 fn ids(sim: &Sim) -> Vec<BreakoutId> {
     sim.session.breakouts().rooms().map(|r| r.id()).collect()
@@ -52,10 +52,11 @@ fn rooms_created_after_a_restored_plan_follow_every_saved_id() {
         .session
         .restore_breakouts(
             sim.now,
-            // The third repeats a name and is left out; its id stays taken all the same.
-            vec![saved(2, "Design"), saved(5, "Ideas"), saved(9, "design")],
-            BreakoutOptions::default(),
-            Default::default(),
+            SavedPlan {
+                // The third repeats a name and is left out; its id stays taken all the same.
+                rooms: vec![saved(2, "Design"), saved(5, "Ideas"), saved(9, "design")],
+                ..SavedPlan::default()
+            },
         )
         .unwrap();
     sim.drain();

@@ -4,7 +4,10 @@
 use std::time::Duration;
 
 use caucus_core::sim::Sim;
-use caucus_core::{Actor, Assignee, BreakoutOp, BreakoutRef, Command, Outcome, RoomUpdate};
+use caucus_core::{
+    Actor, Assignee, BreakoutOp, BreakoutRef, Command, Outcome, RoomPassword, RoomUpdate,
+    SavedPlan, SavedRoom,
+};
 use caucus_proto::event::{MoveGroup, RoomState};
 use caucus_proto::{
     BreakoutId, BreakoutOptions, ErrorCode, Location, PeerId, Phase, ServerEvent, Source,
@@ -1031,7 +1034,7 @@ fn moves_keep_the_connection_and_only_change_routing() {
 #[test]
 fn a_saved_plan_is_restored_with_its_room_ids_and_later_rooms_follow_them() {
     let mut sim = Sim::new();
-    let saved = |id: u64, name: &str| caucus_core::SavedRoom {
+    let saved = |id: u64, name: &str| SavedRoom {
         id: BreakoutId::new(id),
         name: name.into(),
         capacity: Some(4),
@@ -1040,7 +1043,7 @@ fn a_saved_plan_is_restored_with_its_room_ids_and_later_rooms_follow_them() {
             roles: vec!["host".into()],
         },
     };
-    let lost_role = caucus_core::SavedRoom {
+    let lost_role = SavedRoom {
         visibility: Visibility::MainStage {
             roles: vec!["gone".into()],
         },
@@ -1050,21 +1053,23 @@ fn a_saved_plan_is_restored_with_its_room_ids_and_later_rooms_follow_them() {
         .session
         .restore_breakouts(
             sim.now,
-            vec![
-                saved(3, "Design"),
-                saved(7, "Ideas"),
-                saved(8, "design"),
-                lost_role,
-            ],
-            BreakoutOptions {
-                countdown_s: 5,
-                ..BreakoutOptions::default()
+            SavedPlan {
+                rooms: vec![
+                    saved(3, "Design"),
+                    saved(7, "Ideas"),
+                    saved(8, "design"),
+                    lost_role,
+                ],
+                options: BreakoutOptions {
+                    countdown_s: 5,
+                    ..BreakoutOptions::default()
+                },
+                preassignments: [
+                    ("ana".into(), BreakoutId::new(7)),
+                    ("ben".into(), BreakoutId::new(9)),
+                ]
+                .into(),
             },
-            [
-                ("ana".into(), BreakoutId::new(7)),
-                ("ben".into(), BreakoutId::new(9)),
-            ]
-            .into(),
         )
         .unwrap();
     sim.drain();
@@ -1072,6 +1077,10 @@ fn a_saved_plan_is_restored_with_its_room_ids_and_later_rooms_follow_them() {
         skipped.len(),
         3,
         "a duplicate name, a lost role, a pre-assignment to it: {skipped:?}"
+    );
+    assert!(
+        sim.plan_writes.is_empty(),
+        "a plan read from the store is not written back"
     );
     let ids: Vec<BreakoutId> = sim.session.breakouts().rooms().map(|r| r.id()).collect();
     assert_eq!(ids, [BreakoutId::new(3), BreakoutId::new(7)]);
@@ -1084,78 +1093,189 @@ fn a_saved_plan_is_restored_with_its_room_ids_and_later_rooms_follow_them() {
     open(&mut sim);
     let ana = sim.join("ana", "guest");
     assert_eq!(loc(&sim, ana), Location::Breakout(BreakoutId::new(7)));
-    let again = sim.session.restore_breakouts(
-        sim.now,
-        vec![],
-        BreakoutOptions::default(),
-        Default::default(),
-    );
+    let again = sim.session.restore_breakouts(sim.now, SavedPlan::default());
     assert_eq!(again.unwrap_err().code, ErrorCode::AlreadyExists);
 }
 
 #[test]
-fn a_password_learned_by_the_shell_opens_a_restored_room_without_a_visible_change() {
+fn every_edit_of_the_plan_is_handed_over_to_be_written_and_nothing_else_is() {
     let mut sim = Sim::new();
-    let protected = caucus_core::SavedRoom {
+    let host = sim.join("host", "host");
+    let g = guests(&mut sim, 2);
+    sim.drain();
+    let rooms = create(&mut sim, 2);
+    assert_eq!(sim.plan_writes.len(), 1);
+    assert_eq!(sim.plan_writes[0].rooms.len(), 2);
+    sim.breakouts(
+        SERVER,
+        BreakoutOp::Update {
+            breakout: rooms[0],
+            update: RoomUpdate {
+                name: Some("Design".into()),
+                password: Some(Some("s3cret".into())),
+                ..RoomUpdate::default()
+            },
+        },
+    )
+    .unwrap();
+    let last = sim.plan_writes.last().unwrap().clone();
+    assert_eq!(sim.plan_writes.len(), 2);
+    assert_eq!(last.rooms[0].name, "Design");
+    assert_eq!(
+        last.rooms[0].password,
+        Some(RoomPassword::Plain("s3cret".into())),
+        "the shell hashes it to write it"
+    );
+    sim.breakouts(
+        SERVER,
+        BreakoutOp::SetPreassignments {
+            by_user_id: [("late".into(), BreakoutRef::Id(rooms[1]))].into(),
+        },
+    )
+    .unwrap();
+    assert_eq!(sim.plan_writes.len(), 3);
+    assert_eq!(
+        sim.plan_writes[2].preassignments,
+        [("late".into(), rooms[1])].into()
+    );
+    // Assigning present peers, opening, moving, listening in and closing are not the plan.
+    assign(&mut sim, &[(g[0], rooms[0]), (g[1], rooms[1])]);
+    open(&mut sim);
+    sim.by(
+        host,
+        Command::MovePeer {
+            peer: g[0],
+            to: Location::Breakout(rooms[1]),
+            force: true,
+        },
+    )
+    .unwrap();
+    sim.by(
+        host,
+        Command::ListenIn {
+            breakout: Some(rooms[1]),
+        },
+    )
+    .unwrap();
+    sim.breakouts(
+        SERVER,
+        BreakoutOp::Close {
+            countdown_s: Some(0),
+            breakout: None,
+        },
+    )
+    .unwrap();
+    sim.advance(Duration::from_secs(1));
+    assert_eq!(sim.plan_writes.len(), 3, "{:?}", sim.plan_writes);
+    // A refused edit writes nothing.
+    let refused = sim.breakouts(
+        SERVER,
+        BreakoutOp::Create {
+            count: 0,
+            names: vec!["design".into()],
+            capacity: None,
+        },
+    );
+    assert_eq!(refused.unwrap_err().code, ErrorCode::DuplicateName);
+    assert_eq!(sim.plan_writes.len(), 3);
+}
+
+#[test]
+fn a_restored_rooms_hashed_password_goes_through_the_same_gate_as_the_room_password() {
+    let mut sim = Sim::new();
+    let protected = SavedRoom {
         id: BreakoutId::new(4),
         name: "Quiet".into(),
         capacity: None,
-        // What the shell gives the core for a room whose password it knows only as a hash.
-        password: Some("placeholder-nobody-knows".into()),
+        // A restored plan knows a password only as the hash the store kept.
+        password: Some(RoomPassword::Hash("stored-hash".into())),
         visibility: Visibility::Isolated,
     };
-    let open_room = caucus_core::SavedRoom {
+    let guarded = SavedRoom {
         id: BreakoutId::new(5),
-        password: None,
-        name: "Open".into(),
+        name: "Guarded".into(),
         ..protected.clone()
     };
     sim.session
         .restore_breakouts(
             sim.now,
-            vec![protected, open_room],
-            BreakoutOptions {
-                allow_self_select: true,
-                auto_move_on_open: false,
-                ..BreakoutOptions::default()
+            SavedPlan {
+                rooms: vec![protected, guarded],
+                options: BreakoutOptions {
+                    allow_self_select: true,
+                    auto_move_on_open: false,
+                    ..BreakoutOptions::default()
+                },
+                preassignments: Default::default(),
             },
-            Default::default(),
         )
         .unwrap();
     open(&mut sim);
-    let g = guests(&mut sim, 1);
+    let g = guests(&mut sim, 3);
     sim.drain();
-    let choose = |password: &str| Command::JoinBreakout {
-        breakout: BreakoutId::new(4),
-        password: Some(password.into()),
+    let choose = |room: u64, password: Option<&str>| Command::JoinBreakout {
+        breakout: BreakoutId::new(room),
+        password: password.map(Into::into),
     };
     assert_eq!(
-        sim.by(g[0], choose("s3cret")).unwrap_err().code,
-        ErrorCode::WrongPassword
+        sim.by(g[0], choose(4, None)).unwrap_err().code,
+        ErrorCode::WrongPassword,
+        "no password: refused without a check"
     );
-    let version = sim.session.breakouts().version();
-    assert!(
-        sim.session
-            .learn_breakout_password(BreakoutId::new(4), "s3cret".into())
-    );
-    assert_eq!(sim.session.breakouts().version(), version, "no new version");
-    assert!(
-        sim.session.poll_effect().is_none(),
-        "nothing is sent to anyone"
-    );
-    assert!(
-        !sim.session
-            .learn_breakout_password(BreakoutId::new(5), "x".into()),
-        "a room without a password keeps having none"
-    );
-    assert!(
-        !sim.session
-            .learn_breakout_password(BreakoutId::new(99), "x".into())
+    let asked = sim.by(g[0], choose(4, Some("s3cret"))).unwrap();
+    assert_eq!(
+        asked,
+        Outcome::CheckPassword {
+            hash: "stored-hash".into(),
+            plain: "s3cret".into()
+        }
     );
     assert_eq!(
-        sim.by(g[0], choose("wrong")).unwrap_err().code,
+        loc(&sim, g[0]),
+        Location::Main,
+        "nothing happens before the verdict"
+    );
+    let actor = Actor::Peer(g[0]);
+    let now = sim.now;
+    let wrong = sim
+        .session
+        .handle_checked(now, actor, choose(4, Some("guess")), false);
+    assert_eq!(wrong.unwrap_err().code, ErrorCode::WrongPassword);
+    let version = sim.session.breakouts().version();
+    sim.session
+        .handle_checked(now, actor, choose(4, Some("s3cret")), true)
+        .unwrap();
+    sim.drain();
+    assert_eq!(loc(&sim, g[0]), Location::Breakout(BreakoutId::new(4)));
+    assert_eq!(
+        sim.session.breakouts().version(),
+        version + 1,
+        "the move, and nothing else, is a new version"
+    );
+    assert!(sim.plan_writes.is_empty(), "learning a password is no edit");
+    // Checked once, the password is compared by the session itself from now on.
+    assert_eq!(
+        sim.by(g[1], choose(4, Some("s3cret"))).unwrap(),
+        Outcome::Done
+    );
+    assert_eq!(
+        sim.by(g[2], choose(4, Some("nope"))).unwrap_err().code,
         ErrorCode::WrongPassword
     );
-    sim.by(g[0], choose("s3cret")).unwrap();
-    assert_eq!(loc(&sim, g[0]), Location::Breakout(BreakoutId::new(4)));
+    // Checks against a hash are rationed per user, as the room password's are.
+    for _ in 0..3 {
+        assert!(matches!(
+            sim.by(g[2], choose(5, Some("guess"))),
+            Ok(Outcome::CheckPassword { .. })
+        ));
+    }
+    assert_eq!(
+        sim.by(g[2], choose(5, Some("guess"))).unwrap_err().code,
+        ErrorCode::RateLimited
+    );
+    sim.advance(Duration::from_secs(1));
+    assert!(matches!(
+        sim.by(g[2], choose(5, Some("guess"))),
+        Ok(Outcome::CheckPassword { .. })
+    ));
 }

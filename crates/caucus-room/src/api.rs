@@ -115,7 +115,7 @@ impl Room {
     /// A REST call, carried out as [`Actor::Server`].
     pub fn handle_api(&mut self, now: Time, request: ApiRequest) -> ApiResult {
         let result = self.api(now, request);
-        let plan = self.settle(now);
+        let plan = self.settle();
         let acks = plan
             .into_iter()
             .chain(self.recordings.take_reply_ack())
@@ -141,10 +141,9 @@ impl Room {
                 let seed = self.rng.random();
                 let command = Command::Breakouts {
                     version,
-                    op: self.session.breakout_op_from_wire(op.clone(), seed),
+                    op: self.session.breakout_op_from_wire(op, seed),
                 };
                 let outcome = self.server_command(now, command)?;
-                self.note_secret(&op);
                 Ok(ApiAnswer::Breakouts {
                     outcome,
                     view: self.session.breakouts_view(now),

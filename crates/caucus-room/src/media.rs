@@ -18,7 +18,7 @@ impl Room {
     /// `None` for an answer.
     pub fn handle_negotiated(
         &mut self,
-        now: Time,
+        _now: Time,
         key: PeerKey,
         request: u64,
         result: Result<Option<String>, MediaError>,
@@ -53,11 +53,11 @@ impl Room {
                 self.reply_err(peer, request, media_error(&e));
             }
         }
-        self.settle(now);
+        self.settle();
     }
 
     /// Something the engine says about one of this room's peers.
-    pub fn handle_engine_event(&mut self, now: Time, event: EngineEvent) {
+    pub fn handle_engine_event(&mut self, _now: Time, event: EngineEvent) {
         match event {
             EngineEvent::PeerConnected { peer: key } => {
                 if let Some(peer) = self.ids.connected(key) {
@@ -102,7 +102,7 @@ impl Room {
             }
             EngineEvent::Stats(_) => {}
         }
-        self.settle(now);
+        self.settle();
     }
 
     pub(crate) fn on_bound(&mut self, bound: Bound) {

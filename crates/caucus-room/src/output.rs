@@ -9,7 +9,6 @@ use caucus_proto::{
     ErrorBody, LifecycleEvent, Location, PeerId, RecordingId, ServerEvent, TrackId,
 };
 
-use crate::plan::Plan;
 use crate::room::ConnId;
 
 /// Names one acknowledgement the shell must report back by resolving whatever waits on it:
@@ -48,7 +47,10 @@ pub enum Output {
     /// For the outside world (webhooks); the shell stamps the time.
     Lifecycle(LifecycleEvent),
     /// Write the breakout plan: the next session of the room starts from it.
-    PersistPlan { plan: Plan, ack: AckId },
+    PersistPlan {
+        plan: caucus_core::SavedPlan,
+        ack: AckId,
+    },
     /// Write the room's locked flag.
     PersistLocked { locked: bool },
     /// Check `plain` against the stored `hash` off the event loop, then hand the verdict back.

@@ -16,8 +16,8 @@ use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::sync::Arc;
 
 use caucus_core::{
-    Actor, Command, Denial, Effect, JoinRequest, Outcome, RoomPassword, Session, SessionConfig,
-    Template, Time,
+    Actor, Command, Denial, Effect, JoinRequest, Outcome, RoomPassword, SavedPlan, Session,
+    SessionConfig, Template, Time,
 };
 use caucus_media::{MaxLayer, PeerKey, TrackKey as EngineTrack};
 use caucus_proto::signal::{ReplyData, ServerMessage};
@@ -29,7 +29,6 @@ use tracing::{debug, info, warn};
 
 use crate::media_ids::MediaIds;
 use crate::output::{AckId, CheckId, EngineCommand, Output, Signal};
-use crate::plan::{self, Plan, Secrets};
 use crate::recording::Recordings;
 use crate::signaling::{PendingCheck, PendingJoin};
 
@@ -63,7 +62,7 @@ pub struct RoomSetup {
     /// The stored hash of the room password, if it has one.
     pub password_hash: Option<String>,
     /// The saved breakout plan, restored into the fresh session.
-    pub plan: Option<Plan>,
+    pub plan: Option<SavedPlan>,
     /// The room's recording policy: record main from the session's first join.
     pub auto_record: bool,
     /// This room's engine peer keys are `key_base + 1, key_base + 2, …`: the shell gives each
@@ -116,9 +115,8 @@ pub struct Room {
     next_key: u64,
     pub(crate) rng: StdRng,
     outputs: VecDeque<Output>,
-    /// When each peer last had a password checked against a hash (at most one a second: a
-    /// check costs a core for tens of milliseconds, and guessing must stay slow).
-    pub(crate) password_checks: BTreeMap<PeerId, Time>,
+    /// Self-selects into a restored breakout room waiting for their password to be checked
+    /// against its hash.
     pub(crate) pending_checks: BTreeMap<CheckId, PendingCheck>,
     /// Joins waiting for the room password to be checked against its hash.
     pub(crate) pending_joins: BTreeMap<CheckId, PendingJoin>,
@@ -128,12 +126,8 @@ pub struct Room {
     released: bool,
     /// The server is shutting down (connections then close with 1001).
     shutting_down: bool,
-    /// The breakout version whose plan was last compared with `last_plan`.
-    plan_version: u64,
-    /// The plan last written (or loaded).
-    last_plan: Plan,
-    /// Breakout passwords as the room knows them (see [`plan`]).
-    pub(crate) secrets: Secrets,
+    /// The ack of the plan write the last input asked for (a REST reply waits for it).
+    plan_ack: Option<AckId>,
     /// The layer hint last given to the engine per subscriber and camera track.
     pub(crate) layer_hints: BTreeMap<PeerId, BTreeMap<EngineTrack, MaxLayer>>,
     /// The camera cap of each subscriber's acting role, as the core last said.
@@ -155,16 +149,13 @@ impl Room {
             ..config
         };
         let mut session = Session::new(now, setup.template, config);
-        let mut secrets = Secrets::new();
-        if let Some(saved) = &setup.plan {
-            plan::restore(&mut session, now, saved, &mut secrets, &mut rng);
+        if let Some(saved) = setup.plan {
+            restore_plan(&mut session, now, saved);
         }
-        // Restoring is not a change: what was loaded is what is stored.
+        // Nobody is there yet to be told anything.
         while session.poll_effect().is_some() {}
-        let last_plan = plan::capture(&session.breakouts_view(now), &secrets);
         Self {
             id: setup.id,
-            plan_version: session.breakouts().version(),
             session,
             links: BTreeMap::new(),
             ids: MediaIds::default(),
@@ -172,7 +163,6 @@ impl Room {
             next_key: setup.key_base,
             rng,
             outputs: VecDeque::new(),
-            password_checks: BTreeMap::new(),
             pending_checks: BTreeMap::new(),
             pending_joins: BTreeMap::new(),
             next_check: 0,
@@ -180,8 +170,7 @@ impl Room {
             ended: false,
             released: false,
             shutting_down: false,
-            last_plan,
-            secrets,
+            plan_ack: None,
             layer_hints: BTreeMap::new(),
             view_caps: BTreeMap::new(),
             view_sizes: BTreeMap::new(),
@@ -225,7 +214,7 @@ impl Room {
     /// Let time pass: reconnect grace, request expiry, breakout timers.
     pub fn handle_timeout(&mut self, now: Time) {
         self.session.handle_timeout(now);
-        self.settle(now);
+        self.settle();
     }
 
     /// The session's size.
@@ -251,7 +240,7 @@ impl Room {
             self.session
                 .handle_command(now, Actor::Server, Command::Join(request.clone()));
         self.join_answered(conn, message_id, request, result);
-        self.settle(now);
+        self.settle();
     }
 
     /// What the core said to a join: joined, refused, or first check the password.
@@ -328,7 +317,7 @@ impl Room {
         if self.links.get(&peer) == Some(&conn) {
             info!(room = %self.id, %peer, "connection lost; the peer may resume");
             self.lose_connection(now, peer);
-            self.settle(now);
+            self.settle();
         }
     }
 
@@ -341,7 +330,7 @@ impl Room {
         warn!(room = %self.id, %peer, "connection too slow; dropped");
         self.close_link(peer, crate::close_code::TOO_SLOW, "too slow; reconnect");
         self.lose_connection(now, peer);
-        self.settle(now);
+        self.settle();
     }
 
     /// The server is shutting down: the session ends as if the server had ended it — peers are
@@ -357,7 +346,7 @@ impl Room {
             if let Err(denial) = self.session.handle_command(now, Actor::Server, end) {
                 warn!(room = %self.id, %denial, "the session could not be ended at shutdown");
             }
-            self.settle(now);
+            self.settle();
         }
         let links: Vec<PeerId> = self.links.keys().copied().collect();
         for peer in links {
@@ -375,13 +364,12 @@ impl Room {
 
     /// After every input: carry out the core's effects, hand over what must be written, and
     /// release everything once the session is over. Returns the ack of a plan write.
-    pub(crate) fn settle(&mut self, now: Time) -> Option<AckId> {
+    pub(crate) fn settle(&mut self) -> Option<AckId> {
         self.carry_out();
-        let ack = self.persist_changes(now);
         if self.ended {
             self.release();
         }
-        ack
+        self.plan_ack.take()
     }
 
     pub(crate) fn carry_out(&mut self) {
@@ -452,6 +440,11 @@ impl Room {
             Effect::PersistLocked { locked } => {
                 self.outputs.push_back(Output::PersistLocked { locked });
             }
+            Effect::PersistPlan { plan } => {
+                let ack = self.next_ack();
+                self.plan_ack = Some(ack);
+                self.outputs.push_back(Output::PersistPlan { plan, ack });
+            }
             Effect::Lifecycle(event) => {
                 info!(room = %self.id, event = event.name(), details = ?event, "lifecycle");
                 self.outputs.push_back(Output::Lifecycle(event));
@@ -461,26 +454,6 @@ impl Room {
                 self.ended = true;
             }
         }
-    }
-
-    /// Hand the breakout plan to the writer when the set changed in a way a plan keeps.
-    fn persist_changes(&mut self, now: Time) -> Option<AckId> {
-        let version = self.session.breakouts().version();
-        if version == self.plan_version {
-            return None;
-        }
-        self.plan_version = version;
-        let captured = plan::capture(&self.session.breakouts_view(now), &self.secrets);
-        if captured == self.last_plan {
-            return None;
-        }
-        self.last_plan = captured.clone();
-        let ack = self.next_ack();
-        self.outputs.push_back(Output::PersistPlan {
-            plan: captured,
-            ack,
-        });
-        Some(ack)
     }
 
     /// Once the session is over: every engine peer removed, every connection let go, and
@@ -595,7 +568,6 @@ impl Room {
     }
 
     pub(crate) fn forget(&mut self, peer: PeerId) {
-        self.password_checks.remove(&peer);
         self.layer_hints.remove(&peer);
         self.view_sizes.remove(&peer);
         self.view_caps.remove(&peer);
@@ -603,6 +575,19 @@ impl Room {
             self.adding.remove(&key);
             self.engine(EngineCommand::RemovePeer { key });
         }
+    }
+}
+
+/// Put a saved plan into a fresh session. Parts that no longer fit (a visibility naming a role
+/// the template lost) are logged and left out.
+fn restore_plan(session: &mut Session, now: Time, plan: SavedPlan) {
+    match session.restore_breakouts(now, plan) {
+        Ok(skipped) => {
+            for denial in skipped {
+                warn!(%denial, "part of a saved breakout plan could not be restored");
+            }
+        }
+        Err(denial) => warn!(%denial, "the saved breakout plan could not be restored"),
     }
 }
 

@@ -1,21 +1,15 @@
 //! Messages from joined peers' connections: media negotiation, publishing, picture sizes and
-//! session commands — and the one check the core cannot make alone, a self-select into a
-//! restored breakout room whose password is known only as a hash.
-
-use std::time::Duration;
+//! session commands — and carrying out the one check the core asks the shell for, a password
+//! against a stored hash (a self-select into a restored breakout room).
 
 use caucus_core::{Actor, Command, Denial, JoinRequest, Outcome, Time};
-use caucus_proto::signal::{BreakoutCommand, ClientBody, ClientMessage, PeerCommand, ReplyData};
-use caucus_proto::{BreakoutId, ErrorBody, ErrorCode, PeerId, Source};
+use caucus_proto::signal::{ClientBody, ClientMessage, PeerCommand, ReplyData};
+use caucus_proto::{ErrorBody, ErrorCode, PeerId, Source};
 use rand::Rng;
 use tracing::info;
 
 use crate::output::{EngineCommand, Output};
-use crate::plan::Secret;
 use crate::room::{ConnId, Room};
-
-/// The least time between two password checks of one peer against a stored hash.
-const PASSWORD_CHECK_INTERVAL: Duration = Duration::from_secs(1);
 
 /// A join waiting for the room password to be checked against the stored hash.
 #[derive(Debug)]
@@ -25,14 +19,13 @@ pub(crate) struct PendingJoin {
     pub(crate) request: JoinRequest,
 }
 
-/// A `join_breakout` waiting for its password to be checked against the stored hash.
+/// A peer's command waiting for a password to be checked against a stored hash.
 #[derive(Debug)]
 pub(crate) struct PendingCheck {
     peer: PeerId,
+    /// The id of the message that carried it (the reply names it).
     id: u64,
-    command: PeerCommand,
-    breakout: BreakoutId,
-    plain: String,
+    command: Command,
 }
 
 impl Room {
@@ -73,12 +66,11 @@ impl Room {
             } => self.video_size(peer, id, track_id, max_width, max_height),
             ClientBody::Command { command } => self.command(now, peer, id, command),
         }
-        self.settle(now);
+        self.settle();
     }
 
-    /// The verdict of an [`Output::VerifyPassword`]: a right password is taught to the core
-    /// (and remembered for the plan), then the command runs as if it had just arrived — a
-    /// wrong one is refused by the core as any wrong password is.
+    /// The verdict of an [`Output::VerifyPassword`]: the command that asked for it is given to
+    /// the core again with the verdict, and every other check runs again in the same order.
     pub fn handle_password_verdict(&mut self, now: Time, check: crate::CheckId, ok: bool) {
         if let Some(join) = self.pending_joins.remove(&check) {
             let result = self.session.handle_checked(
@@ -88,7 +80,7 @@ impl Room {
                 ok,
             );
             self.join_answered(join.conn, join.message_id, join.request, result);
-            self.settle(now);
+            self.settle();
             return;
         }
         let Some(pending) = self.pending_checks.remove(&check) else {
@@ -97,14 +89,11 @@ impl Room {
         if !self.links.contains_key(&pending.peer) {
             return;
         }
-        if ok && matches!(self.secrets.get(&pending.breakout), Some(Secret::Hash(_))) {
+        let result =
             self.session
-                .learn_breakout_password(pending.breakout, pending.plain.clone());
-            self.secrets
-                .insert(pending.breakout, Secret::Plain(pending.plain));
-        }
-        self.run_command(now, pending.peer, pending.id, pending.command);
-        self.settle(now);
+                .handle_checked(now, Actor::Peer(pending.peer), pending.command, ok);
+        self.reply(pending.peer, pending.id, result.map(reply_data));
+        self.settle();
     }
 
     fn offer(&mut self, peer: PeerId, id: u64, sdp: String) {
@@ -169,67 +158,23 @@ impl Room {
     }
 
     fn command(&mut self, now: Time, peer: PeerId, id: u64, command: PeerCommand) {
-        // A restored breakout room's password is known here only as its hash: the shell checks
-        // the attempt off its event loop (PBKDF2 is slow on purpose), then the command runs.
-        if let PeerCommand::JoinBreakout {
-            breakout_id,
-            password: Some(plain),
-        } = &command
-            && let Some(Secret::Hash(hash)) = self.secrets.get(breakout_id)
-        {
-            if let Some(last) = self.password_checks.get(&peer)
-                && last.until(now) < PASSWORD_CHECK_INTERVAL
-            {
-                return self.reply_err(
-                    peer,
-                    id,
-                    ErrorBody {
-                        code: ErrorCode::RateLimited,
-                        message: "one password attempt per second".to_owned(),
-                        field: Some("password".to_owned()),
-                    },
-                );
-            }
-            self.password_checks.insert(peer, now);
-            let (breakout, plain, hash) = (*breakout_id, plain.clone(), hash.clone());
-            let check = self.next_check();
-            self.pending_checks.insert(
-                check,
-                PendingCheck {
-                    peer,
-                    id,
-                    command,
-                    breakout,
-                    plain: plain.clone(),
-                },
-            );
-            self.output(Output::VerifyPassword { check, hash, plain });
-            return;
-        }
-        self.run_command(now, peer, id, command);
-    }
-
-    fn run_command(&mut self, now: Time, peer: PeerId, id: u64, command: PeerCommand) {
         let actor = Actor::Peer(peer);
-        let breakout_op = match &command {
-            PeerCommand::Breakouts { op, .. } => Some(op.clone()),
-            _ => None,
-        };
         let seed = self.rng.random();
-        let result = self
-            .session
-            .command_from_wire(actor, command, seed)
-            .and_then(|command| {
-                let leaving = matches!(command, Command::Leave { .. });
-                self.session
-                    .handle_command(now, actor, command)
-                    .map(|outcome| (outcome, leaving))
-            });
-        match result {
-            Ok((outcome, leaving)) => {
-                if let Some(op) = &breakout_op {
-                    self.note_secret(op);
-                }
+        let command = match self.session.command_from_wire(actor, command, seed) {
+            Ok(command) => command,
+            Err(denial) => return self.reply_err(peer, id, denial),
+        };
+        let leaving = matches!(command, Command::Leave { .. });
+        match self.session.handle_command(now, actor, command.clone()) {
+            // A restored breakout room knows its password only as a hash: the shell checks the
+            // attempt off its event loop (PBKDF2 is slow on purpose), then the core decides.
+            Ok(Outcome::CheckPassword { hash, plain }) => {
+                let check = self.next_check();
+                self.pending_checks
+                    .insert(check, PendingCheck { peer, id, command });
+                self.output(Output::VerifyPassword { check, hash, plain });
+            }
+            Ok(outcome) => {
                 self.reply(peer, id, Ok(reply_data(outcome)));
                 if leaving {
                     info!(room = %self.id, %peer, "peer left");
@@ -239,21 +184,6 @@ impl Room {
                 }
             }
             Err(denial) => self.reply_err(peer, id, denial),
-        }
-    }
-
-    /// Remember a breakout password that a successful command set or cleared.
-    pub(crate) fn note_secret(&mut self, op: &BreakoutCommand) {
-        if let BreakoutCommand::Update {
-            breakout_id,
-            update,
-        } = op
-            && let Some(password) = &update.password
-        {
-            match password {
-                Some(p) => self.secrets.insert(*breakout_id, Secret::Plain(p.clone())),
-                None => self.secrets.remove(breakout_id),
-            };
         }
     }
 }

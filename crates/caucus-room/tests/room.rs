@@ -3,15 +3,14 @@
 
 use std::time::Duration;
 
-use caucus_core::{JoinRequest, SessionConfig, Time, builtin};
+use caucus_core::{JoinRequest, RoomPassword, SavedPlan, SavedRoom, SessionConfig, Time, builtin};
 use caucus_media::{EngineEvent, MediaKind, PeerKey, TrackKey as EngineTrack};
 use caucus_proto::signal::{
     BreakoutCommand, ClientBody, ClientMessage, PeerCommand, ReplyData, ServerMessage,
 };
 use caucus_proto::{BreakoutId, ErrorCode, Location, PeerId, ServerEvent, Source};
 use caucus_room::{
-    ApiAnswer, ApiRequest, ConnId, EngineCommand, Output, Plan, PlanRoom, Room, RoomSetup, Secret,
-    Signal, close_code,
+    ApiAnswer, ApiRequest, ConnId, EngineCommand, Output, Room, RoomSetup, Signal, close_code,
 };
 
 struct Harness {
@@ -453,13 +452,13 @@ fn view_ids(h: &Harness) -> Vec<BreakoutId> {
         .collect()
 }
 
-fn locked_plan() -> Plan {
-    Plan {
-        rooms: vec![PlanRoom {
+fn locked_plan() -> SavedPlan {
+    SavedPlan {
+        rooms: vec![SavedRoom {
             id: "b1".parse().expect("a breakout id"),
             name: "Red".into(),
             capacity: None,
-            password: Some(Secret::Hash("stored-hash".into())),
+            password: Some(RoomPassword::Hash("stored-hash".into())),
             visibility: Default::default(),
         }],
         options: caucus_proto::BreakoutOptions {
@@ -498,8 +497,15 @@ fn a_restored_room_password_is_checked_against_its_hash_off_the_loop_and_slowly(
     assert_eq!((hash.as_str(), plain.as_str()), ("stored-hash", "guess"));
     let wrong = *check;
 
-    // A second attempt within the second is refused without a check.
-    let again = h.command(2, guest, join("guess2"));
+    // The core rations checks against a hash: a burst of three, then one a second.
+    for guess in ["guess2", "guess3"] {
+        let asked = h.command(2, guest, join(guess));
+        assert!(
+            matches!(&asked[..], [Output::VerifyPassword { .. }]),
+            "{asked:?}"
+        );
+    }
+    let again = h.command(2, guest, join("guess4"));
     assert_eq!(refusals(&again), vec![ErrorCode::RateLimited]);
 
     h.room.handle_password_verdict(h.now, wrong, false);
@@ -517,9 +523,23 @@ fn a_restored_room_password_is_checked_against_its_hash_off_the_loop_and_slowly(
         h.room.session().peer(guest).unwrap().location(),
         Location::Breakout(b1)
     );
-    // The plan now holds the plain password the writer will hash.
-    assert!(moved.iter().any(|o| matches!(o,
-        Output::PersistPlan { plan, .. } if plan.rooms[0].password == Some(Secret::Plain("right".into())))));
+    // The stored hash stays right: learning the password is no edit of the plan.
+    assert!(
+        !moved
+            .iter()
+            .any(|o| matches!(o, Output::PersistPlan { .. })),
+        "{moved:?}"
+    );
+    // The core compares the password itself from now on: no more checks.
+    let third = h.join(3, "other", "guest");
+    let direct = h.command(3, third, join("right"));
+    assert!(refusals(&direct).is_empty(), "{direct:?}");
+    assert!(
+        !direct
+            .iter()
+            .any(|o| matches!(o, Output::VerifyPassword { .. })),
+        "{direct:?}"
+    );
 }
 
 #[test]

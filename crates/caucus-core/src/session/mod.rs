@@ -19,7 +19,7 @@ mod recordings;
 mod requests;
 mod roles;
 
-pub use breakouts::SavedRoom;
+pub use breakouts::{SavedPlan, SavedRoom};
 
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::sync::Arc;
@@ -322,7 +322,7 @@ impl Session {
             Command::SetBroadcasting { on } => self.set_broadcasting(actor, on),
             Command::ListenIn { breakout } => self.listen_in(actor, breakout),
             Command::JoinBreakout { breakout, password } => {
-                self.join_breakout(actor, breakout, password.as_deref())
+                self.join_breakout(now, actor, breakout, password.as_deref(), password_ok)
             }
             Command::ReturnToMain => self.return_to_main(actor),
             Command::StartRecording {
@@ -427,6 +427,10 @@ impl Session {
             let others: Vec<PeerId> = others.into_iter().map(|p| p.id).collect();
             self.push_send(managers, full);
             self.push_send(others, public);
+        }
+        if std::mem::take(&mut self.state.breakouts.plan_edited) {
+            let plan = self.saved_plan();
+            self.effects.push_back(Effect::PersistPlan { plan });
         }
         let before = self.effects.len();
         self.routing.flush(&self.state, &mut self.effects);

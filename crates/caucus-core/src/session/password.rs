@@ -1,10 +1,12 @@
-//! The room password gate of a join, and how fast passwords may be tried.
+//! The password gates — a join's room password, a breakout room's password for those who
+//! choose a room themselves — and how fast passwords may be tried.
 //!
 //! A room password is either compared here ([`RoomPassword::Plain`]) or known only as a
 //! stored hash ([`RoomPassword::Hash`]): then the join answers [`Outcome::CheckPassword`],
 //! the shell checks the password off its event loop (a hash costs tens of milliseconds of a
 //! core on purpose) and gives the join again with the verdict. Either way the refusals are the
-//! same, with the same codes, at the same point of the join's order.
+//! same, with the same codes, at the same point of the join's order. A restored breakout plan
+//! keeps only hashes too, so a breakout room's password goes through the same gate.
 //!
 //! Checks against a hash are rationed — per user (a burst of 3, then one a second) and per
 //! session (a burst of 10, then five a second) — so guessing stays slow and a crowd of
@@ -80,24 +82,50 @@ impl Session {
         request: &JoinRequest,
         password_ok: Option<bool>,
     ) -> Result<Option<Outcome>, Denial> {
+        let Some(expected) = self.config.password.clone() else {
+            return Ok(None);
+        };
+        let gate = Gate {
+            missing: "this room needs a password".to_owned(),
+            wrong: "the room password is wrong".to_owned(),
+        };
+        self.pass_gate(
+            now,
+            &request.user_id,
+            &expected,
+            request.password.as_deref(),
+            password_ok,
+            &gate,
+        )
+    }
+
+    /// A password gate, the room's or a breakout room's: compared here when plain; checked by
+    /// the shell against a hash (rationed) when only a hash is known, the verdict coming back
+    /// as `password_ok`.
+    pub(in crate::session) fn pass_gate(
+        &mut self,
+        now: Time,
+        user: &UserId,
+        expected: &RoomPassword,
+        given: Option<&str>,
+        password_ok: Option<bool>,
+        gate: &Gate,
+    ) -> Result<Option<Outcome>, Denial> {
         let wrong = |message: &str| {
             Denial::new(ErrorCode::WrongPassword, message.to_owned()).with_field("password")
         };
-        let Some(expected) = &self.config.password else {
-            return Ok(None);
-        };
-        let Some(given) = request.password.as_deref() else {
-            return Err(wrong("this room needs a password"));
+        let Some(given) = given else {
+            return Err(wrong(&gate.missing));
         };
         match (expected, password_ok) {
             (RoomPassword::Plain(expected), _) if password_matches(expected, given) => Ok(None),
             (RoomPassword::Plain(_), _) | (RoomPassword::Hash(_), Some(false)) => {
-                Err(wrong("the room password is wrong"))
+                Err(wrong(&gate.wrong))
             }
             (RoomPassword::Hash(_), Some(true)) => Ok(None),
             (RoomPassword::Hash(hash), None) => {
                 let hash = hash.clone();
-                if !self.password_checks.take(now, &request.user_id) {
+                if !self.password_checks.take(now, user) {
                     return Err(Denial::new(
                         ErrorCode::RateLimited,
                         "too many password attempts; try again in a second",
@@ -111,6 +139,14 @@ impl Session {
             }
         }
     }
+}
+
+/// What a password gate says when it refuses.
+pub(in crate::session) struct Gate {
+    /// No password was given.
+    pub(in crate::session) missing: String,
+    /// The password given is not the one.
+    pub(in crate::session) wrong: String,
 }
 
 /// Compares in time that depends only on the lengths.

@@ -35,6 +35,8 @@ pub(crate) struct Harness {
     pub(crate) peers_ever: Vec<PeerId>,
     pub(crate) rooms_ever: Vec<BreakoutId>,
     pub(crate) effect_errors: Vec<String>,
+    /// The last breakout plan handed over to be written (invariant 10).
+    pub(crate) written_plan: caucus_core::SavedPlan,
     pub(crate) trace: Vec<String>,
     pub(crate) stats: Stats,
 }
@@ -133,6 +135,7 @@ impl Harness {
             peers_ever: Vec::new(),
             rooms_ever: Vec::new(),
             effect_errors: Vec::new(),
+            written_plan: caucus_core::SavedPlan::default(),
             trace: Vec::new(),
             stats: Stats::default(),
         };

@@ -15,6 +15,15 @@ impl Harness {
         if let Some(e) = self.effect_errors.pop() {
             return fail(e);
         }
+        // 10. Every edit of the breakout plan is handed over to be written: what the store
+        // holds is what the session would start again from.
+        if !self.session.is_ended() && self.session.saved_plan() != self.written_plan {
+            return fail(format!(
+                "invariant 10: the plan changed without a write: {:?} written, {:?} now",
+                self.written_plan,
+                self.session.saved_plan()
+            ));
+        }
         let now = self.now;
         if self.session.is_ended() {
             if !self.ended_by_command

@@ -71,6 +71,14 @@ impl Harness {
                     }
                     _ => {}
                 },
+                Effect::PersistPlan { plan } => {
+                    // 10. A plan handed over is the plan as it stands.
+                    if plan != self.session.saved_plan() {
+                        self.effect_errors
+                            .push("invariant 10: a plan write is not the plan".to_owned());
+                    }
+                    self.written_plan = plan;
+                }
                 _ => {}
             }
         }

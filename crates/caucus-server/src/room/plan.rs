@@ -1,12 +1,12 @@
 //! The breakout plan between the store's form ([`BreakoutPlan`]: ids and pre-assignments as
-//! text, passwords as hashes) and the room machine's ([`Plan`]).
+//! text, passwords as hashes) and the core's ([`SavedPlan`]).
 //!
-//! The machine keeps a password it saw set in plain text (the core compares plain text); the
+//! The core keeps a password it saw set in plain text (and compares it itself); the
 //! store must only ever see hashes, so [`to_store`] hands the plain ones to the writer, which
 //! hashes them off the event loop.
 
+use caucus_core::{RoomPassword, SavedPlan, SavedRoom};
 use caucus_proto::BreakoutId;
-use caucus_room::{Plan, PlanRoom, Secret};
 use caucus_store::{BreakoutPlan, PlannedRoom};
 use tracing::warn;
 
@@ -15,7 +15,7 @@ use tracing::warn;
 pub type Captured = (BreakoutPlan, Vec<(usize, String)>);
 
 /// The store's form of `plan`.
-pub fn to_store(plan: &Plan) -> Captured {
+pub fn to_store(plan: &SavedPlan) -> Captured {
     let mut plain = Vec::new();
     let rooms = plan
         .rooms
@@ -26,8 +26,8 @@ pub fn to_store(plan: &Plan) -> Captured {
             name: room.name.clone(),
             capacity: room.capacity,
             password_hash: match &room.password {
-                Some(Secret::Hash(hash)) => Some(hash.clone()),
-                Some(Secret::Plain(password)) => {
+                Some(RoomPassword::Hash(hash)) => Some(hash.clone()),
+                Some(RoomPassword::Plain(password)) => {
                     plain.push((i, password.clone()));
                     None
                 }
@@ -49,20 +49,20 @@ pub fn to_store(plan: &Plan) -> Captured {
     (stored, plain)
 }
 
-/// The machine's form of a saved plan. Rooms without a usable id are logged and left out;
+/// The core's form of a saved plan. Rooms without a usable id are logged and left out;
 /// pre-assignments name a room by id or, in older plans, by name.
-pub fn from_store(plan: &BreakoutPlan) -> Plan {
+pub fn from_store(plan: &BreakoutPlan) -> SavedPlan {
     let mut rooms = Vec::with_capacity(plan.rooms.len());
     for planned in &plan.rooms {
         let Ok(id) = planned.id.parse::<BreakoutId>() else {
             warn!(room = %planned.id, "a saved breakout room has no usable id; left out");
             continue;
         };
-        rooms.push(PlanRoom {
+        rooms.push(SavedRoom {
             id,
             name: planned.name.clone(),
             capacity: planned.capacity,
-            password: planned.password_hash.clone().map(Secret::Hash),
+            password: planned.password_hash.clone().map(RoomPassword::Hash),
             visibility: planned.visibility.clone(),
         });
     }
@@ -80,7 +80,7 @@ pub fn from_store(plan: &BreakoutPlan) -> Plan {
             by_id.or_else(by_name).map(|id| (user.clone(), id))
         })
         .collect();
-    Plan {
+    SavedPlan {
         rooms,
         options: plan.options.clone(),
         preassignments,
@@ -95,20 +95,20 @@ mod tests {
     fn a_plan_survives_the_round_trip_and_plain_passwords_go_to_the_writer() {
         let b1: BreakoutId = "b1".parse().unwrap();
         let b2: BreakoutId = "b2".parse().unwrap();
-        let plan = Plan {
+        let plan = SavedPlan {
             rooms: vec![
-                PlanRoom {
+                SavedRoom {
                     id: b1,
                     name: "Red".into(),
                     capacity: Some(4),
-                    password: Some(Secret::Hash("pbkdf2$…".into())),
+                    password: Some(RoomPassword::Hash("pbkdf2$…".into())),
                     visibility: Default::default(),
                 },
-                PlanRoom {
+                SavedRoom {
                     id: b2,
                     name: "Blue".into(),
                     capacity: None,
-                    password: Some(Secret::Plain("hunter2".into())),
+                    password: Some(RoomPassword::Plain("hunter2".into())),
                     visibility: Default::default(),
                 },
             ],

@@ -69,6 +69,9 @@ impl Session {
                 Location::Main => set.assignments.remove(peer),
             };
         }
+        if !by_user.is_empty() {
+            set.edit_plan();
+        }
         for (user, target) in by_user {
             match target {
                 Location::Breakout(b) => set.preassignments.insert(user, b),
@@ -222,7 +225,7 @@ impl Session {
             resolved.insert(user, room);
         }
         self.state.breakouts.preassignments = resolved;
-        self.state.breakouts.touch();
+        self.state.breakouts.edit_plan();
         Ok(Outcome::Done)
     }
 

@@ -11,7 +11,7 @@ mod restore;
 mod rooms;
 mod self_select;
 
-pub use restore::SavedRoom;
+pub use restore::{SavedPlan, SavedRoom};
 
 use caucus_proto::{BreakoutId, ErrorCode};
 

@@ -1,4 +1,5 @@
-//! Restoring a saved breakout plan into a new session, and learning a restored room's password.
+//! Breakout plans: what a session's next session starts from (rooms, options, pre-assignments),
+//! handed to the shell to write whenever it is edited, and restored into a new session.
 
 use std::collections::BTreeMap;
 
@@ -6,37 +7,26 @@ use caucus_proto::{BreakoutId, BreakoutOptions, ErrorCode, Phase, UserId, Visibi
 
 use super::{MAX_ROOMS, check_capacity, clean_room_name};
 use crate::breakout_set::BreakoutRoom;
+use crate::command::RoomPassword;
 use crate::denial::Denial;
 use crate::session::Session;
 use crate::time::Time;
 
 impl Session {
-    /// The shell has checked `plain` against the stored hash of `breakout`'s password (a
-    /// restored plan keeps only hashes, so the core was given a placeholder): from now on the
-    /// core compares with `plain`. Nothing a peer sees changes — no event, no new `version`.
-    /// Returns whether the room exists and has a password (otherwise nothing is done).
-    pub fn learn_breakout_password(&mut self, breakout: BreakoutId, plain: String) -> bool {
-        match self.state.breakouts.rooms.get_mut(&breakout) {
-            Some(room) if room.password.is_some() => {
-                room.password = Some(plain);
-                true
-            }
-            _ => false,
-        }
-    }
-
     /// Put a saved breakout plan into a session whose breakout set is still empty, keeping each
     /// room's id (applications keep them across restarts). Rooms created later follow the
     /// largest saved id (of a room restored or left out). A room that no longer fits (a duplicate id or name, an invalid name or
     /// capacity, a main stage naming a role the template lost) is left out and its refusal
     /// returned; so are invalid options (the defaults stay) and pre-assignments to rooms left out.
-    pub fn restore_breakouts(
-        &mut self,
-        now: Time,
-        rooms: Vec<SavedRoom>,
-        options: BreakoutOptions,
-        preassignments: BTreeMap<UserId, BreakoutId>,
-    ) -> Result<Vec<Denial>, Denial> {
+    ///
+    /// A restored plan is not handed back to be written ([`crate::Effect::PersistPlan`]): it
+    /// came from the store; the next edit writes the plan as it then is.
+    pub fn restore_breakouts(&mut self, now: Time, plan: SavedPlan) -> Result<Vec<Denial>, Denial> {
+        let SavedPlan {
+            rooms,
+            options,
+            preassignments,
+        } = plan;
         if !self.state.breakouts.rooms.is_empty() || self.state.breakouts.phase != Phase::Draft {
             return Err(Denial::new(
                 ErrorCode::AlreadyExists,
@@ -79,6 +69,7 @@ impl Session {
             }
         }
         set.touch();
+        set.plan_edited = false;
         self.finish(now);
         Ok(skipped)
     }
@@ -109,12 +100,45 @@ impl Session {
     }
 }
 
+/// What a room's next session starts its breakout set from.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct SavedPlan {
+    pub rooms: Vec<SavedRoom>,
+    pub options: BreakoutOptions,
+    /// Where each user goes when rooms open.
+    pub preassignments: BTreeMap<UserId, BreakoutId>,
+}
+
 /// A breakout room as a saved plan holds it (see [`Session::restore_breakouts`]).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SavedRoom {
     pub id: BreakoutId,
     pub name: String,
     pub capacity: Option<u32>,
-    pub password: Option<String>,
+    /// A password set in this process is plain (the shell hashes it to write it); one read
+    /// back from the store is its hash, checked by the shell when someone tries it.
+    pub password: Option<RoomPassword>,
     pub visibility: Visibility,
+}
+
+impl Session {
+    /// The breakout plan as it stands: what a plan write keeps.
+    pub fn saved_plan(&self) -> SavedPlan {
+        let set = &self.state.breakouts;
+        SavedPlan {
+            rooms: set
+                .rooms
+                .values()
+                .map(|room| SavedRoom {
+                    id: room.id,
+                    name: room.name.clone(),
+                    capacity: room.capacity,
+                    password: room.password.clone(),
+                    visibility: room.visibility.clone(),
+                })
+                .collect(),
+            options: set.options.clone(),
+            preassignments: set.preassignments.clone(),
+        }
+    }
 }

@@ -6,7 +6,7 @@ use caucus_proto::{BreakoutId, BreakoutOptions, ErrorCode, Location, PeerId, Pha
 
 use super::{MAX_PASSWORD, MAX_ROOMS, check_capacity, check_seconds, clean_room_name};
 use crate::breakout_set::BreakoutRoom;
-use crate::command::{Outcome, RoomUpdate};
+use crate::command::{Outcome, RoomPassword, RoomUpdate};
 use crate::denial::Denial;
 use crate::session::Session;
 
@@ -77,7 +77,7 @@ impl Session {
             );
             ids.push(id);
         }
-        self.state.breakouts.touch();
+        self.state.breakouts.edit_plan();
         Ok(Outcome::BreakoutsCreated { rooms: ids })
     }
 
@@ -155,7 +155,7 @@ impl Session {
             room.capacity = capacity;
         }
         if let Some(password) = update.password {
-            room.password = password;
+            room.password = password.map(RoomPassword::Plain);
         }
         if let Some(visibility) = update.visibility {
             room.visibility = visibility;
@@ -166,7 +166,7 @@ impl Session {
                 self.routing.subscriber_changed(peer);
             }
         }
-        self.state.breakouts.touch();
+        self.state.breakouts.edit_plan();
         Ok(Outcome::Done)
     }
 
@@ -185,7 +185,7 @@ impl Session {
         if finished {
             self.finish_closing_all();
         }
-        self.state.breakouts.touch();
+        self.state.breakouts.edit_plan();
         Ok(Outcome::Done)
     }
 
@@ -196,7 +196,7 @@ impl Session {
             check_seconds(d, 1, "duration_s")?;
         }
         self.state.breakouts.options = options;
-        self.state.breakouts.touch();
+        self.state.breakouts.edit_plan();
         Ok(Outcome::Done)
     }
 }

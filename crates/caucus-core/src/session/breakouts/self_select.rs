@@ -3,17 +3,23 @@
 
 use caucus_proto::{BreakoutId, ErrorCode, Location, Permission};
 
-use crate::command::{Actor, Outcome};
+use crate::command::{Actor, Outcome, RoomPassword};
 use crate::denial::Denial;
 use crate::policy::Action;
 use crate::session::Session;
+use crate::session::password::Gate;
+use crate::time::Time;
 
 impl Session {
+    /// `password_ok` is the verdict of a check this command asked for
+    /// ([`Outcome::CheckPassword`]: a restored room knows its password only as a hash).
     pub(in crate::session) fn join_breakout(
         &mut self,
+        now: Time,
         actor: Actor,
         b: BreakoutId,
         password: Option<&str>,
+        password_ok: Option<bool>,
     ) -> Result<Outcome, Denial> {
         let peer = self.acting_peer(actor)?;
         let id = peer.id;
@@ -33,12 +39,23 @@ impl Session {
                 ));
             }
             self.require(actor, Action::SelfSelectBreakout)?;
-            if !room.password_matches(password) {
-                return Err(Denial::new(
-                    ErrorCode::WrongPassword,
-                    format!("wrong password for {}", room.name),
-                )
-                .with_field("password"));
+            if let Some(expected) = room.password.clone() {
+                let gate = Gate {
+                    missing: format!("{} needs a password", room.name),
+                    wrong: format!("wrong password for {}", room.name),
+                };
+                let user = peer.user_id.clone();
+                if let Some(check) =
+                    self.pass_gate(now, &user, &expected, password, password_ok, &gate)?
+                {
+                    return Ok(check);
+                }
+                if let (RoomPassword::Hash(_), Some(plain)) = (&expected, password) {
+                    // Checked against the hash: compare here from now on, at no cost.
+                    if let Some(room) = self.state.breakouts.rooms.get_mut(&b) {
+                        room.password = Some(RoomPassword::Plain(plain.to_owned()));
+                    }
+                }
             }
         }
         self.apply_move(id, Location::Breakout(b))?;
