@@ -26,12 +26,12 @@ use tokio::sync::{mpsc, oneshot, watch};
 use tokio::time::Instant;
 use tracing::{debug, info, warn};
 
-use crate::api::error::{ApiError, codes};
 use crate::client_frame::{self, FrameError};
 use crate::control::ControlPlane;
 use crate::ice::IceServers;
 use crate::outbound::{Outbound, OutboundSender, frame};
 use crate::rate_limit::RateLimit;
+use crate::refusal::{ApiError, codes};
 use crate::room::{ConnId, JoinAttempt, RoomHandle, RoomInput, close_code};
 use crate::telemetry::{JoinOutcome, Telemetry};
 use crate::token::TokenIssuer;

@@ -18,8 +18,8 @@ use caucus_store::{AuditEntry, RecordingPolicy, RoomRecord, Store, StoreError};
 use tokio::sync::oneshot;
 use tracing::{debug, warn};
 
-use crate::api::error::ApiError;
 use crate::clock::unix_ms;
+use crate::refusal::ApiError;
 use crate::registry::Registry;
 use crate::room::{ApiAnswer, ApiReply, ApiRequest, RoomHandle, RoomInput, RoomSetup};
 

@@ -13,9 +13,9 @@ use caucus_proto::signal::MAX_MESSAGE_BYTES;
 use serde::Deserialize;
 
 use crate::api::ApiState;
-use crate::api::error::ApiError;
 use crate::connection::{self, ConnectionContext};
 use crate::metrics::Metrics;
+use crate::refusal::ApiError;
 
 /// Frames up to this size are read whole so that the server can answer "too large" with a
 /// proper error; anything bigger breaks the connection at the WebSocket layer.

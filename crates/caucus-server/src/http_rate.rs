@@ -20,9 +20,9 @@ use caucus_proto::ErrorCode;
 use tokio::time::Instant;
 
 use crate::admission::ClientAddr;
-use crate::api::error::ApiError;
 use crate::proxies::TrustedProxies;
 use crate::rate_limit::RateLimit;
+use crate::refusal::ApiError;
 
 /// Buckets kept at most; past this, full (idle) buckets are forgotten first, which loses
 /// nothing (a full bucket is what a new one starts as).

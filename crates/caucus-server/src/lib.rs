@@ -71,6 +71,7 @@ pub mod proxies;
 pub mod rate_limit;
 pub mod recorder;
 pub mod recovery;
+pub mod refusal;
 pub mod registry;
 pub mod room;
 pub mod secret;

@@ -1,5 +1,5 @@
 //! The writer of what room tasks make durable: breakout plans, the locked flag, webhook
-//! deliveries (the outbox; see [`crate::webhooks`]) and which sessions and peers are live (so a
+//! deliveries (the outbox; the webhook delivery loop reads it) and which sessions and peers are live (so a
 //! start after a crash can end them; see [`crate::recovery`]).
 //!
 //! What it is: one task that takes write jobs from every room in order and carries each out
@@ -23,11 +23,9 @@ use std::sync::Arc;
 
 use caucus_proto::RoomId;
 use caucus_store::{BreakoutPlan, LiveChange, OutboxItem, RoomPatch, Store, StoreError};
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::{Notify, mpsc, oneshot};
 use tokio::task::JoinHandle;
 use tracing::{debug, warn};
-
-use crate::webhooks::Webhooks;
 
 /// One write.
 #[derive(Debug)]
@@ -43,10 +41,10 @@ enum Job {
         room: RoomId,
         locked: bool,
     },
-    /// Deliveries for the outbox; the delivery loop is woken once they are committed.
+    /// Deliveries for the outbox; the delivery loop is woken (`wake`) once they are committed.
     Webhooks {
         items: Vec<OutboxItem>,
-        hooks: Arc<Webhooks>,
+        wake: Arc<Notify>,
     },
     /// A session started or ended, a peer joined or left.
     Live(LiveChange),
@@ -54,7 +52,7 @@ enum Job {
     Lifecycle {
         live: Vec<LiveChange>,
         items: Vec<OutboxItem>,
-        hooks: Option<Arc<Webhooks>>,
+        wake: Option<Arc<Notify>>,
     },
 }
 
@@ -94,9 +92,9 @@ impl PersistHandle {
         let _ = self.tx.send(Job::Locked { room, locked });
     }
 
-    /// Queue webhook deliveries, then wake `hooks`' delivery loop.
-    pub fn webhooks(&self, items: Vec<OutboxItem>, hooks: Arc<Webhooks>) {
-        let _ = self.tx.send(Job::Webhooks { items, hooks });
+    /// Queue webhook deliveries, then wake the delivery loop waiting on `wake`.
+    pub fn webhooks(&self, items: Vec<OutboxItem>, wake: Arc<Notify>) {
+        let _ = self.tx.send(Job::Webhooks { items, wake });
     }
 
     /// Note what became live or stopped being live.
@@ -194,9 +192,9 @@ fn write(store: &dyn Store, job: Job, cache: &mut HashCache) -> Option<oneshot::
             }
             None
         }
-        Job::Webhooks { items, hooks } => {
+        Job::Webhooks { items, wake } => {
             match store.enqueue_webhooks(&items) {
-                Ok(()) => hooks.wake(),
+                Ok(()) => wake.notify_one(),
                 Err(e) => warn!(error = %e, deliveries = items.len(), "cannot queue webhooks"),
             }
             None
@@ -207,11 +205,11 @@ fn write(store: &dyn Store, job: Job, cache: &mut HashCache) -> Option<oneshot::
             }
             None
         }
-        Job::Lifecycle { live, items, hooks } => {
+        Job::Lifecycle { live, items, wake } => {
             match store.record_lifecycle(&live, &items) {
                 Ok(()) => {
-                    if let Some(hooks) = hooks {
-                        hooks.wake();
+                    if let Some(wake) = wake {
+                        wake.notify_one();
                     }
                 }
                 Err(e) => warn!(error = %e, deliveries = items.len(), changes = live.len(),
@@ -227,14 +225,14 @@ fn write(store: &dyn Store, job: Job, cache: &mut HashCache) -> Option<oneshot::
 fn gather(first: Job, jobs: &mut mpsc::UnboundedReceiver<Job>) -> (Job, Option<Job>) {
     let mut live = Vec::new();
     let mut items = Vec::new();
-    let mut hooks = None;
+    let mut wake = None;
     let mut take = |job: Job| match job {
         Job::Webhooks {
             items: more,
-            hooks: h,
+            wake: w,
         } => {
             items.extend(more);
-            hooks = Some(h);
+            wake = Some(w);
         }
         Job::Live(change) => live.push(change),
         _ => {}
@@ -249,5 +247,5 @@ fn gather(first: Job, jobs: &mut mpsc::UnboundedReceiver<Job>) -> (Job, Option<J
             break;
         }
     }
-    (Job::Lifecycle { live, items, hooks }, after)
+    (Job::Lifecycle { live, items, wake }, after)
 }

@@ -439,8 +439,13 @@ impl Server {
             log: config.access_log,
             trusted,
         };
+        let web_control = Arc::clone(&api.control);
         let app = crate::http::router(ctx, api, metrics, metrics_listener.is_none())
-            .merge(crate::web::router(tokens.clone(), config.demo()))
+            .merge(crate::web::router(
+                tokens.clone(),
+                config.demo(),
+                web_control,
+            ))
             .layer(axum::middleware::from_fn_with_state(
                 rate,
                 crate::http_rate::limit,

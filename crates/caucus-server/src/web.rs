@@ -6,7 +6,8 @@
 //!   and takes it out of the address bar);
 //! - `GET /assets/{file}` — the modules and the stylesheet, from a fixed list;
 //! - `GET /demo` and `POST /demo/token {role, name}` — the demo setup: mints a join token for the
-//!   demo room (config `demo_room`, `"demo"` by default) with a fresh user id. Served only when
+//!   demo room (config `demo_room`, `"demo"` by default) with a fresh user id, in a role of the
+//!   demo room's own template (the built-in one until the room exists). Served only when
 //!   the configuration serves the demo ([`crate::Config::demo`]: a demo room, and HTTP bound to
 //!   loopback or `demo_public` on), since anyone who can reach the HTTP port may then join the
 //!   demo room in any role; otherwise `/demo` says `enabled: false` and `/demo/token` does not
@@ -17,6 +18,7 @@
 //! `Content-Security-Policy` that runs only the server's own scripts and styles and lets
 //! only `frame_ancestors` embed the pages.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Json;
@@ -27,9 +29,11 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use caucus_core::builtin;
-use caucus_proto::{ErrorCode, RoomId};
+use caucus_proto::template::RoleInfo;
+use caucus_proto::{ErrorCode, RoleName, RoomId};
 use serde::{Deserialize, Serialize};
 
+use crate::control::ControlPlane;
 use crate::token::{JoinGrant, TokenIssuer};
 
 /// How long a demo token is valid.
@@ -88,29 +92,62 @@ const ASSETS: &[Asset] = &[
 const INDEX_HTML: &str = include_str!("../../../web/index.html");
 const ROOM_HTML: &str = include_str!("../../../web/room.html");
 
-/// What the demo token endpoint needs.
+/// What the demo endpoints need.
 #[derive(Debug, Clone)]
 struct WebState {
     tokens: TokenIssuer,
     demo_room: RoomId,
+    control: Arc<ControlPlane>,
 }
 
 /// The web app's routes; `demo_room` ([`crate::Config::demo`]) adds the demo token endpoint.
-pub fn router(tokens: TokenIssuer, demo_room: Option<RoomId>) -> Router {
-    let info = demo_room.clone();
+pub fn router(
+    tokens: TokenIssuer,
+    demo_room: Option<RoomId>,
+    control: Arc<ControlPlane>,
+) -> Router {
     let pages = Router::new()
         .route("/", get(index))
         .route("/rooms/{room}", get(room))
-        .route("/assets/{file}", get(asset))
-        .route("/demo", get(move || demo_info(info)));
+        .route("/assets/{file}", get(asset));
     match demo_room {
         Some(demo_room) => pages.merge(
             Router::new()
+                .route("/demo", get(demo_info))
                 .route("/demo/token", post(demo_token))
-                .with_state(WebState { tokens, demo_room }),
+                .with_state(WebState {
+                    tokens,
+                    demo_room,
+                    control,
+                }),
         ),
-        None => pages,
+        None => pages.route(
+            "/demo",
+            get(|| async {
+                Json(DemoInfo {
+                    enabled: false,
+                    room: None,
+                    roles: Vec::new(),
+                })
+            }),
+        ),
     }
+}
+
+/// The roles of the demo room's template, highest priority first: the room's own template
+/// once it exists (an operator may have moved it to another), the built-in one before (a
+/// first join creates it on that).
+async fn demo_roles(state: &WebState) -> Result<Vec<RoleName>, Response> {
+    let spec = match state.control.room_record(&state.demo_room).await {
+        Ok(record) => state.control.template_spec(&record.template).await,
+        Err(e) if e.code == ErrorCode::UnknownRoom => Ok(builtin::breakout_template_spec()),
+        Err(e) => Err(e),
+    }
+    .map_err(IntoResponse::into_response)?;
+    Ok(RoleInfo::list(&spec.roles)
+        .into_iter()
+        .map(|role| role.name)
+        .collect())
 }
 
 /// The headers every response gets, built once from the configuration.
@@ -181,7 +218,7 @@ async fn index() -> Response {
 async fn room(Path(room): Path<String>) -> Response {
     match RoomId::check(&room) {
         Ok(()) => html(ROOM_HTML),
-        Err(e) => crate::api::error::ApiError::from(e.into_body("room")).into_response(),
+        Err(e) => crate::refusal::ApiError::from(e.into_body("room")).into_response(),
     }
 }
 
@@ -206,17 +243,16 @@ struct DemoInfo {
     roles: Vec<String>,
 }
 
-async fn demo_info(demo_room: Option<RoomId>) -> Json<DemoInfo> {
-    let roles = builtin::breakout_template_spec()
-        .roles
-        .keys()
-        .map(|r| r.to_string())
-        .collect();
-    Json(DemoInfo {
-        enabled: demo_room.is_some(),
-        room: demo_room.map(|r| r.to_string()),
-        roles,
-    })
+async fn demo_info(State(state): State<WebState>) -> Response {
+    match demo_roles(&state).await {
+        Ok(roles) => Json(DemoInfo {
+            enabled: true,
+            room: Some(state.demo_room.to_string()),
+            roles: roles.iter().map(ToString::to_string).collect(),
+        })
+        .into_response(),
+        Err(refusal) => refusal,
+    }
 }
 
 #[derive(Debug, Deserialize)]
@@ -254,15 +290,18 @@ async fn demo_token(
     State(state): State<WebState>,
     Json(request): Json<DemoTokenRequest>,
 ) -> Response {
-    let room = state.demo_room;
-    let spec = builtin::breakout_template_spec();
-    if !spec.roles.keys().any(|r| r.as_str() == request.role) {
+    let roles = match demo_roles(&state).await {
+        Ok(roles) => roles,
+        Err(refusal) => return refusal,
+    };
+    if !roles.iter().any(|r| r.as_str() == request.role) {
         return refuse(
             StatusCode::BAD_REQUEST,
             "unknown_role",
-            "no such role in the demo template",
+            "no such role in the demo room's template",
         );
     }
+    let room = state.demo_room;
     let name: String = request.name.trim().chars().take(MAX_NAME_CHARS).collect();
     if !caucus_core::text::is_printable_name(&name) {
         return refuse(

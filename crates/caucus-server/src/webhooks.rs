@@ -104,7 +104,7 @@ pub struct Webhooks {
     transport: Transport,
     backoff_initial: Duration,
     backoff_max: Duration,
-    wake: Notify,
+    wake: Arc<Notify>,
 }
 
 impl Webhooks {
@@ -141,7 +141,7 @@ impl Webhooks {
             transport,
             backoff_initial,
             backoff_max,
-            wake: Notify::new(),
+            wake: Arc::new(Notify::new()),
         }))
     }
 
@@ -192,7 +192,7 @@ impl WebhookSink {
     pub fn emit(&self, room: &RoomId, event: &LifecycleEvent, now_ms: u64) {
         let items = self.hooks.deliveries(room, event, now_ms);
         if !items.is_empty() {
-            self.persist.webhooks(items, Arc::clone(&self.hooks));
+            self.persist.webhooks(items, Arc::clone(&self.hooks.wake));
         }
     }
 }

@@ -415,6 +415,55 @@ async fn the_open_demo_token_exists_only_on_loopback_unless_configured() {
     server.shutdown().await;
 }
 
+#[tokio::test]
+async fn the_demo_offers_the_roles_of_the_demo_rooms_own_template() {
+    let server = start_with(demo_config("127.0.0.1:0", false)).await;
+    let api = Http::new(&server);
+    // Before the room exists: the built-in template's roles, highest priority first.
+    let (_, _, info) = api.get("/demo").await;
+    let roles: Vec<&str> = info["roles"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r.as_str().unwrap())
+        .collect();
+    assert_eq!(roles.first(), Some(&"host"), "{info}");
+    assert!(roles.contains(&"guest"), "{info}");
+
+    // The operator puts the demo room on a template of its own.
+    let role = |subscribe: &[&str]| json!({"publish": {"allowed": ["audio", "video"]}, "subscribe": {"roles": subscribe}});
+    let template = json!({"id": "class", "name": "Class", "roles": {
+        "teacher": {"priority": 10, "publish": {"allowed": ["audio", "video"]}, "subscribe": {"roles": ["student"]}},
+        "student": role(&["teacher", "student"]),
+    }});
+    let (status, body) = api.post("/v1/templates", template).await;
+    assert_eq!(status, 201, "{body}");
+    let (status, body) = api
+        .post(
+            "/v1/rooms",
+            json!({"id": "demo", "name": "Demo", "template": "class"}),
+        )
+        .await;
+    assert_eq!(status, 201, "{body}");
+
+    let (_, _, info) = api.get("/demo").await;
+    assert_eq!(info["roles"], json!(["teacher", "student"]), "{info}");
+    let ask = |role: &str| {
+        api.http
+            .post(format!("{}/demo/token", api.base))
+            .json(&json!({"role": role, "name": "Eve"}))
+    };
+    let (status, _, body) = api.send(ask("teacher")).await;
+    assert_eq!(status, 200, "{body}");
+    let (status, _, body) = api.send(ask("host")).await;
+    assert_eq!(
+        (status, &body["code"]),
+        (400, &json!("unknown_role")),
+        "{body}"
+    );
+    server.shutdown().await;
+}
+
 // ---- links ---------------------------------------------------------------------------------
 
 #[tokio::test]

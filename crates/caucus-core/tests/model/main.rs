@@ -21,7 +21,7 @@
 //! 9. no event names a track its receiver may not know of (`caucus_core::knowledge`,
 //!    fed every effect in order; checked in `running.rs`);
 //! 10. every edit of the breakout plan (rooms, options, pre-assignments) is handed over to be
-//!    written (`Effect::PersistPlan`), with the plan as it then stands;
+//!     written (`Effect::PersistPlan`), with the plan as it then stands;
 //!
 //! plus an independent state machine of the breakout set (phase, rooms, options, timers,
 //! countdowns) compared with the view, the timers of reconnect grace, request expiry and the empty
