@@ -6,15 +6,14 @@ import puppeteer from 'puppeteer-core';
 /**
  * Preferences of a test profile: fake camera and microphone without a permission prompt
  * (`permission.fake` also lets Firefox gather its 127.0.0.1 candidate, which the server on
- * loopback needs, together with `ice.loopback`), and media that plays without a gesture.
+ * loopback needs, together with `ice.loopback`). Autoplay keeps Firefox's default: sound plays
+ * because joining is a click.
  */
 export const FIREFOX_PREFS = {
   'media.navigator.streams.fake': true,
   'media.navigator.permission.disabled': true,
   'media.navigator.permission.fake': true,
   'media.peerconnection.ice.loopback': true,
-  'media.autoplay.default': 0,
-  'media.autoplay.blocking_policy': 0,
 };
 
 /** Headless firefox-esr (`FIREFOX` overrides the path) with the test preferences. */

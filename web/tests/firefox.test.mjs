@@ -37,6 +37,24 @@ async function seeAndHear(a, b, label) {
   ]);
 }
 
+/**
+ * Whether a page plays `peerId`'s camera in its tile (the picture advancing) and its sound
+ * in an audio element (not paused: no autoplay block after the click on "Join meeting").
+ */
+async function playing(page, peerId) {
+  return page.evaluate(async (peerId) => {
+    const video = /** @type {HTMLVideoElement|null} */ (document.querySelector(`.tile[data-peer="${peerId}"] video`));
+    const slot = window.caucusApp.client.slotFor(peerId, 'audio');
+    const audio = [...document.querySelectorAll('audio')].find((a) => a.srcObject?.getAudioTracks()[0] === slot?.mediaTrack);
+    const before = video?.currentTime ?? 0;
+    await new Promise((r) => setTimeout(r, 700));
+    return {
+      video: !!video && !video.paused && video.videoWidth > 0 && video.currentTime > before,
+      audio: !!audio && !audio.paused,
+    };
+  }, peerId);
+}
+
 test('firefox: a Firefox guest and a Chromium host see and hear each other, also across a breakout move', { timeout: 150000 }, async () => {
   const chromium = await launch();
   const firefox = await launchFirefox();
@@ -45,6 +63,7 @@ test('firefox: a Firefox guest and a Chromium host see and hear each other, also
     const host = { ...await join(chromium, joinLink(room, 'hal', 'host', 'Hal Host')), name: 'the Chromium host' };
     const guest = { ...await joinFirefox(firefox, joinLink(room, 'fay', 'guest', 'Fay Firefox')), name: 'the Firefox guest' };
     await seeAndHear(host, guest, 'in main');
+    assert.deepEqual(await playing(guest.page, host.peerId), { video: true, audio: true }, 'the Firefox page plays the host');
 
     // The guest alone in an isolated breakout: nothing of main reaches it, nor it main.
     const created = await rest('POST', `/v1/rooms/${room}/breakouts`, { names: ['Side'] }, { status: 201 });
