@@ -6,8 +6,8 @@ import puppeteer from 'puppeteer-core';
 /**
  * Preferences of a test profile: fake camera and microphone without a permission prompt
  * (`permission.fake` also lets Firefox gather its 127.0.0.1 candidate, which the server on
- * loopback needs, together with `ice.loopback`). Autoplay keeps Firefox's default: sound plays
- * because joining is a click.
+ * loopback needs, together with `ice.loopback`). Autoplay keeps Firefox's default: a page that
+ * captures the camera, joined by a click, plays sound.
  */
 export const FIREFOX_PREFS = {
   'media.navigator.streams.fake': true,
