@@ -65,6 +65,22 @@ test('firefox: a Firefox guest and a Chromium host see and hear each other, also
     await seeAndHear(host, guest, 'in main');
     assert.deepEqual(await playing(guest.page, host.peerId), { video: true, audio: true }, 'the Firefox page plays the host');
 
+    // The Firefox guest stops its camera and mutes its microphone from the toolbar: the host
+    // no longer receives either; turned on again, both flow again.
+    for (const id of ['#cam-button', '#mic-button']) {
+      await guest.page.locator(id).click();
+      await untilFirefox(guest.page, (b) => document.querySelector(b).getAttribute('aria-pressed') === 'false', id);
+    }
+    await Promise.all([
+      expectDecoding(host.page, [], { label: 'the Firefox guest stopped its camera' }),
+      expectAudio(host.page, guest.peerId, false, { label: 'the Firefox guest muted' }),
+    ]);
+    for (const id of ['#cam-button', '#mic-button']) {
+      await guest.page.locator(id).click();
+      await untilFirefox(guest.page, (b) => document.querySelector(b).getAttribute('aria-pressed') === 'true', id);
+    }
+    await seeAndHear(host, guest, 'camera and microphone on again');
+
     // The guest alone in an isolated breakout: nothing of main reaches it, nor it main.
     const created = await rest('POST', `/v1/rooms/${room}/breakouts`, { names: ['Side'] }, { status: 201 });
     const side = created.rooms[0].id;
