@@ -2,7 +2,8 @@
 //!
 //! The first byte picks the entry point; the rest is its input:
 //! - 0: `add_peer` with the rest as the client's offer;
-//! - 1: `handle_offer` (a renegotiation) on a peer added with a real offer;
+//! - 1: `handle_offer` (a renegotiation) on a peer added with a real offer; `@@offer@@` in
+//!   it is replaced by that offer, so a re-offer can keep the session and add to it;
 //! - 2: `handle_answer` on such a peer;
 //! - 3: `handle_receive` with the rest as a UDP datagram to such a peer; `@@@@` in it is
 //!   replaced by the server's ICE ufrag of the peer, so STUN `USERNAME`s reach its `Rtc`.
@@ -44,7 +45,11 @@ pub fn run(data: &[u8]) {
     };
     drain(&mut engine);
     match mode % 4 {
-        1 => check(engine.handle_offer(now, PEER, &text), rest, true),
+        1 => {
+            let reoffer = text.replace("@@offer@@", offer);
+            let answer = engine.handle_offer(now, PEER, &reoffer);
+            check(answer, reoffer.as_bytes(), true);
+        }
         2 => check(
             engine
                 .handle_answer(now, PEER, &text)
