@@ -391,6 +391,29 @@ mod cases {
             Err(not_found(Entity::Room, "zzz"))
         );
 
+        // Many visitors at once: exactly `max_uses` of them get in.
+        let rush = InviteRecord {
+            id: new_invite_id(),
+            created_at_ms: 4_000,
+            expires_at_ms: None,
+            max_uses: Some(3),
+            ..invite.clone()
+        };
+        store.create_invite(&rush).unwrap();
+        let admitted = std::thread::scope(|scope| {
+            let visitors: Vec<_> = (0..8)
+                .map(|_| scope.spawn(|| store.redeem_invite(&rush.id, 4_001).unwrap()))
+                .collect();
+            visitors
+                .into_iter()
+                .map(|v| v.join().unwrap())
+                .filter(Result::is_ok)
+                .count()
+        });
+        assert_eq!(admitted, 3);
+        assert_eq!(store.get_invite(&rush.id).unwrap().uses, 3);
+        store.revoke_invite(&a, &rush.id).unwrap();
+
         // Deleting a room deletes its invites, and only its.
         store.delete_room(&a).unwrap();
         assert_eq!(store.get_invite(&id), Err(not_found(Entity::Invite, &id)));
