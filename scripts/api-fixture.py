@@ -3,7 +3,7 @@
 
 Run by scripts/test-api (in the schemathesis venv, which also holds `websockets`) against a
 fresh server: creates rooms, templates, live sessions with peers joined over the signaling
-WebSocket, breakout sets in the phases the operations need, and a recording; then writes a
+WebSocket, breakout sets in the phases the operations need, a recording and an invite; then writes a
 copy of the server's OpenAPI document whose path-parameter examples (and a few body examples)
 name what it created, so that schemathesis's example and coverage cases reach the operations
 instead of answering 404. Operations that change state for good (delete, end, remove, open,
@@ -122,6 +122,8 @@ async def main():
     pruning_rooms = breakouts("pruning", 2)
     call("POST", "/v1/rooms/closing/breakouts/open", {})
     recording = call("POST", "/v1/rooms/recorded/recordings", {"location": "main"})
+    # An invite of `demo` to list and revoke (revoking again is fine, so any order works).
+    invite = call("POST", "/v1/rooms/demo/invites", {"role": "guest", "max_uses": 5})
 
     demo_guest = peers[("demo", "guest-1")].peer_id
     fixture = {
@@ -140,6 +142,7 @@ async def main():
         "breakouts": {"demo": demo_rooms, "drafting": drafting_rooms, "closing": closing_rooms, "pruning": pruning_rooms},
         "templates": {"read": "fixture-tpl", "roles": "fixture-roles", "delete": "fixture-doomed"},
         "recording": recording["id"],
+        "invite": invite["id"],
     }
 
     # Which resource each operation's examples name: (method, path) → parameter → value.
@@ -175,6 +178,7 @@ async def main():
         "breakout_id": demo_rooms[0],
         "template_id": "fixture-tpl",
         "recording_id": recording["id"],
+        "invite_id": invite["id"],
     }
     # Body examples that must name what exists (or that a random draw seldom gets right).
     bodies = {
@@ -190,6 +194,7 @@ async def main():
         ("put", "/v1/rooms/{room_id}/breakouts/preassignments"): {"by_user_id": {"guest-2": demo_rooms[0]}},
         ("patch", "/v1/rooms/{room_id}/peers/{peer_id}"): {"location": demo_rooms[0]},
         ("post", "/v1/rooms/{room_id}/breakouts/close"): {"breakout_id": closing_rooms[0], "countdown_s": 0},
+        ("post", "/v1/rooms/{room_id}/invites"): {"role": "guest", "expires_in_s": 3600, "max_uses": 30},
     }
 
     with urllib.request.urlopen(BASE + "/v1/openapi.json", timeout=10) as response:

@@ -63,6 +63,7 @@ error_codes! {
     UnknownRequest => "unknown_request", 404;
     UnknownHelp => "unknown_help", 404;
     UnknownRecording => "unknown_recording", 404;
+    UnknownInvite => "unknown_invite", 404;
     NotFound => "not_found", 404;
     // 405: the path exists, the method does not.
     MethodNotAllowed => "method_not_allowed", 405;
@@ -80,6 +81,10 @@ error_codes! {
     NotConnected => "not_connected", 409;
     CapacityExceeded => "capacity_exceeded", 409;
     TemplateInUse => "template_in_use", 409;
+    // 410: it existed, and is no longer usable.
+    InviteExpired => "invite_expired", 410;
+    InviteRevoked => "invite_revoked", 410;
+    InviteUsedUp => "invite_used_up", 410;
     // 413: too big.
     PayloadTooLarge => "payload_too_large", 413;
     // 422: well-formed, but the values make no sense.

@@ -111,6 +111,7 @@ impl From<StoreError> for ApiError {
                     Entity::Template => ErrorCode::UnknownTemplate,
                     Entity::Room | Entity::BreakoutPlan => ErrorCode::UnknownRoom,
                     Entity::Recording => ErrorCode::UnknownRecording,
+                    Entity::Invite => ErrorCode::UnknownInvite,
                     Entity::Webhook | Entity::AuditEntry => ErrorCode::InvalidValue,
                 };
                 ApiError::new(code, format!("no {entity} {id:?}"))

@@ -4,6 +4,8 @@
 //! - `GET /` — the landing page (pick the demo room and a role, join in one click);
 //! - `GET /rooms/{room}` — the meeting (the join token travels in `?token=`; the page reads it
 //!   and takes it out of the address bar);
+//! - `GET /invite/{id}` — the invite page: a visitor gives a name, redeems one use of the
+//!   invite (`POST /invite/{id}/join`, in [`crate::api`]) and goes to the meeting;
 //! - `GET /assets/{file}` — the modules and the stylesheet, from a fixed list;
 //! - `GET /demo` and `POST /demo/token {role, name}` — the demo setup: mints a join token for the
 //!   demo room (config `demo_room`, `"demo"` by default) with a fresh user id, in a role of the
@@ -78,6 +80,11 @@ const ASSETS: &[Asset] = &[
         body: include_str!("../../../web/console.js"),
     },
     Asset {
+        name: "invite.js",
+        mime: JS,
+        body: include_str!("../../../web/invite.js"),
+    },
+    Asset {
         name: "app.css",
         mime: "text/css; charset=utf-8",
         body: include_str!("../../../web/app.css"),
@@ -91,6 +98,7 @@ const ASSETS: &[Asset] = &[
 
 const INDEX_HTML: &str = include_str!("../../../web/index.html");
 const ROOM_HTML: &str = include_str!("../../../web/room.html");
+const INVITE_HTML: &str = include_str!("../../../web/invite.html");
 
 /// What the demo endpoints need.
 #[derive(Debug, Clone)]
@@ -109,6 +117,7 @@ pub fn router(
     let pages = Router::new()
         .route("/", get(index))
         .route("/rooms/{room}", get(room))
+        .route("/invite/{invite}", get(invite))
         .route("/assets/{file}", get(asset));
     match demo_room {
         Some(demo_room) => pages.merge(
@@ -220,6 +229,12 @@ async fn room(Path(room): Path<String>) -> Response {
         Ok(()) => html(ROOM_HTML),
         Err(e) => crate::refusal::ApiError::from(e.into_body("room")).into_response(),
     }
+}
+
+/// The invite page: the same page for every id (it learns whether the invite still admits
+/// anyone when it redeems, `POST /invite/{id}/join`).
+async fn invite() -> Response {
+    html(INVITE_HTML)
 }
 
 async fn asset(Path(file): Path<String>) -> Response {

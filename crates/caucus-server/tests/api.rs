@@ -1006,6 +1006,9 @@ const CONTRACT: &[(&str, &str)] = &[
     ("get", "/v1/rooms/{room_id}/recordings"),
     ("post", "/v1/recordings/{recording_id}/stop"),
     ("get", "/v1/recordings/{recording_id}"),
+    ("post", "/v1/rooms/{room_id}/invites"),
+    ("get", "/v1/rooms/{room_id}/invites"),
+    ("delete", "/v1/rooms/{room_id}/invites/{invite_id}"),
 ];
 
 #[tokio::test]

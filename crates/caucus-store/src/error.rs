@@ -11,6 +11,7 @@ pub enum Entity {
     Webhook,
     AuditEntry,
     Recording,
+    Invite,
 }
 
 impl Entity {
@@ -22,6 +23,7 @@ impl Entity {
             Entity::Webhook => "webhook delivery",
             Entity::AuditEntry => "audit entry",
             Entity::Recording => "recording",
+            Entity::Invite => "invite",
         }
     }
 }

@@ -10,7 +10,8 @@
 //!
 //! It keeps templates, rooms (with hashed passwords), breakout plans with pre-assignments, each
 //! room's breakout-version mark (so versions only grow across sessions and crashes), the
-//! webhook outbox, an audit log of management actions, recordings' metadata, and which sessions
+//! webhook outbox, an audit log of management actions, recordings' metadata, invite links (with
+//! their uses counted atomically), and which sessions
 //! and peers are live (ids only, so the start after a crash can announce their end). [`password`] hashes and verifies room
 //! and breakout passwords (PBKDF2-HMAC-SHA256); the store itself only ever sees hashes and refuses
 //! a `password_hash` that is not one.
@@ -48,6 +49,7 @@
 
 mod audit;
 mod error;
+mod invite;
 mod live;
 mod memory;
 mod outbox;
@@ -62,6 +64,7 @@ use caucus_proto::{RecordingId, RoomId, TemplateId, TemplateSpec};
 
 pub use audit::{AuditEntry, AuditRecord};
 pub use error::{Entity, StoreError};
+pub use invite::{INVITE_ID_BYTES, InviteRecord, InviteRefusal, is_invite_id, new_invite_id};
 pub use live::{LiveChange, LivePeer, LiveSession};
 pub use memory::MemoryStore;
 pub use outbox::{OutboxEntry, OutboxItem};
@@ -118,7 +121,7 @@ pub trait Store: Send + Sync {
     /// it is now. `NotFound` when absent.
     fn update_room(&self, id: &RoomId, patch: &RoomPatch, now_ms: u64) -> Result<RoomRecord>;
 
-    /// Deletes the room and its breakout plan. `NotFound` when absent.
+    /// Deletes the room, its breakout plan and its invites. `NotFound` when absent.
     fn delete_room(&self, id: &RoomId) -> Result<()>;
 
     // ---- breakout plans -------------------------------------------------------------------
@@ -195,6 +198,32 @@ pub trait Store: Send + Sync {
     /// Every recording that has not ended (`ended_at_ms` unset), oldest id first: after a
     /// crash, the ones the next start must close out.
     fn unfinished_recordings(&self) -> Result<Vec<RecordingRecord>>;
+
+    // ---- invites ---------------------------------------------------------------------------
+
+    /// Stores a new invite (with the `uses` and `revoked` it has). `NotFound` when its room is
+    /// absent; `Conflict` when the id is taken; `Invalid` for an id that is not
+    /// [`is_invite_id`], a `max_uses` of 0 or more `uses` than `max_uses`.
+    fn create_invite(&self, invite: &InviteRecord) -> Result<()>;
+
+    /// `NotFound` when no invite has this id.
+    fn get_invite(&self, id: &str) -> Result<InviteRecord>;
+
+    /// The room's invites, revoked ones too, oldest first. `NotFound` when the room is absent.
+    fn list_invites(&self, room: &RoomId) -> Result<Vec<InviteRecord>>;
+
+    /// Revokes the room's invite (again is fine) and returns it as it is now. `NotFound` when
+    /// the room has no invite with this id.
+    fn revoke_invite(&self, room: &RoomId, id: &str) -> Result<InviteRecord>;
+
+    /// Counts one use of the invite if it is usable at `now_ms` ([`InviteRecord::usable`]) and
+    /// returns it as it is after that use; otherwise counts nothing and says why. Atomic: two
+    /// redeems of an invite with one use left never both succeed.
+    fn redeem_invite(
+        &self,
+        id: &str,
+        now_ms: u64,
+    ) -> Result<std::result::Result<InviteRecord, InviteRefusal>>;
 
     // ---- live sessions --------------------------------------------------------------------
 

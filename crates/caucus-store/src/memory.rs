@@ -9,8 +9,9 @@ use caucus_proto::{RecordingId, RoomId, TemplateId, TemplateSpec};
 use crate::error::{Entity, StoreError};
 use crate::outbox::{delivery_not_found, duplicate_delivery};
 use crate::{
-    AuditEntry, AuditRecord, BreakoutPlan, LiveChange, LivePeer, LiveSession, OutboxEntry,
-    OutboxItem, RecordingRecord, Result, RoomPatch, RoomRecord, Store, Written, validate,
+    AuditEntry, AuditRecord, BreakoutPlan, InviteRecord, InviteRefusal, LiveChange, LivePeer,
+    LiveSession, OutboxEntry, OutboxItem, RecordingRecord, Result, RoomPatch, RoomRecord, Store,
+    Written, validate,
 };
 
 /// An in-memory [`Store`]. Cheap to create; share it with `Arc`.
@@ -32,6 +33,7 @@ struct Data {
     audit: Vec<AuditRecord>,
     recordings: BTreeMap<RecordingId, RecordingRecord>,
     live: BTreeMap<RoomId, LiveSession>,
+    invites: BTreeMap<String, InviteRecord>,
 }
 
 impl MemoryStore {
@@ -205,6 +207,7 @@ impl Store for MemoryStore {
             return Err(StoreError::not_found(Entity::Room, id));
         }
         data.plans.remove(id);
+        data.invites.retain(|_, invite| invite.room != *id);
         Ok(())
     }
 
@@ -347,6 +350,74 @@ impl Store for MemoryStore {
             .filter(|r| r.ended_at_ms.is_none())
             .cloned()
             .collect())
+    }
+
+    fn create_invite(&self, invite: &InviteRecord) -> Result<()> {
+        validate::invite(invite)?;
+        let mut data = self.data();
+        if !data.rooms.contains_key(&invite.room) {
+            return Err(StoreError::not_found(Entity::Room, &invite.room));
+        }
+        if data.invites.contains_key(&invite.id) {
+            return Err(StoreError::conflict(
+                Entity::Invite,
+                &invite.id,
+                "already exists",
+            ));
+        }
+        data.invites.insert(invite.id.clone(), invite.clone());
+        Ok(())
+    }
+
+    fn get_invite(&self, id: &str) -> Result<InviteRecord> {
+        self.data()
+            .invites
+            .get(id)
+            .cloned()
+            .ok_or_else(|| StoreError::not_found(Entity::Invite, id))
+    }
+
+    fn list_invites(&self, room: &RoomId) -> Result<Vec<InviteRecord>> {
+        let data = self.data();
+        if !data.rooms.contains_key(room) {
+            return Err(StoreError::not_found(Entity::Room, room));
+        }
+        let mut invites: Vec<InviteRecord> = data
+            .invites
+            .values()
+            .filter(|invite| invite.room == *room)
+            .cloned()
+            .collect();
+        invites.sort_by(|a, b| (a.created_at_ms, &a.id).cmp(&(b.created_at_ms, &b.id)));
+        Ok(invites)
+    }
+
+    fn revoke_invite(&self, room: &RoomId, id: &str) -> Result<InviteRecord> {
+        let mut data = self.data();
+        match data.invites.get_mut(id) {
+            Some(invite) if invite.room == *room => {
+                invite.revoked = true;
+                Ok(invite.clone())
+            }
+            _ => Err(StoreError::not_found(Entity::Invite, id)),
+        }
+    }
+
+    fn redeem_invite(
+        &self,
+        id: &str,
+        now_ms: u64,
+    ) -> Result<std::result::Result<InviteRecord, InviteRefusal>> {
+        validate::millis("now_ms", now_ms)?;
+        let mut data = self.data();
+        let Some(invite) = data.invites.get_mut(id) else {
+            return Ok(Err(InviteRefusal::Unknown));
+        };
+        if let Err(why) = invite.usable(now_ms) {
+            return Ok(Err(why));
+        }
+        invite.uses += 1;
+        Ok(Ok(invite.clone()))
     }
 
     fn record_lifecycle(&self, live: &[LiveChange], outbox: &[OutboxItem]) -> Result<()> {

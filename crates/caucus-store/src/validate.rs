@@ -5,7 +5,9 @@ use std::collections::BTreeSet;
 use caucus_proto::RoomId;
 
 use crate::error::StoreError;
-use crate::{AuditEntry, BreakoutPlan, OutboxItem, Result, RoomPatch, RoomRecord, password};
+use crate::{
+    AuditEntry, BreakoutPlan, InviteRecord, OutboxItem, Result, RoomPatch, RoomRecord, password,
+};
 
 /// How much of a delivery error is kept.
 pub(crate) const MAX_ERROR_BYTES: usize = 1024;
@@ -135,4 +137,30 @@ pub(crate) fn version_mark(mark: u64, count: u64) -> Result<u64> {
     mark.checked_add(count)
         .filter(|m| *m <= crate::MAX_VERSION_MARK)
         .ok_or_else(|| StoreError::invalid("count", "the room's breakout versions are used up"))
+}
+
+pub(crate) fn invite(invite: &InviteRecord) -> Result<()> {
+    if !crate::is_invite_id(&invite.id) {
+        return Err(StoreError::invalid(
+            "id",
+            "an invite id is 32 lowercase hex digits",
+        ));
+    }
+    not_empty("role", invite.role.as_str())?;
+    millis("created_at_ms", invite.created_at_ms)?;
+    if let Some(at) = invite.expires_at_ms {
+        millis("expires_at_ms", at)?;
+    }
+    match invite.max_uses {
+        Some(0) => return Err(StoreError::invalid("max_uses", "max_uses is at least 1")),
+        Some(max) if invite.uses > max => {
+            return Err(StoreError::invalid("uses", "more uses than max_uses"));
+        }
+        Some(max) => {
+            millis("max_uses", max)?;
+        }
+        None => {}
+    }
+    millis("uses", invite.uses)?;
+    Ok(())
 }

@@ -67,6 +67,12 @@ macro_rules! conformance {
             }
 
             #[test]
+            fn invites() {
+                let f = $fixture;
+                cases::invites(&*f.store);
+            }
+
+            #[test]
             fn invalid_values() {
                 let f = $fixture;
                 cases::invalid_values(&*f.store);
@@ -248,6 +254,174 @@ mod cases {
             ),
             "room",
         );
+    }
+
+    pub fn invites(store: &dyn Store) {
+        use caucus_proto::RoleName;
+        use caucus_store::{InviteRecord, InviteRefusal, is_invite_id, new_invite_id};
+
+        let (a, b) = (RoomId::from("a"), RoomId::from("b"));
+        store.create_room(&room("a", "breakout", 1)).unwrap();
+        store.create_room(&room("b", "breakout", 1)).unwrap();
+        let id = new_invite_id();
+        assert!(is_invite_id(&id), "{id}");
+        assert_ne!(id, new_invite_id(), "random");
+        assert_eq!(id.len(), 32, "128 bits as hex");
+        let invite = InviteRecord {
+            id: id.clone(),
+            room: a.clone(),
+            role: RoleName::from("guest"),
+            created_at_ms: 1_000,
+            expires_at_ms: Some(10_000),
+            max_uses: Some(2),
+            uses: 0,
+            revoked: false,
+        };
+        store.create_invite(&invite).unwrap();
+        assert_eq!(store.get_invite(&id).unwrap(), invite);
+        is_conflict(store.create_invite(&invite), Entity::Invite);
+        assert_eq!(
+            store.create_invite(&InviteRecord {
+                id: new_invite_id(),
+                room: RoomId::from("zzz"),
+                ..invite.clone()
+            }),
+            Err(not_found(Entity::Room, "zzz"))
+        );
+        let bad_id = InviteRecord {
+            id: "not-an-id".into(),
+            ..invite.clone()
+        };
+        is_invalid(store.create_invite(&bad_id), "id");
+        let no_uses = InviteRecord {
+            id: new_invite_id(),
+            max_uses: Some(0),
+            ..invite.clone()
+        };
+        is_invalid(store.create_invite(&no_uses), "max_uses");
+
+        // Redeeming counts one use while usable, then says why not.
+        let first = store.redeem_invite(&id, 2_000).unwrap().unwrap();
+        assert_eq!(first.uses, 1);
+        assert_eq!(store.redeem_invite(&id, 2_001).unwrap().unwrap().uses, 2);
+        assert_eq!(
+            store.redeem_invite(&id, 2_002).unwrap(),
+            Err(InviteRefusal::UsedUp)
+        );
+        assert_eq!(
+            store.get_invite(&id).unwrap().uses,
+            2,
+            "a refusal counts nothing"
+        );
+        assert_eq!(
+            store.redeem_invite(&new_invite_id(), 2_000).unwrap(),
+            Err(InviteRefusal::Unknown)
+        );
+
+        // Unlimited, but expiring: usable up to the instant before `expires_at_ms`.
+        let open = InviteRecord {
+            id: new_invite_id(),
+            created_at_ms: 2_000,
+            max_uses: None,
+            ..invite.clone()
+        };
+        store.create_invite(&open).unwrap();
+        for _ in 0..5 {
+            store.redeem_invite(&open.id, 9_999).unwrap().unwrap();
+        }
+        assert_eq!(
+            store.redeem_invite(&open.id, 10_000).unwrap(),
+            Err(InviteRefusal::Expired)
+        );
+        assert_eq!(store.get_invite(&open.id).unwrap().uses, 5);
+
+        // Never expiring; revoked in its own room only.
+        let forever = InviteRecord {
+            id: new_invite_id(),
+            created_at_ms: 3_000,
+            expires_at_ms: None,
+            max_uses: None,
+            role: RoleName::from("host"),
+            ..invite.clone()
+        };
+        store.create_invite(&forever).unwrap();
+        store
+            .redeem_invite(&forever.id, u64::from(u32::MAX))
+            .unwrap()
+            .unwrap();
+        assert_eq!(
+            store.revoke_invite(&b, &forever.id),
+            Err(not_found(Entity::Invite, &forever.id))
+        );
+        let revoked = store.revoke_invite(&a, &forever.id).unwrap();
+        assert!(revoked.revoked);
+        assert_eq!(revoked.uses, 1);
+        assert!(
+            store.revoke_invite(&a, &forever.id).unwrap().revoked,
+            "again is fine"
+        );
+        assert_eq!(
+            store.redeem_invite(&forever.id, 3_001).unwrap(),
+            Err(InviteRefusal::Revoked)
+        );
+        let unknown = new_invite_id();
+        assert_eq!(
+            store.revoke_invite(&a, &unknown),
+            Err(not_found(Entity::Invite, &unknown))
+        );
+
+        // Listed by room, oldest first, revoked ones too.
+        let other = InviteRecord {
+            id: new_invite_id(),
+            room: b.clone(),
+            created_at_ms: 500,
+            ..invite.clone()
+        };
+        store.create_invite(&other).unwrap();
+        let listed: Vec<String> = store
+            .list_invites(&a)
+            .unwrap()
+            .into_iter()
+            .map(|i| i.id)
+            .collect();
+        assert_eq!(listed, [id.clone(), open.id.clone(), forever.id.clone()]);
+        assert_eq!(store.list_invites(&b).unwrap(), vec![other.clone()]);
+        assert_eq!(
+            store.list_invites(&RoomId::from("zzz")),
+            Err(not_found(Entity::Room, "zzz"))
+        );
+
+        // Many visitors at once: exactly `max_uses` of them get in.
+        let rush = InviteRecord {
+            id: new_invite_id(),
+            created_at_ms: 4_000,
+            expires_at_ms: None,
+            max_uses: Some(3),
+            ..invite.clone()
+        };
+        store.create_invite(&rush).unwrap();
+        let admitted = std::thread::scope(|scope| {
+            let visitors: Vec<_> = (0..8)
+                .map(|_| scope.spawn(|| store.redeem_invite(&rush.id, 4_001).unwrap()))
+                .collect();
+            visitors
+                .into_iter()
+                .map(|v| v.join().unwrap())
+                .filter(Result::is_ok)
+                .count()
+        });
+        assert_eq!(admitted, 3);
+        assert_eq!(store.get_invite(&rush.id).unwrap().uses, 3);
+        store.revoke_invite(&a, &rush.id).unwrap();
+
+        // Deleting a room deletes its invites, and only its.
+        store.delete_room(&a).unwrap();
+        assert_eq!(store.get_invite(&id), Err(not_found(Entity::Invite, &id)));
+        assert_eq!(
+            store.redeem_invite(&open.id, 2_000).unwrap(),
+            Err(InviteRefusal::Unknown)
+        );
+        assert_eq!(store.get_invite(&other.id).unwrap(), other);
     }
 
     pub fn recordings(store: &dyn Store) {

@@ -114,7 +114,7 @@ fn migrations_are_idempotent_and_the_file_is_set_up_for_durability() {
     let version: u32 = conn
         .pragma_query_value(None, "user_version", |r| r.get(0))
         .unwrap();
-    assert_eq!(version, 4);
+    assert_eq!(version, 5);
     let tables: Vec<String> = conn
         .prepare("SELECT name FROM sqlite_schema WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY name")
         .unwrap()
@@ -127,6 +127,7 @@ fn migrations_are_idempotent_and_the_file_is_set_up_for_durability() {
         [
             "audit_log",
             "breakout_plans",
+            "invites",
             "live_peers",
             "live_sessions",
             "recordings",

@@ -15,6 +15,7 @@
 pub mod body;
 mod breakouts;
 pub mod error;
+mod invites;
 mod live;
 mod paths;
 mod recordings;
@@ -139,12 +140,24 @@ pub fn router(state: ApiState) -> Router {
         )
         .route("/v1/recordings/{recording_id}", get(recordings::get_one))
         .route("/v1/recordings/{recording_id}/stop", post(recordings::stop))
+        .route(
+            "/v1/rooms/{room_id}/invites",
+            get(invites::list).post(invites::create),
+        )
+        .route(
+            "/v1/rooms/{room_id}/invites/{invite_id}",
+            axum::routing::delete(invites::revoke),
+        )
         .route_layer(axum::middleware::from_fn_with_state(state.clone(), auth))
+        .with_state(state.clone());
+    // The invite id is the credential: no management token (the HTTP rate limit applies).
+    let invites = Router::new()
+        .route("/invite/{invite_id}/join", post(invites::join))
         .with_state(state);
     let docs: Router = utoipa_swagger_ui::SwaggerUi::new("/docs")
         .url("/v1/openapi.json", ApiDoc::openapi())
         .into();
-    managed.merge(docs)
+    managed.merge(invites).merge(docs)
 }
 
 /// The management token check: `Authorization: Bearer <token>` with `mgmt: true`.
@@ -296,6 +309,7 @@ pub fn unique(base: &str, taken: impl Fn(&str) -> bool) -> String {
         breakouts::options, breakouts::assign, breakouts::preassign, breakouts::open,
         breakouts::close, breakouts::extend, breakouts::broadcast,
         recordings::create, recordings::list, recordings::get_one, recordings::stop,
+        invites::create, invites::list, invites::revoke,
     ),
     components(schemas(error::Envelope, schema::BreakoutsViewDoc, schema::PeerInfoDoc)),
     modifiers(&BearerAuth, &OptionalBodies),
@@ -403,6 +417,7 @@ mod tests {
             paths::PEER_PATTERN,
             paths::BREAKOUT_PATTERN,
             paths::RECORDING_PATTERN,
+            paths::INVITE_PATTERN,
             paths::NAME_PATTERN,
         ];
         for (at, pattern) in &found {
@@ -461,6 +476,20 @@ mod tests {
                 name.is_match(sample),
                 caucus_core::text::is_printable_name(sample),
                 "{sample:?}: the document's name pattern and the name rule disagree"
+            );
+        }
+        let invite = regex::Regex::new(paths::INVITE_PATTERN).expect("compiles");
+        let issued = caucus_store::new_invite_id();
+        for sample in [
+            issued.as_str(),
+            "3F9C0A6B1E2D4C5A7B8E9F0112233445",
+            "abc",
+            "",
+        ] {
+            assert_eq!(
+                invite.is_match(sample),
+                caucus_store::is_invite_id(sample),
+                "{sample:?}"
             );
         }
         let recording = regex::Regex::new(paths::RECORDING_PATTERN).expect("compiles");

@@ -16,6 +16,8 @@ pub const USER_ID_PATTERN: &str = "^[A-Za-z0-9_-]([A-Za-z0-9._-]{0,126}[A-Za-z0-
 pub const PEER_PATTERN: &str = "^p[0-9]+$";
 /// A breakout id as the session issues it.
 pub const BREAKOUT_PATTERN: &str = "^b[0-9]+$";
+/// An invite id as the server issues it.
+pub const INVITE_PATTERN: &str = "^[0-9a-f]{32}$";
 /// A recording id as the server issues it.
 pub const RECORDING_PATTERN: &str = "^rec[0-9]+$";
 /// The pattern of a name people read (display, room, breakout, template names): no control,
@@ -102,4 +104,22 @@ pub struct RecordingPath {
     /// A recording, e.g. `rec4021`.
     #[param(pattern = "^rec[0-9]+$", example = "rec4021")]
     recording_id: String,
+}
+
+/// `/v1/rooms/{room_id}/invites/{invite_id}`
+#[derive(Debug, IntoParams)]
+#[into_params(parameter_in = Path)]
+pub struct InvitePath {
+    /// A room id.
+    #[param(
+        pattern = "^[A-Za-z0-9_-]([A-Za-z0-9._-]{0,62}[A-Za-z0-9_-])?$",
+        example = "demo"
+    )]
+    room_id: String,
+    /// An invite of the room: 32 lowercase hex digits.
+    #[param(
+        pattern = "^[0-9a-f]{32}$",
+        example = "3f9c0a6b1e2d4c5a7b8e9f0112233445"
+    )]
+    invite_id: String,
 }

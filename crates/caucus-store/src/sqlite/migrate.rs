@@ -15,6 +15,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../../migrations/0002_recordings.sql"),
     include_str!("../../migrations/0003_version_marks.sql"),
     include_str!("../../migrations/0004_live_sessions.sql"),
+    include_str!("../../migrations/0005_invites.sql"),
 ];
 
 /// Marks the file as Caucus's (`PRAGMA application_id`, "CAUC"), so the store refuses to

@@ -13,7 +13,9 @@
 //! with `NORMAL`); [`Store::enqueue_webhooks`] takes a batch so that a command's deliveries cost
 //! one. [`Durability::ProcessCrash`] opts into `NORMAL` where that trade is wanted.
 
+mod invites;
 mod migrate;
+mod rooms;
 
 use std::fmt;
 use std::path::{Path, PathBuf};
@@ -28,10 +30,11 @@ use tracing::{debug, info, warn};
 use crate::error::{Entity, StoreError};
 use crate::outbox::{delivery_not_found, duplicate_delivery};
 use crate::{
-    AuditEntry, AuditRecord, BreakoutPlan, LiveChange, LivePeer, LiveSession, OutboxEntry,
-    OutboxItem, RecordingPolicy, RecordingRecord, Result, RoomPatch, RoomRecord, Store, Written,
-    validate,
+    AuditEntry, AuditRecord, BreakoutPlan, InviteRecord, InviteRefusal, LiveChange, LivePeer,
+    LiveSession, OutboxEntry, OutboxItem, RecordingRecord, Result, RoomPatch, RoomRecord, Store,
+    Written, validate,
 };
+use rooms::{RoomRow, SELECT_ROOM, insert_room, select_room};
 
 /// The database file inside the data dir.
 pub const DB_FILE: &str = "caucus.db";
@@ -654,6 +657,28 @@ impl Store for SqliteStore {
         })
     }
 
+    fn create_invite(&self, invite: &InviteRecord) -> Result<()> {
+        validate::invite(invite)?;
+        self.write("create_invite", |tx| invites::create(tx, invite))
+    }
+
+    fn get_invite(&self, id: &str) -> Result<InviteRecord> {
+        self.read("get_invite", |conn| invites::get(conn, id))
+    }
+
+    fn list_invites(&self, room: &RoomId) -> Result<Vec<InviteRecord>> {
+        self.read("list_invites", |conn| invites::list(conn, room))
+    }
+
+    fn revoke_invite(&self, room: &RoomId, id: &str) -> Result<InviteRecord> {
+        self.write("revoke_invite", |tx| invites::revoke(tx, room, id))
+    }
+
+    fn redeem_invite(&self, id: &str, now: u64) -> Result<Result<InviteRecord, InviteRefusal>> {
+        validate::millis("now_ms", now)?;
+        self.write("redeem_invite", |tx| invites::redeem(tx, id, now))
+    }
+
     fn record_lifecycle(&self, live: &[LiveChange], outbox: &[OutboxItem]) -> Result<()> {
         for change in live {
             validate::live_change(change)?;
@@ -800,72 +825,12 @@ fn open_reader(path: &Path) -> Result<Connection> {
     Ok(conn)
 }
 
-fn exists(conn: &Connection, sql: &str, key: &str) -> Result<bool> {
+pub(super) fn exists(conn: &Connection, sql: &str, key: &str) -> Result<bool> {
     Ok(conn
         .prepare_cached(sql)?
         .query_row([key], |_| Ok(()))
         .optional()?
         .is_some())
-}
-
-const SELECT_ROOM: &str = "SELECT id, name, template, password_hash, locked, recording, \
-                           created_at_ms, updated_at_ms FROM rooms";
-
-fn select_room(conn: &Connection, id: &RoomId) -> Result<Option<RoomRecord>> {
-    conn.prepare_cached(&format!("{SELECT_ROOM} WHERE id = ?1"))?
-        .query_row([id.as_str()], RoomRow::from_row)
-        .optional()?
-        .map(RoomRow::into_record)
-        .transpose()
-}
-
-fn insert_room(tx: &Transaction<'_>, room: &RoomRecord, recording: &str) -> Result<()> {
-    tx.prepare_cached(
-        "INSERT INTO rooms (id, name, template, password_hash, locked, recording,
-                            created_at_ms, updated_at_ms)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
-    )?
-    .execute(params![
-        room.id.as_str(),
-        room.name,
-        room.template.as_str(),
-        room.password_hash,
-        room.locked,
-        recording,
-        validate::millis("created_at_ms", room.created_at_ms)?,
-        validate::millis("updated_at_ms", room.updated_at_ms)?,
-    ])?;
-    Ok(())
-}
-
-/// A room row before its JSON column is decoded (decoding errors are ours, not rusqlite's).
-struct RoomRow {
-    record: RoomRecord,
-    recording: String,
-}
-
-impl RoomRow {
-    fn from_row(row: &Row<'_>) -> rusqlite::Result<RoomRow> {
-        Ok(RoomRow {
-            record: RoomRecord {
-                id: RoomId::from(row.get::<_, String>(0)?),
-                name: row.get(1)?,
-                template: TemplateId::from(row.get::<_, String>(2)?),
-                password_hash: row.get(3)?,
-                locked: row.get(4)?,
-                recording: RecordingPolicy::default(),
-                created_at_ms: millis_at(row, 6)?,
-                updated_at_ms: millis_at(row, 7)?,
-            },
-            recording: row.get(5)?,
-        })
-    }
-
-    fn into_record(self) -> Result<RoomRecord> {
-        let mut record = self.record;
-        record.recording = from_json(&self.recording, Entity::Room, &record.id)?;
-        Ok(record)
-    }
 }
 
 /// A recording id as SQLite's signed 64-bit key (ids are issued below 2^53).
@@ -877,7 +842,7 @@ fn recording_key(id: RecordingId) -> Result<i64> {
 }
 
 /// A non-negative integer column as `u64` (the store only writes non-negative values).
-fn millis_at(row: &Row<'_>, index: usize) -> rusqlite::Result<u64> {
+pub(super) fn millis_at(row: &Row<'_>, index: usize) -> rusqlite::Result<u64> {
     let value: i64 = row.get(index)?;
     u64::try_from(value).map_err(|_| rusqlite::Error::IntegralValueOutOfRange(index, value))
 }
@@ -886,7 +851,7 @@ fn to_json<T: serde::Serialize>(value: &T) -> Result<String> {
     serde_json::to_string(value).map_err(|e| StoreError::Backend(format!("cannot encode: {e}")))
 }
 
-fn from_json<T: serde::de::DeserializeOwned>(
+pub(super) fn from_json<T: serde::de::DeserializeOwned>(
     json: &str,
     entity: Entity,
     id: impl fmt::Display,

@@ -8,6 +8,7 @@ use std::process::Command;
 use caucus_proto::{RoomId, TemplateId};
 
 use super::*;
+use crate::RecordingPolicy;
 
 const CRASH_ENV: &str = "CAUCUS_STORE_CRASH";
 const COMMITTED: usize = 25;
