@@ -580,7 +580,10 @@ impl Engine {
         let Some(peer) = self.peers.get(&key) else {
             return;
         };
-        let published: Vec<TrackKey> = peer.published.values().copied().collect();
+        // In key order, not the map's (randomly seeded) order: each ended track emits
+        // events, and the same inputs must give the same outputs in the same order.
+        let mut published: Vec<TrackKey> = peer.published.values().copied().collect();
+        published.sort_unstable();
         let showing: Vec<TrackKey> = peer
             .slots
             .iter()
