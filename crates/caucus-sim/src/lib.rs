@@ -11,6 +11,7 @@
 //! nothing; [`Plan::twin`] builds the differential plan (moves against fresh joins). `docs/testing.md` (section *Simulation*) tells how to run, sweep and replay.
 
 pub mod client;
+pub mod dtls;
 pub mod net;
 pub mod oracle;
 pub mod plan;

@@ -87,12 +87,13 @@ fn a_plan_and_its_network_replay_bit_for_bit() {
     );
 }
 
-/// The whole run's digest, twice. Not yet true: str0m's DTLS keys come from the crypto
-/// library's generator and some iteration orders inside str0m and the engine come from
-/// randomly seeded hash maps, which moves a few packets by microseconds and, through the
-/// network's per-instant fates, can change what a run observes. Run it on purpose to see.
+/// The whole run's digest, twice. Not yet true for every seed: str0m's pacer chooses which
+/// send stream carries probe padding by walking a randomly seeded `HashMap`, and the
+/// transport-wide sequence numbers follow, so a subscriber with two video slots can answer
+/// at another microsecond and, through the per-instant fates, observe something else (see
+/// docs/testing.md, Simulation). Run it on purpose to see.
 #[test]
-#[ignore = "known: runs are not yet bit-for-bit (see docs/testing.md, Simulation)"]
+#[ignore = "known: str0m chooses its padding stream in hash-map order (docs/testing.md, Simulation)"]
 fn a_run_replays_bit_for_bit() {
     for seed in [3, 42] {
         let first = run_seed(seed, Duration::from_secs(SECONDS));
