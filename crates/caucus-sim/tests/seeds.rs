@@ -87,13 +87,13 @@ fn a_plan_and_its_network_replay_bit_for_bit() {
     );
 }
 
-/// The whole run's digest, twice. Not yet true for every seed: str0m's pacer chooses which
-/// send stream carries probe padding by walking a randomly seeded `HashMap`, and the
-/// transport-wide sequence numbers follow, so a subscriber with two video slots can answer
-/// at another microsecond and, through the per-instant fates, observe something else (see
-/// docs/testing.md, Simulation). Run it on purpose to see.
+/// The whole run's digest, twice. Not yet true for every seed: str0m walks randomly seeded
+/// `HashMap`s of its streams where the walk decides an output (which send stream carries
+/// probe padding, and with it the transport-wide sequence numbers; what goes into an RTCP
+/// packet), so a client can answer at another microsecond and, through the per-instant
+/// fates, observe something else (docs/testing.md, Simulation). Run it on purpose to see.
 #[test]
-#[ignore = "known: str0m chooses its padding stream in hash-map order (docs/testing.md, Simulation)"]
+#[ignore = "known: str0m walks randomly seeded hash maps of its streams (docs/testing.md, Simulation)"]
 fn a_run_replays_bit_for_bit() {
     for seed in [3, 42] {
         let first = run_seed(seed, Duration::from_secs(SECONDS));
