@@ -94,6 +94,7 @@ impl Engine {
         if let Some(bps) = self.config.bandwidth_estimation {
             config = config.enable_bwe(Some(Bitrate::bps(bps)));
         }
+        let send_buffers = (config.send_buffer_audio(), config.send_buffer_video());
         let mut rtc = config.build(now);
         for local in &self.config.candidates {
             rtc.add_local_candidate(local.to_str0m()?);
@@ -114,7 +115,7 @@ impl Engine {
 
         let ufrag = rtc.direct_api().local_ice_credentials().ufrag;
         self.driver.demux.insert_ufrag(ufrag, peer);
-        let mut state = Peer::new(rtc);
+        let mut state = Peer::new(rtc, send_buffers);
         // Until str0m's first estimate, layers are chosen within the starting rate.
         state.bandwidth = self.config.bandwidth_estimation;
         self.peers.insert(peer, Box::new(state));
@@ -579,7 +580,10 @@ impl Engine {
         let Some(peer) = self.peers.get(&key) else {
             return;
         };
-        let published: Vec<TrackKey> = peer.published.values().copied().collect();
+        // In key order, not the map's (randomly seeded) order: each ended track emits
+        // events, and the same inputs must give the same outputs in the same order.
+        let mut published: Vec<TrackKey> = peer.published.values().copied().collect();
+        published.sort_unstable();
         let showing: Vec<TrackKey> = peer
             .slots
             .iter()

@@ -107,7 +107,10 @@
 //! NACK/RTX are str0m's: video is written `nackable`, so str0m answers subscriber NACKs
 //! from its RTX cache (tested end to end: a packet lost between engine and subscriber is
 //! resent with its sequence number), and str0m NACKs the publisher for packets lost
-//! upstream. Keyframes are recognised in the payload without depacketizing
+//! upstream. A slot that stops showing a track forgets what it sent (its send stream's
+//! RTX cache is made anew), so a late NACK — or a padding probe — can never bring back a
+//! packet of a track that has left the subscriber's set, even once the slot shows
+//! another track on the same SSRC. Keyframes are recognised in the payload without depacketizing
 //! (`keyframe.rs`): VP8 (descriptor S=1, PID=0, frame tag P=0, plus the picture size
 //! from the keyframe header), VP9 (B=1, P=0) and H.264 (IDR/SPS, single, STAP-A or
 //! FU-A start). Other codecs count as "unknown", and a layer switch then happens at once.

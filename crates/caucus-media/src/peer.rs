@@ -39,10 +39,19 @@ pub(crate) struct Peer {
     pub(crate) bwe_targets: (u64, u64),
     /// At the last allocation the estimate held a simulcast track below its best layer.
     pub(crate) bandwidth_limited: bool,
+    /// The retransmission cache sizes (packets) of this peer's audio and video send
+    /// streams, as its `RtcConfig` set them: a slot's cache is made anew at these sizes.
+    send_buffers: (usize, usize),
 }
 
+/// How long a send stream keeps packets for retransmission, and the share of resent bytes
+/// above which it stops answering NACKs: str0m's defaults, which the engine keeps.
+const RTX_CACHE_AGE: Duration = Duration::from_secs(3);
+const RTX_RATIO_CAP: Option<f32> = Some(0.15);
+
 impl Peer {
-    pub(crate) fn new(rtc: Rtc) -> Self {
+    /// `send_buffers`: the audio and video send buffer sizes of `rtc`'s config.
+    pub(crate) fn new(rtc: Rtc, send_buffers: (usize, usize)) -> Self {
         Peer {
             rtc,
             connected: false,
@@ -57,6 +66,23 @@ impl Peer {
             over_limit: 0,
             bwe_targets: (0, 0),
             bandwidth_limited: false,
+            send_buffers,
+        }
+    }
+
+    /// Slot `mid` stops showing its track: its send stream forgets every packet it sent
+    /// (str0m's retransmission cache, which answers NACKs and feeds padding probes, is made
+    /// anew; resends already queued find nothing in it and are skipped). Without this a
+    /// NACK for a sequence number of the previous track, or a padding probe, would send a
+    /// packet of a track that has left the subscriber's set — long after, on a reused slot.
+    /// The SSRC and numbering stay: the next track continues the same RTP stream.
+    pub(crate) fn forget_sent(&mut self, mid: Mid, kind: MediaKind) {
+        let packets = match kind {
+            MediaKind::Audio => self.send_buffers.0,
+            MediaKind::Video => self.send_buffers.1,
+        };
+        if let Some(stream) = self.rtc.direct_api().stream_tx_by_mid(mid, None) {
+            stream.set_rtx_cache(packets, RTX_CACHE_AGE, RTX_RATIO_CAP);
         }
     }
 

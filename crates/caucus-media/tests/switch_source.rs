@@ -3,7 +3,10 @@
 
 mod common;
 
-use common::{Net, Spec};
+use std::time::Duration;
+
+use caucus_media::MediaKind;
+use common::{DropRule, Net, Spec};
 
 #[test]
 fn switching_publisher_reuses_slots_with_continuous_sequence_numbers() {
@@ -60,5 +63,87 @@ fn switching_publisher_reuses_slots_with_continuous_sequence_numbers() {
     assert!(
         net.client("carol").keyframe_requests.len() > carol_kf_before,
         "carol is asked for a keyframe when bob starts showing her video"
+    );
+}
+
+/// A slot given to another track forgets what it sent for the previous one. Bob's slot
+/// shows alice's video; her last packet before the switch is lost on the way, so carol's
+/// first packet on the same stream shows bob a gap and he NACKs its sequence number. The
+/// packet belongs to a track that is no longer his: nothing of alice may come back. A
+/// packet of carol's lost afterwards is still recovered: the slot answers NACKs for what
+/// it sent since the switch.
+#[test]
+fn a_reused_slot_does_not_resend_its_previous_track() {
+    let mut net = Net::new();
+    net.join("alice", Spec::publisher());
+    net.join("carol", Spec::publisher());
+    net.join(
+        "bob",
+        Spec {
+            recv_video: 1,
+            ..Spec::default()
+        },
+    );
+    let alice = net.track("alice", MediaKind::Video);
+    let carol = net.track("carol", MediaKind::Video);
+    net.subscribe("bob", &[alice]);
+    for _ in 0..5 {
+        net.send("alice", MediaKind::Video);
+        net.tick();
+    }
+    let last = (*net
+        .client("bob")
+        .got("alice", "video")
+        .last()
+        .expect("alice's video"))
+    .clone();
+    let to = net.client("bob").addr;
+    // alice/video/5 leaves the engine for bob and is lost.
+    net.drop_rule = Some(DropRule {
+        to,
+        ssrc: last.ssrc,
+        seq: (last.seq + 1) as u16,
+        dropped: 0,
+    });
+    net.send("alice", MediaKind::Video);
+    net.tick();
+    assert_eq!(net.drop_rule.as_ref().map(|r| r.dropped), Some(1));
+
+    let switched = net.now;
+    net.subscribe("bob", &[carol]);
+    assert_eq!(net.offers, 0, "the pool's slot is reused: no offer");
+    // carol/video/3 is lost too: the slot's own packet, which a NACK must recover.
+    net.drop_rule = Some(DropRule {
+        to,
+        ssrc: last.ssrc,
+        seq: (last.seq + 2 + 3) as u16,
+        dropped: 0,
+    });
+    for _ in 0..20 {
+        net.send("carol", MediaKind::Video);
+        net.run_for(Duration::from_millis(20));
+    }
+    assert_eq!(net.drop_rule.as_ref().map(|r| r.dropped), Some(1));
+
+    let bob = net.client("bob");
+    let late: Vec<_> = bob
+        .got("alice", "video")
+        .into_iter()
+        .filter(|r| r.at > switched)
+        .map(|r| (r.at - switched, r.payload.clone()))
+        .collect();
+    assert!(
+        late.is_empty(),
+        "alice's packets after her track left bob's slot: {late:?}"
+    );
+    let recovered = bob
+        .got("carol", "video")
+        .into_iter()
+        .find(|r| r.payload == "carol/video/3")
+        .map(|r| r.seq);
+    assert_eq!(
+        recovered,
+        Some(last.seq + 5),
+        "carol's lost packet is resent on the slot's stream"
     );
 }

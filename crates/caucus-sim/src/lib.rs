@@ -11,6 +11,7 @@
 //! nothing; [`Plan::twin`] builds the differential plan (moves against fresh joins). `docs/testing.md` (section *Simulation*) tells how to run, sweep and replay.
 
 pub mod client;
+pub mod dtls;
 pub mod net;
 pub mod oracle;
 pub mod plan;
@@ -22,24 +23,6 @@ use std::time::Duration;
 pub use oracle::Findings;
 pub use plan::Plan;
 pub use world::{Stats, World};
-
-/// Which known failures a run tolerates; each is reported, kept apart from the failures,
-/// and fails the run when its flag is off.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Known {
-    /// A slot reused for another track still answers NACKs from its retransmission cache: a
-    /// packet of the slot's previous track reaches the subscriber long after that track left
-    /// its desired set (seeds 29 and 95).
-    pub late_resend: bool,
-}
-
-/// What the committed seeds tolerate today.
-pub const KNOWN: Known = Known {
-    late_resend: KNOWN_LATE_RESEND,
-};
-
-/// See [`Known::late_resend`].
-pub const KNOWN_LATE_RESEND: bool = true;
 
 /// What one seed's run produced.
 #[derive(Debug, Clone)]
@@ -54,7 +37,7 @@ pub struct Outcome {
 impl Outcome {
     /// The failures, in words (empty: the run passed).
     pub fn failures(&self) -> Vec<String> {
-        self.findings.failures(KNOWN)
+        self.findings.failures()
     }
 }
 

@@ -2,9 +2,10 @@
 //! delay (a per-link base plus jitter, so datagrams overtake each other), may be lost or
 //! duplicated, and a client may be cut off for a while (a blackout).
 //!
-//! Faults touch RTP and RTCP only; STUN and DTLS always arrive. Each media datagram's fate is a hash of the seed, its two addresses and its number on that
-//! (source, destination) pair — not a draw from a shared generator — so the fate of one
-//! link's traffic does not depend on the order in which unrelated links happened to send.
+//! Faults touch RTP and RTCP only; STUN and DTLS always arrive. Each media datagram's fate
+//! is a hash of the seed, its two addresses and the instant it was sent — not a draw from a
+//! shared generator — so the fate of one link's traffic does not depend on the order in
+//! which unrelated links, or the streams of one connection, happened to send.
 
 use std::cmp::Reverse;
 use std::collections::{BTreeMap, BinaryHeap};
@@ -35,8 +36,24 @@ impl Faults {
     };
 }
 
-/// A datagram in flight: (arrival, source, destination, number on its pair) orders it.
-type Key = (Duration, SocketAddr, SocketAddr, u64, u8);
+/// A datagram in flight: (arrival, source, destination, [`rank`], number on its pair,
+/// copy) orders it.
+type Key = (Duration, SocketAddr, SocketAddr, u64, u64, u8);
+
+/// Where a datagram goes among those landing at one instant on one pair: an RTP packet by
+/// its SSRC and sequence number (plain text in SRTP), anything else after them in the
+/// order sent. Which of two RTP packets str0m emits first at one instant can depend on
+/// the order of its randomly seeded hash maps (media and padding of different streams);
+/// the receiver then handles them in one order on every run.
+fn rank(bytes: &[u8]) -> u64 {
+    let rtp = bytes.len() >= 12 && bytes[0] >> 6 == 2 && !(64..96).contains(&(bytes[1] & 0x7f));
+    if !rtp {
+        return u64::MAX;
+    }
+    let ssrc = u32::from_be_bytes([bytes[8], bytes[9], bytes[10], bytes[11]]);
+    let seq = u16::from_be_bytes([bytes[2], bytes[3]]);
+    (u64::from(ssrc) << 16) | u64::from(seq)
+}
 
 #[derive(Debug)]
 pub struct Net {
@@ -100,7 +117,7 @@ impl Net {
         if !media {
             let at = now + self.base_delay(src, dst);
             self.in_flight
-                .push(Reverse(((at, src, dst, number, 2), bytes)));
+                .push(Reverse(((at, src, dst, u64::MAX, number, 2), bytes)));
             return;
         }
         // One fate for everything a pair sends at one instant: which of two datagrams sent
@@ -121,10 +138,11 @@ impl Net {
         } else {
             1
         };
+        let rank = rank(&bytes);
         for copy in 0..copies {
             let at = now + base + jitter(mix(fate ^ (2 + u64::from(copy))));
             self.in_flight
-                .push(Reverse(((at, src, dst, number, copy), bytes.clone())));
+                .push(Reverse(((at, src, dst, rank, number, copy), bytes.clone())));
         }
     }
 

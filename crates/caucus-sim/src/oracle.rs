@@ -98,7 +98,9 @@ pub struct Findings {
     /// and `track_published` naming a track or peer the receiver was never told of.
     pub unknown_slot: Vec<String>,
     /// Packets sent while their pair was allowed but received more than [`GRACE`] after it
-    /// ended: retransmissions from a reused slot (see [`crate::KNOWN_LATE_RESEND`]).
+    /// ended: a retransmission (or padding probe) of a track that has left its slot. Kept
+    /// apart from [`Findings::isolation`] (packets sent while their pair was not allowed)
+    /// because the cause differs; both fail a run.
     pub late_resends: Vec<String>,
     pub liveness: Vec<String>,
     pub refusals: Vec<String>,
@@ -106,8 +108,8 @@ pub struct Findings {
 }
 
 impl Findings {
-    /// The failures, in words, but for the known leaks `allow` tolerates.
-    pub fn failures(&self, allow: crate::Known) -> Vec<String> {
+    /// The failures, in words.
+    pub fn failures(&self) -> Vec<String> {
         let mut all: Vec<String> = Vec::new();
         let tag = |name: &str, v: &[String]| {
             v.iter()
@@ -120,9 +122,7 @@ impl Findings {
         all.extend(tag("unknown", &self.unknown_names));
         all.extend(tag("track_unpublished", &self.unknown_track_unpublished));
         all.extend(tag("slot", &self.unknown_slot));
-        if !allow.late_resend {
-            all.extend(tag("late_resend", &self.late_resends));
-        }
+        all.extend(tag("late_resend", &self.late_resends));
         all.extend(tag("liveness", &self.liveness));
         all.extend(tag("refusal", &self.refusals));
         all

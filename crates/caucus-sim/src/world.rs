@@ -123,6 +123,9 @@ impl World {
         let base = *BASE.get_or_init(Instant::now);
         // str0m's ids (SSRCs, mids, ICE credentials) come from this thread's fastrand.
         fastrand::seed(mix(plan.seed ^ 0x57_72_30_6d));
+        // …and the DTLS library's timers from a seeded sequence per run.
+        crate::dtls::install();
+        crate::dtls::seed(mix(plan.seed ^ 0x64_74_6c_73));
         let mut config = EngineConfig::new(server_addr());
         config.keyframe_request_interval = Duration::from_millis(500);
         let engine = Engine::new(config);

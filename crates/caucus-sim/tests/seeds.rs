@@ -87,12 +87,56 @@ fn a_plan_and_its_network_replay_bit_for_bit() {
     );
 }
 
-/// The whole run's digest, twice. Not yet true: str0m's DTLS keys come from the crypto
-/// library's generator and some iteration orders inside str0m and the engine come from
-/// randomly seeded hash maps, which moves a few packets by microseconds and, through the
-/// network's per-instant fates, can change what a run observes. Run it on purpose to see.
+/// Datagrams a pair sends at one instant reach the receiver in one order, whatever order
+/// they were sent in: RTP by SSRC and sequence number, the rest after them as sent. (str0m
+/// may emit packets of different streams at one instant in either order from run to run.)
 #[test]
-#[ignore = "known: runs are not yet bit-for-bit (see docs/testing.md, Simulation)"]
+fn datagrams_sent_together_arrive_in_one_order() {
+    use caucus_sim::net::{Faults, Net};
+    let (a, b) = (
+        "192.0.2.1:7882".parse().expect("addr"),
+        "198.51.0.1:5000".parse().expect("addr"),
+    );
+    let rtp = |ssrc: u32, seq: u16| {
+        let mut p = vec![0x80, 96];
+        p.extend_from_slice(&seq.to_be_bytes());
+        p.extend_from_slice(&[0; 4]);
+        p.extend_from_slice(&ssrc.to_be_bytes());
+        p.extend_from_slice(b"payload");
+        p
+    };
+    let rtcp = vec![0x81, 205, 0, 2, 0, 0, 0, 1, 0, 0, 0, 2];
+    let batch = [rtp(7, 10), rtp(3, 11), rtcp, rtp(7, 9), rtp(3, 10)];
+    let delivered = |order: &[usize]| {
+        let mut net = Net::new(5, Faults::NONE);
+        let now = Duration::from_millis(40);
+        for &i in order {
+            net.send(now, a, b, batch[i].clone());
+        }
+        let mut out = Vec::new();
+        while let Some((_, _, bytes)) = net.pop_due(Duration::from_secs(1)) {
+            out.push(bytes);
+        }
+        out
+    };
+    let first = delivered(&[0, 1, 2, 3, 4]);
+    assert_eq!(first.len(), 5);
+    assert_eq!(first, delivered(&[4, 3, 2, 1, 0]));
+    assert_eq!(first, delivered(&[2, 3, 0, 4, 1]));
+    assert_eq!(
+        first,
+        [4, 1, 3, 0, 2].map(|i| batch[i].clone()),
+        "RTP by SSRC, then sequence number; RTCP last"
+    );
+}
+
+/// The whole run's digest, twice. Not yet true for every seed: str0m walks randomly seeded
+/// `HashMap`s of its streams where the walk decides an output (which send stream carries
+/// probe padding, and with it the transport-wide sequence numbers; what goes into an RTCP
+/// packet), so a client can answer at another microsecond and, through the per-instant
+/// fates, observe something else (docs/testing.md, Simulation). Run it on purpose to see.
+#[test]
+#[ignore = "known: str0m walks randomly seeded hash maps of its streams (docs/testing.md, Simulation)"]
 fn a_run_replays_bit_for_bit() {
     for seed in [3, 42] {
         let first = run_seed(seed, Duration::from_secs(SECONDS));

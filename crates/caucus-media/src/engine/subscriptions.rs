@@ -98,10 +98,12 @@ impl Engine {
         if let Some(slot) = peer.slot_showing(track) {
             slot.assign(None);
             if slot.negotiated {
-                freed = Some(slot.mid);
+                freed = Some((slot.mid, slot.kind));
             }
         }
-        if let Some(mid) = freed {
+        if let Some((mid, kind)) = freed {
+            // Nothing of the track may be resent once it is gone from the slot.
+            peer.forget_sent(mid, kind);
             self.driver.emit(EngineEvent::SlotAssigned {
                 subscriber: sub,
                 mid: mid.to_string(),
