@@ -266,9 +266,12 @@ impl Harness {
                     return fail(format!("broadcasting should be {on}, is {b:?}"));
                 }
             }
-            Command::EndSession { .. } => {
+            Command::EndSession { lock, .. } => {
                 if !self.session.is_ended() {
                     return fail("the session goes on after it was ended");
+                }
+                if self.session.is_locked() != *lock {
+                    return fail("an ended session stays locked only when the end asked for it");
                 }
                 self.ended_by_command = true;
             }

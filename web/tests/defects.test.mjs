@@ -1,0 +1,59 @@
+// What a teacher ran into in a class, each as a person in the browser meets it: a lock that
+// outlived "End meeting for all", a manager kept out of a full breakout room by its capacity.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { launch, joinLink, join, createRoom, roomId, rest } from './helpers.mjs';
+
+/**
+ * Opens a join link and clicks "Join meeting": answers `null` once joined, or the sentence of
+ * the refusal the page shows.
+ */
+async function tryJoin(browser, link) {
+  const context = await browser.newContext({ viewport: { width: 1000, height: 700 } });
+  const page = await context.newPage();
+  await page.goto(link);
+  await page.getByRole('button', { name: 'Join meeting' }).click();
+  const refusal = page.getByRole('alert').filter({ hasText: /\S/ });
+  const outcome = await Promise.race([
+    page.waitForFunction(() => window.caucusApp?.client?.self, null, { timeout: 30000 }).then(() => null),
+    refusal.waitFor({ timeout: 30000 }).then(() => refusal.innerText()),
+  ]);
+  return { context, page, refusal: outcome };
+}
+
+test('defects: a room locked during a meeting opens again after "End meeting for all"', { timeout: 120000 }, async () => {
+  const browser = await launch();
+  try {
+    const room = roomId('lockend');
+    await createRoom(room);
+    const host = await join(browser, joinLink(room, 'hana', 'host', 'Hana Host'), { width: 1400, height: 1000, media: false });
+    const h = host.page;
+    await h.getByRole('tab', { name: 'Breakouts' }).click();
+    await h.getByRole('button', { name: /Lock room/ }).click();
+    await h.locator('#where').getByText(/locked/).waitFor();
+
+    await h.getByRole('button', { name: 'End meeting for all' }).click();
+    await h.getByText('The meeting has ended: the host ended the meeting.').waitFor();
+    await host.context.close();
+
+    // The ended session's lock is written away: the room itself says it is open.
+    const deadline = Date.now() + 10000;
+    let record = await rest('GET', `/v1/rooms/${room}`);
+    while (record.locked && Date.now() < deadline) {
+      await new Promise((r) => setTimeout(r, 100));
+      record = await rest('GET', `/v1/rooms/${room}`);
+    }
+    assert.equal(record.locked, false, 'the room is still locked after the meeting ended');
+
+    // Next class: the host comes back, and so does a student.
+    const again = await tryJoin(browser, joinLink(room, 'hana', 'host', 'Hana Host'));
+    assert.equal(again.refusal, null, `the host is refused: ${again.refusal}`);
+    assert.equal(await again.page.evaluate(() => window.caucusApp.client.locked), false);
+    await again.page.getByRole('tab', { name: 'Breakouts' }).click();
+    await again.page.getByRole('button', { name: /Lock room/ }).waitFor();
+    const student = await tryJoin(browser, joinLink(room, 'stu', 'guest', 'Stu'));
+    assert.equal(student.refusal, null, `the student is refused: ${student.refusal}`);
+  } finally {
+    await browser.close();
+  }
+});
