@@ -2,7 +2,7 @@
 // outlived "End meeting for all", a manager kept out of a full breakout room by its capacity.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { launch, joinLink, join, createRoom, roomId, rest } from './helpers.mjs';
+import { launch, joinLink, join, createRoom, roomId, rest, until } from './helpers.mjs';
 
 /**
  * Opens a join link and clicks "Join meeting": answers `null` once joined, or the sentence of
@@ -53,6 +53,38 @@ test('defects: a room locked during a meeting opens again after "End meeting for
     await again.page.getByRole('button', { name: /Lock room/ }).waitFor();
     const student = await tryJoin(browser, joinLink(room, 'stu', 'guest', 'Stu'));
     assert.equal(student.refusal, null, `the student is refused: ${student.refusal}`);
+  } finally {
+    await browser.close();
+  }
+});
+
+test('defects: "Claim and go there" takes the moderator into a full room, claimed', { timeout: 120000 }, async () => {
+  const browser = await launch();
+  try {
+    const room = roomId('helpfull');
+    await createRoom(room);
+    const mod = await join(browser, joinLink(room, 'mo', 'moderator', 'Mo Moderator'), { width: 1400, height: 1000, media: false });
+    const gus = await join(browser, joinLink(room, 'gus', 'guest', 'Gus'), { media: false });
+    const m = mod.page;
+    // One room for one student, Gus in it.
+    const b = await m.evaluate(async (gusId) => {
+      const client = window.caucusApp.client;
+      const [id] = (await client.createBreakouts({ count: 1, capacity: 1 })).breakouts_created.rooms;
+      await client.assign({ [gusId]: id });
+      await client.openBreakouts();
+      return id;
+    }, gus.peerId);
+    await until(gus.page, (id) => window.caucusApp.client.self.location === id, b);
+
+    await gus.page.getByRole('button', { name: /Ask for help/ }).click();
+    await m.getByRole('tab', { name: 'Breakouts' }).click();
+    await m.getByRole('button', { name: /^Claim: help Gus/ }).click();
+
+    // The moderator stands in the full room, and the request is its own.
+    await until(m, (id) => window.caucusApp.client.self.location === id, b);
+    await m.getByText('claimed by Mo Moderator').waitFor();
+    const toasts = await m.getByRole('alert').allInnerTexts();
+    assert.ok(!toasts.some((t) => /full/i.test(t)), `a refusal shown: ${toasts.join(' | ')}`);
   } finally {
     await browser.close();
   }

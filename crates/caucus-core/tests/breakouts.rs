@@ -374,6 +374,90 @@ fn capacity_is_enforced_for_assignment_and_auto_assign() {
     );
 }
 
+/// A room's capacity is for its participants: the people who run the rooms enter a full one
+/// (to help, by "Claim and go there") and take no place in it, so a student still fits beside
+/// them; a student is refused a full room all the same.
+#[test]
+fn managers_enter_full_rooms_and_take_no_place() {
+    let mut sim = Sim::new();
+    let mo = sim.join("mo", "moderator");
+    let g = guests(&mut sim, 3);
+    let rooms = create(&mut sim, 2);
+    for b in &rooms {
+        sim.breakouts(
+            SERVER,
+            BreakoutOp::Update {
+                breakout: *b,
+                update: RoomUpdate {
+                    capacity: Some(Some(1)),
+                    ..Default::default()
+                },
+            },
+        )
+        .unwrap();
+    }
+    assign(&mut sim, &[(g[0], rooms[0])]);
+    open(&mut sim);
+    assert_eq!(loc(&sim, g[0]), Location::Breakout(rooms[0]));
+
+    // The moderator moves itself into the full room.
+    sim.by(
+        mo,
+        Command::MovePeer {
+            peer: mo,
+            to: Location::Breakout(rooms[0]),
+            force: true,
+        },
+    )
+    .unwrap();
+    assert_eq!(loc(&sim, mo), Location::Breakout(rooms[0]));
+    // A student is still refused it.
+    let full = sim
+        .by(
+            mo,
+            Command::MovePeer {
+                peer: g[1],
+                to: Location::Breakout(rooms[0]),
+                force: true,
+            },
+        )
+        .unwrap_err();
+    assert_eq!(full.code, ErrorCode::BreakoutFull);
+
+    // In the other room the moderator stands first, and a student still fits beside it.
+    sim.by(
+        mo,
+        Command::MovePeer {
+            peer: mo,
+            to: Location::Breakout(rooms[1]),
+            force: true,
+        },
+    )
+    .unwrap();
+    sim.by(
+        mo,
+        Command::MovePeer {
+            peer: g[1],
+            to: Location::Breakout(rooms[1]),
+            force: true,
+        },
+    )
+    .unwrap();
+    assert_eq!(loc(&sim, g[1]), Location::Breakout(rooms[1]));
+    // Its capacity cannot go below the students in it, whoever else stands there.
+    sim.breakouts(
+        SERVER,
+        BreakoutOp::Update {
+            breakout: rooms[1],
+            update: RoomUpdate {
+                capacity: Some(Some(1)),
+                ..Default::default()
+            },
+        },
+    )
+    .unwrap();
+}
+
 #[test]
 fn self_select_respects_options_capacity_and_passwords() {
     let mut sim = Sim::new();

@@ -131,7 +131,10 @@ impl Session {
         if let Location::Breakout(b) = location {
             self.check_enterable(b)?;
             let capacity = self.state.breakouts.room(b).and_then(|r| r.capacity);
-            if capacity.is_some_and(|c| self.state.count_in(location) >= c as usize) {
+            if self.state.counts_toward_capacity(role)
+                && capacity
+                    .is_some_and(|c| self.state.count_toward_capacity(location) >= c as usize)
+            {
                 return Err(Denial::new(
                     ErrorCode::BreakoutFull,
                     format!("breakout {b} is full"),

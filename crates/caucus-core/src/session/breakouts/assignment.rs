@@ -140,7 +140,10 @@ impl Session {
                 .filter(|b| rooms.contains(b));
             let eligible = !excluded.contains(&peer.role);
             match current {
-                Some(b) if !eligible || keep_previous => *taken.entry(b).or_default() += 1,
+                Some(b) if !eligible || keep_previous => {
+                    let seats = u32::from(self.state.counts_toward_capacity(peer.role));
+                    *taken.entry(b).or_default() += seats;
+                }
                 _ if eligible => to_place.push(peer.id),
                 _ => {}
             }
@@ -235,7 +238,9 @@ impl Session {
                 Some(target) => target.breakout(),
                 None => set.assignment_of(peer.id, &peer.user_id),
             };
-            if let Some(b) = plan {
+            if let Some(b) = plan
+                && self.state.counts_toward_capacity(peer.role)
+            {
                 *out.entry(b).or_default() += 1;
             }
         }
