@@ -89,3 +89,32 @@ test('defects: "Claim and go there" takes the moderator into a full room, claime
     await browser.close();
   }
 });
+
+test('defects: pre-assigning into a full room is refused with a sentence', { timeout: 120000 }, async () => {
+  const browser = await launch();
+  try {
+    const room = roomId('prefull');
+    await createRoom(room);
+    const mod = await join(browser, joinLink(room, 'mo', 'moderator', 'Mo Moderator'), { width: 1400, height: 1000, media: false });
+    const gus = await join(browser, joinLink(room, 'gus', 'guest', 'Gus'), { media: false });
+    const m = mod.page;
+    // One room for one student, Gus planned into it.
+    await m.evaluate(async (gusId) => {
+      const client = window.caucusApp.client;
+      const [id] = (await client.createBreakouts({ count: 1, capacity: 1 })).breakouts_created.rooms;
+      await client.assign({ [gusId]: id });
+    }, gus.peerId);
+    await m.getByRole('tab', { name: 'Breakouts' }).click();
+    await m.locator('#pre-user').fill('lou');
+    await m.locator('#pre-room').selectOption({ label: 'Room 1' });
+    await m.getByRole('button', { name: 'Pre-assign', exact: true }).click();
+
+    const alert = m.getByRole('alert').filter({ hasText: /\S/ });
+    await alert.waitFor();
+    assert.match(await alert.innerText(), /That room is full\. \(Room 1 takes 1 at most, pre-assignments included\)/);
+    assert.deepEqual(await m.evaluate(() => window.caucusApp.client.breakouts.preassignments ?? {}), {});
+    assert.equal(await m.locator('#pre-list').getByText('lou').count(), 0);
+  } finally {
+    await browser.close();
+  }
+});

@@ -633,6 +633,62 @@ fn preassignment_by_user_id_works_before_anyone_joins() {
     assert_eq!(loc(&sim, dee), Location::Breakout(rooms[1]));
 }
 
+/// A pre-assignment plans no more people into a room than its capacity: the one that would
+/// overflow it is refused as `breakout_full`, naming the user's field, and changes nothing;
+/// taking people out of a full plan is always possible.
+#[test]
+fn preassignment_into_a_full_room_is_refused() {
+    let mut sim = Sim::new();
+    let rooms = create(&mut sim, 2);
+    sim.breakouts(
+        SERVER,
+        BreakoutOp::Update {
+            breakout: rooms[0],
+            update: RoomUpdate {
+                capacity: Some(Some(1)),
+                ..Default::default()
+            },
+        },
+    )
+    .unwrap();
+    let pre = |list: &[(&str, BreakoutId)]| BreakoutOp::SetPreassignments {
+        by_user_id: list
+            .iter()
+            .map(|(u, b)| ((*u).into(), BreakoutRef::Id(*b)))
+            .collect(),
+    };
+    sim.breakouts(SERVER, pre(&[("ana", rooms[0])])).unwrap();
+    let err = sim
+        .breakouts(SERVER, pre(&[("ana", rooms[0]), ("ben", rooms[0])]))
+        .unwrap_err();
+    assert_eq!(
+        (err.code, err.field.as_deref()),
+        (ErrorCode::BreakoutFull, Some("by_user_id.ben"))
+    );
+    assert_eq!(
+        err.message,
+        "Room 1 takes 1 at most, pre-assignments included"
+    );
+    assert_eq!(
+        sim.session.breakouts_view(sim.now).preassignments.len(),
+        1,
+        "a refusal changes nothing"
+    );
+    // A present guest planned there counts too; a moderator takes no place.
+    let gus = sim.join("gus", "guest");
+    sim.join("mo", "moderator");
+    sim.breakouts(SERVER, pre(&[])).unwrap();
+    assign(&mut sim, &[(gus, rooms[0])]);
+    assert_eq!(
+        sim.breakouts(SERVER, pre(&[("ana", rooms[0])]))
+            .unwrap_err()
+            .code,
+        ErrorCode::BreakoutFull
+    );
+    sim.breakouts(SERVER, pre(&[("mo", rooms[0]), ("ana", rooms[1])]))
+        .unwrap();
+}
+
 #[test]
 fn move_anyone_from_anywhere_to_anywhere() {
     let mut sim = Sim::new();
