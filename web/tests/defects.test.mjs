@@ -118,3 +118,31 @@ test('defects: pre-assigning into a full room is refused with a sentence', { tim
     await browser.close();
   }
 });
+
+test('defects: back from a breakout, the People list shows who joined meanwhile', { timeout: 120000 }, async () => {
+  const browser = await launch();
+  try {
+    const room = roomId('people');
+    await createRoom(room);
+    const host = await join(browser, joinLink(room, 'hana', 'host', 'Hana Host'), { width: 1400, height: 1000, media: false });
+    const ana = await join(browser, joinLink(room, 'ana', 'guest', 'Ana'), { media: false });
+    const b = await host.page.evaluate(async (anaId) => {
+      const client = window.caucusApp.client;
+      const [id] = (await client.createBreakouts({ count: 1 })).breakouts_created.rooms;
+      await client.assign({ [anaId]: id });
+      await client.openBreakouts();
+      return id;
+    }, ana.peerId);
+    await until(ana.page, (id) => window.caucusApp.client.self.location === id, b);
+
+    // Ben joins main while Ana is away; then the rooms close.
+    await join(browser, joinLink(room, 'ben', 'guest', 'Ben'), { media: false });
+    await host.page.evaluate(() => window.caucusApp.client.closeBreakouts({ countdown_s: 0 }));
+    await until(ana.page, () => window.caucusApp.client.self.location === 'main');
+
+    await ana.page.getByRole('tab', { name: /People/ }).click();
+    await ana.page.locator('#people-list').getByText('Ben', { exact: true }).waitFor({ timeout: 10000 });
+  } finally {
+    await browser.close();
+  }
+});

@@ -689,6 +689,39 @@ fn preassignment_into_a_full_room_is_refused() {
         .unwrap();
 }
 
+/// The People list of someone who stood in a breakout room while another joined main: as a
+/// guest in a room (acting as `breakout`, without the peer list) it is not told of the
+/// newcomer; back in main, where it sees everyone, it is introduced to them.
+#[test]
+fn back_in_main_a_peer_is_introduced_to_who_joined_meanwhile() {
+    let mut sim = Sim::new();
+    let host = sim.join("hana", "host");
+    let ana = sim.join("ana", "guest");
+    let rooms = create(&mut sim, 1);
+    assign(&mut sim, &[(ana, rooms[0])]);
+    open(&mut sim);
+    assert_eq!(loc(&sim, ana), Location::Breakout(rooms[0]));
+    let ben = sim.join("ben", "guest");
+    let told_of_ben = |sim: &Sim| {
+        sim.was_told(ana, |e| match e {
+            ServerEvent::PeerJoined { peer } | ServerEvent::PeerUpdated { peer } => peer.id == ben,
+            _ => false,
+        })
+    };
+    assert!(!told_of_ben(&sim), "a room's guest does not see main");
+    sim.by(
+        host,
+        Command::MovePeer {
+            peer: ana,
+            to: Location::Main,
+            force: true,
+        },
+    )
+    .unwrap();
+    assert_eq!(loc(&sim, ana), Location::Main);
+    assert!(told_of_ben(&sim), "back in main, ana is told of ben");
+}
+
 #[test]
 fn move_anyone_from_anywhere_to_anywhere() {
     let mut sim = Sim::new();
