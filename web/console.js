@@ -333,13 +333,16 @@ export function mountConsole(panel, client, { act, roomName }) {
   };
 
   /**
-   * Claims a help request and joins the asker's room (a manager stands where it helps).
+   * Joins the asker's room, then claims the help request (a manager stands where it helps):
+   * a move that is refused leaves the request unclaimed for someone else.
    * @param {import('./caucus.js').HelpRequest} x
    */
   const claim = async (x) => {
+    if (x.breakout_id && client.self?.location !== x.breakout_id) {
+      if (client.listeningTo) await client.listenIn(null);
+      await client.movePeer(/** @type {string} */ (client.peerId), x.breakout_id, true);
+    }
     await client.claimHelp(x.id);
-    if (client.listeningTo) await client.listenIn(null);
-    if (x.breakout_id && client.self?.location !== x.breakout_id) await client.movePeer(/** @type {string} */ (client.peerId), x.breakout_id, true);
   };
 
   client.addEventListener('change', () => { if (!panel.hidden) update(); });

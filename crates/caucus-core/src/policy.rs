@@ -68,6 +68,14 @@ impl Action {
     ];
 }
 
+/// Whether a peer holding `role` enters a breakout room whatever its capacity, and takes no
+/// place in it: the people who run the rooms (`manage_breakouts` or `move_peers`). A room's
+/// capacity is for its participants; a teacher who comes to help is neither kept out nor
+/// counted.
+pub fn exempt_from_capacity(role: &Role) -> bool {
+    role.has(Permission::ManageBreakouts) || role.has(Permission::MovePeers)
+}
+
 /// Who is asking.
 #[derive(Debug, Clone, Copy)]
 pub enum Principal<'a> {

@@ -251,12 +251,23 @@ impl State {
             .flat_map(|(_, set)| set.iter().copied())
     }
 
-    /// How many peers stand in `location`.
-    pub(crate) fn count_in(&self, location: Location) -> usize {
+    /// How many peers in `location` take a place of its capacity (managers take none, see
+    /// [`crate::policy::exempt_from_capacity`]).
+    pub(crate) fn count_toward_capacity(&self, location: Location) -> usize {
         self.index
             .range(location_range(location))
-            .map(|(_, set)| set.len())
-            .sum()
+            .flat_map(|(_, set)| set)
+            .filter(|id| {
+                self.peers
+                    .get(id)
+                    .is_some_and(|p| self.counts_toward_capacity(p.role))
+            })
+            .count()
+    }
+
+    /// Whether a peer holding `role` takes a place in a breakout room's capacity.
+    pub(crate) fn counts_toward_capacity(&self, role: RoleIdx) -> bool {
+        !crate::policy::exempt_from_capacity(self.template.role(role))
     }
 
     /// How many peers hold `role` (were given it), wherever they stand.

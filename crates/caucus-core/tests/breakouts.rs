@@ -377,6 +377,90 @@ fn capacity_is_enforced_for_assignment_and_auto_assign() {
     );
 }
 
+/// A room's capacity is for its participants: the people who run the rooms enter a full one
+/// (to help, by "Claim and go there") and take no place in it, so a student still fits beside
+/// them; a student is refused a full room all the same.
+#[test]
+fn managers_enter_full_rooms_and_take_no_place() {
+    let mut sim = Sim::new();
+    let mo = sim.join("mo", "moderator");
+    let g = guests(&mut sim, 3);
+    let rooms = create(&mut sim, 2);
+    for b in &rooms {
+        sim.breakouts(
+            SERVER,
+            BreakoutOp::Update {
+                breakout: *b,
+                update: RoomUpdate {
+                    capacity: Some(Some(1)),
+                    ..Default::default()
+                },
+            },
+        )
+        .unwrap();
+    }
+    assign(&mut sim, &[(g[0], rooms[0])]);
+    open(&mut sim);
+    assert_eq!(loc(&sim, g[0]), Location::Breakout(rooms[0]));
+
+    // The moderator moves itself into the full room.
+    sim.by(
+        mo,
+        Command::MovePeer {
+            peer: mo,
+            to: Location::Breakout(rooms[0]),
+            force: true,
+        },
+    )
+    .unwrap();
+    assert_eq!(loc(&sim, mo), Location::Breakout(rooms[0]));
+    // A student is still refused it.
+    let full = sim
+        .by(
+            mo,
+            Command::MovePeer {
+                peer: g[1],
+                to: Location::Breakout(rooms[0]),
+                force: true,
+            },
+        )
+        .unwrap_err();
+    assert_eq!(full.code, ErrorCode::BreakoutFull);
+
+    // In the other room the moderator stands first, and a student still fits beside it.
+    sim.by(
+        mo,
+        Command::MovePeer {
+            peer: mo,
+            to: Location::Breakout(rooms[1]),
+            force: true,
+        },
+    )
+    .unwrap();
+    sim.by(
+        mo,
+        Command::MovePeer {
+            peer: g[1],
+            to: Location::Breakout(rooms[1]),
+            force: true,
+        },
+    )
+    .unwrap();
+    assert_eq!(loc(&sim, g[1]), Location::Breakout(rooms[1]));
+    // Its capacity cannot go below the students in it, whoever else stands there.
+    sim.breakouts(
+        SERVER,
+        BreakoutOp::Update {
+            breakout: rooms[1],
+            update: RoomUpdate {
+                capacity: Some(Some(1)),
+                ..Default::default()
+            },
+        },
+    )
+    .unwrap();
+}
+
 #[test]
 fn self_select_respects_options_capacity_and_passwords() {
     let mut sim = Sim::new();
@@ -550,6 +634,95 @@ fn preassignment_by_user_id_works_before_anyone_joins() {
     .unwrap();
     let dee = sim.join("dee", "guest");
     assert_eq!(loc(&sim, dee), Location::Breakout(rooms[1]));
+}
+
+/// A pre-assignment plans no more people into a room than its capacity: the one that would
+/// overflow it is refused as `breakout_full`, naming the user's field, and changes nothing;
+/// taking people out of a full plan is always possible.
+#[test]
+fn preassignment_into_a_full_room_is_refused() {
+    let mut sim = Sim::new();
+    let rooms = create(&mut sim, 2);
+    sim.breakouts(
+        SERVER,
+        BreakoutOp::Update {
+            breakout: rooms[0],
+            update: RoomUpdate {
+                capacity: Some(Some(1)),
+                ..Default::default()
+            },
+        },
+    )
+    .unwrap();
+    let pre = |list: &[(&str, BreakoutId)]| BreakoutOp::SetPreassignments {
+        by_user_id: list
+            .iter()
+            .map(|(u, b)| ((*u).into(), BreakoutRef::Id(*b)))
+            .collect(),
+    };
+    sim.breakouts(SERVER, pre(&[("ana", rooms[0])])).unwrap();
+    let err = sim
+        .breakouts(SERVER, pre(&[("ana", rooms[0]), ("ben", rooms[0])]))
+        .unwrap_err();
+    assert_eq!(
+        (err.code, err.field.as_deref()),
+        (ErrorCode::BreakoutFull, Some("by_user_id.ben"))
+    );
+    assert_eq!(
+        err.message,
+        "Room 1 takes 1 at most, pre-assignments included"
+    );
+    assert_eq!(
+        sim.session.breakouts_view(sim.now).preassignments.len(),
+        1,
+        "a refusal changes nothing"
+    );
+    // A present guest planned there counts too; a moderator takes no place.
+    let gus = sim.join("gus", "guest");
+    sim.join("mo", "moderator");
+    sim.breakouts(SERVER, pre(&[])).unwrap();
+    assign(&mut sim, &[(gus, rooms[0])]);
+    assert_eq!(
+        sim.breakouts(SERVER, pre(&[("ana", rooms[0])]))
+            .unwrap_err()
+            .code,
+        ErrorCode::BreakoutFull
+    );
+    sim.breakouts(SERVER, pre(&[("mo", rooms[0]), ("ana", rooms[1])]))
+        .unwrap();
+}
+
+/// The People list of someone who stood in a breakout room while another joined main: as a
+/// guest in a room (acting as `breakout`, without the peer list) it is not told of the
+/// newcomer; back in main, where it sees everyone, it is introduced to them.
+#[test]
+fn back_in_main_a_peer_is_introduced_to_who_joined_meanwhile() {
+    let mut sim = Sim::new();
+    let host = sim.join("hana", "host");
+    let ana = sim.join("ana", "guest");
+    let rooms = create(&mut sim, 1);
+    assign(&mut sim, &[(ana, rooms[0])]);
+    open(&mut sim);
+    assert_eq!(loc(&sim, ana), Location::Breakout(rooms[0]));
+    let ben = sim.join("ben", "guest");
+    let told_of_ben = |sim: &Sim| {
+        sim.was_told(ana, |e| match e {
+            ServerEvent::PeerJoined { peer } | ServerEvent::PeerUpdated { peer } => peer.id == ben,
+            _ => false,
+        })
+    };
+    assert!(!told_of_ben(&sim), "a room's guest does not see main");
+    sim.by(
+        host,
+        Command::MovePeer {
+            peer: ana,
+            to: Location::Main,
+            force: true,
+        },
+    )
+    .unwrap();
+    assert_eq!(loc(&sim, ana), Location::Main);
+    assert!(told_of_ben(&sim), "back in main, ana is told of ben");
 }
 
 #[test]

@@ -426,6 +426,47 @@ fn ending_the_session_with_lock_locks_the_room() {
     assert!(sim.session.is_locked());
 }
 
+/// A lock guards the meeting in progress: "End meeting for all" lifts it (and says so to the
+/// store), so the next meeting is not locked against its own host.
+#[test]
+fn ending_the_session_lifts_the_lock() {
+    let mut sim = Sim::new();
+    let host = sim.join("hana", "host");
+    sim.by(host, Command::SetLocked { locked: true }).unwrap();
+    assert!(sim.session.is_locked());
+    sim.by(
+        host,
+        Command::EndSession {
+            reason: None,
+            lock: false,
+        },
+    )
+    .unwrap();
+    assert!(sim.session.is_ended());
+    assert!(!sim.session.is_locked());
+    assert_eq!(
+        sim.log.iter().rev().find_map(|e| match e {
+            Effect::PersistLocked { locked } => Some(*locked),
+            _ => None,
+        }),
+        Some(false),
+        "the next session starts unlocked"
+    );
+}
+
+/// A locked meeting that ends because everyone left does not stay locked either.
+#[test]
+fn a_locked_session_that_empties_ends_unlocked() {
+    let mut sim = Sim::new();
+    let host = sim.join("hana", "host");
+    sim.by(host, Command::SetLocked { locked: true }).unwrap();
+    sim.run(SERVER, Command::Leave { peer: host }).unwrap();
+    sim.advance(Duration::from_secs(3600));
+    assert!(sim.session.is_ended());
+    assert!(!sim.session.is_locked());
+    assert!(sim.log.contains(&Effect::PersistLocked { locked: false }));
+}
+
 // ---- locking -------------------------------------------------------------------------------------
 
 #[test]

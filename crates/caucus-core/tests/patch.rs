@@ -106,11 +106,11 @@ fn a_refused_part_leaves_every_other_part_undone() {
 fn the_whole_change_is_checked_against_the_state_it_leads_to() {
     let mut sim = Sim::new();
     sim.join("host", "host");
-    let ana = sim.join("ana", "guest");
+    let ana = sim.join("ana", "moderator");
     let ben = sim.join("ben", "guest");
     let rooms = sim.open_rooms(1, &[(ben, 0)]);
-    // The room holds one peer: ben is there, so ana's move (with a role change) is refused and
-    // her role stays.
+    // The room holds one peer: ben is there. As a moderator ana would take no place, but as a
+    // guest she would: her move with that role change is refused, and her role stays.
     sim.run(
         Actor::Server,
         Command::Breakouts {
@@ -128,7 +128,7 @@ fn the_whole_change_is_checked_against_the_state_it_leads_to() {
     let refused = refuse(
         &mut sim,
         PeerPatch {
-            role: Some("moderator".into()),
+            role: Some("guest".into()),
             location: Some(Location::Breakout(rooms[0])),
             ..patch(ana)
         },
@@ -136,7 +136,7 @@ fn the_whole_change_is_checked_against_the_state_it_leads_to() {
     assert_eq!(refused.code, ErrorCode::BreakoutFull);
     assert_eq!(
         sim.session.peer_info(ana).unwrap().role,
-        RoleName::from("guest")
+        RoleName::from("moderator")
     );
 }
 

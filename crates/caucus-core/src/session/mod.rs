@@ -656,7 +656,7 @@ impl Session {
     }
 
     /// Check that placing each peer with its role at its location keeps every breakout within
-    /// capacity and every role within `max_peers` (counted over the peers *holding* a role,
+    /// capacity (managers take no place, see [`crate::policy::exempt_from_capacity`]) and every role within `max_peers` (counted over the peers *holding* a role,
     /// wherever they stand, so that moving never runs into a role limit).
     fn check_placements(&self, moves: &[(PeerId, RoleIdx, Location)]) -> Result<(), Denial> {
         let mut location_delta: BTreeMap<Location, i64> = BTreeMap::new();
@@ -668,8 +668,12 @@ impl Session {
             {
                 self.check_enterable(b)?;
             }
-            *location_delta.entry(peer.location).or_default() -= 1;
-            *location_delta.entry(to).or_default() += 1;
+            if self.state.counts_toward_capacity(peer.role) {
+                *location_delta.entry(peer.location).or_default() -= 1;
+            }
+            if self.state.counts_toward_capacity(role) {
+                *location_delta.entry(to).or_default() += 1;
+            }
             *role_delta.entry(peer.role).or_default() -= 1;
             *role_delta.entry(role).or_default() += 1;
         }
@@ -680,7 +684,7 @@ impl Session {
             let capacity = self.state.breakouts.room(b).and_then(|r| r.capacity);
             if let Some(capacity) = capacity
                 && delta > 0
-                && self.state.count_in(location) as i64 + delta > i64::from(capacity)
+                && self.state.count_toward_capacity(location) as i64 + delta > i64::from(capacity)
             {
                 return Err(Denial::new(
                     ErrorCode::BreakoutFull,

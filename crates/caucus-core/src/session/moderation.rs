@@ -40,7 +40,8 @@ impl Session {
         Ok(Outcome::Done)
     }
 
-    /// End the session for everyone, in every location.
+    /// End the session for everyone, in every location; the room stays locked only if `lock`
+    /// asks for it.
     pub(super) fn end(&mut self, lock: Option<bool>, reason: String) {
         let everyone = self.everyone();
         self.send(
@@ -68,10 +69,12 @@ impl Session {
         self.requests.clear();
         self.timers.clear();
         self.stop_all_recordings(caucus_proto::event::RecordingEndReason::SessionEnded);
-        if lock == Some(true) && !self.config.locked {
-            self.config.locked = true;
-            self.effects
-                .push_back(Effect::PersistLocked { locked: true });
+        // The lock guards a meeting in progress: ending the session lifts it, so the next
+        // meeting starts open (and its host is not locked out), unless the end asked for it.
+        let locked = lock == Some(true);
+        if self.config.locked != locked {
+            self.config.locked = locked;
+            self.effects.push_back(Effect::PersistLocked { locked });
         }
         self.ended = true;
         self.lifecycle(LifecycleEvent::SessionEnded { reason });

@@ -131,7 +131,10 @@ impl Session {
         if let Location::Breakout(b) = location {
             self.check_enterable(b)?;
             let capacity = self.state.breakouts.room(b).and_then(|r| r.capacity);
-            if capacity.is_some_and(|c| self.state.count_in(location) >= c as usize) {
+            if self.state.counts_toward_capacity(role)
+                && capacity
+                    .is_some_and(|c| self.state.count_toward_capacity(location) >= c as usize)
+            {
                 return Err(Denial::new(
                     ErrorCode::BreakoutFull,
                     format!("breakout {b} is full"),
@@ -363,6 +366,37 @@ impl Session {
     }
 
     /// Tell observers that something about `id` changed.
+    /// Introduce to `id` everyone it may see now but was never told of: it stood in a room, or
+    /// acted as a role without the peer list, when they arrived. Each comes as `peer_updated`,
+    /// so its People list is whole again after a move or a role change.
+    pub(super) fn introduce_to(&mut self, id: PeerId) {
+        let Some(peer) = self.state.peers.get(&id) else {
+            return;
+        };
+        if !peer.is_connected() {
+            return;
+        }
+        let sees_all = self
+            .state
+            .role_of(peer)
+            .has(caucus_proto::Permission::SeePeerList);
+        let location = peer.location;
+        let strangers: Vec<PeerId> = self
+            .state
+            .peers
+            .values()
+            .filter(|p| p.id != id && (sees_all || p.location == location))
+            .filter(|p| !self.audiences.acquainted(id, p.id))
+            .map(|p| p.id)
+            .collect();
+        for other in strangers {
+            if let Some(info) = self.peer_info(other) {
+                self.told_peer_info(other, &[id]);
+                self.send(vec![id], ServerEvent::PeerUpdated { peer: info });
+            }
+        }
+    }
+
     pub(super) fn peer_updated(&mut self, id: PeerId) {
         if let Some(info) = self.peer_info(id) {
             let to = self.observers(id, None);

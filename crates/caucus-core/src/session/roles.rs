@@ -169,6 +169,11 @@ impl Session {
             self.tell_role(id);
             self.peer_updated(id);
         }
+        // A move introduces once every move of its batch is done (`announce_moves`), so no
+        // track about to end with the batch is named.
+        if from == to && old_acting != new_acting {
+            self.introduce_to(id);
+        }
         (from != to).then_some(Move {
             peer_id: id,
             from,
@@ -221,6 +226,9 @@ impl Session {
     pub(super) fn announce_moves(&mut self, moves: &[Move]) {
         if moves.is_empty() {
             return;
+        }
+        for m in moves {
+            self.introduce_to(m.peer_id);
         }
         let to = if moves.len() == 1 {
             self.observers(moves[0].peer_id, Some(moves[0].from))

@@ -141,12 +141,11 @@ impl Harness {
                     room.id
                 ));
             }
-            if room.capacity.is_some_and(|c| located.len() > c as usize) {
+            let seated = self.count_in(Location::Breakout(room.id));
+            if room.capacity.is_some_and(|c| seated > c as usize) {
                 return fail(format!(
-                    "invariant 3: {} holds {} peers, capacity {:?}",
-                    room.id,
-                    located.len(),
-                    room.capacity
+                    "invariant 3: {} holds {seated} peers besides managers, capacity {:?}",
+                    room.id, room.capacity
                 ));
             }
             if room.state == RoomState::Closed && !located.is_empty() {

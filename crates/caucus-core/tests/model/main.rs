@@ -11,7 +11,7 @@
 //!    too; disconnected and departed peers receive nothing;
 //! 2. locations partition the peers (main or an existing breakout; the view's `peers` lists are
 //!    exactly who stands there; nobody stands in a closed room);
-//! 3. no breakout holds more than its capacity; no role more than its `max_peers`;
+//! 3. no breakout holds more than its capacity (managers take no place); no role more than its `max_peers`;
 //! 4. in phases `draft` and `closed` everyone is in main;
 //! 5. `version` never decreases and increases whenever the breakouts view changed;
 //! 6. a refused command changes nothing observable and emits no effect;

@@ -5,7 +5,9 @@ use std::collections::BTreeSet;
 
 use caucus_core::{Actor, BreakoutOp, Command, Peer};
 use caucus_proto::event::BreakoutsView;
-use caucus_proto::{BreakoutId, ErrorCode, Location, PeerId, Permission, Phase, Visibility};
+use caucus_proto::{
+    BreakoutId, ErrorCode, Location, PeerId, Permission, Phase, RoleName, Visibility,
+};
 
 use crate::expect::Expect;
 use crate::harness::Harness;
@@ -27,19 +29,36 @@ impl Harness {
         }
     }
 
+    /// Whether a peer holding `role` takes a place in a room's capacity: the people who run
+    /// the rooms (`manage_breakouts`, `move_peers`) do not, and enter any room.
+    pub(crate) fn takes_a_place(&self, role: &RoleName) -> bool {
+        let template = self.session.template();
+        let Some(idx) = template.role_idx(role) else {
+            return true;
+        };
+        let permissions = &template.role(idx).spec().permissions;
+        !(permissions.has(Permission::ManageBreakouts) || permissions.has(Permission::MovePeers))
+    }
+
+    /// How many peers in `location` take a place of its capacity.
     pub(crate) fn count_in(&self, location: Location) -> usize {
+        let template = self.session.template();
         self.session
             .peers()
             .filter(|p| p.location() == location)
+            .filter(|p| self.takes_a_place(template.role(p.role()).name()))
             .count()
     }
 
-    pub(crate) fn has_room_for_one_more(&self, b: BreakoutId) -> bool {
-        self.model
-            .rooms
-            .get(&b)
-            .and_then(|r| r.capacity)
-            .is_none_or(|c| self.count_in(Location::Breakout(b)) < c as usize)
+    /// Whether `peer` fits into room `b`: it takes no place, or the room has one free.
+    pub(crate) fn has_room_for(&self, b: BreakoutId, peer: &Peer) -> bool {
+        !self.takes_a_place(self.session.template().role(peer.role()).name())
+            || self
+                .model
+                .rooms
+                .get(&b)
+                .and_then(|r| r.capacity)
+                .is_none_or(|c| self.count_in(Location::Breakout(b)) < c as usize)
     }
 
     /// The room a present peer is planned into (its own assignment, else its user's).
@@ -152,7 +171,7 @@ impl Harness {
                     if !m.enterable(*b) {
                         return Expect::refuse("the room cannot be entered now");
                     }
-                    if !self.has_room_for_one_more(*b) {
+                    if !self.has_room_for(*b, target) {
                         return Expect::refuse("the room is full");
                     }
                 }
@@ -246,7 +265,7 @@ impl Harness {
                 if !m.enterable(b) {
                     return Expect::refuse("the room cannot be entered now");
                 }
-                if !self.has_room_for_one_more(b) {
+                if !self.has_room_for(b, p) {
                     return Expect::refuse("the room is full");
                 }
                 if unlimited {

@@ -84,8 +84,10 @@ impl Harness {
                                 .peers
                                 .values()
                                 .filter(|p| p.location == Location::Breakout(b))
+                                .filter(|p| self.takes_a_place(&p.role))
                                 .count();
-                            m.rooms[&b].capacity.is_none_or(|c| here < c as usize)
+                            !self.takes_a_place(&request.role)
+                                || m.rooms[&b].capacity.is_none_or(|c| here < c as usize)
                         });
                         let expected = match planned {
                             Some(b) if m.options.auto_move_on_open && fits => Location::Breakout(b),
@@ -266,9 +268,12 @@ impl Harness {
                     return fail(format!("broadcasting should be {on}, is {b:?}"));
                 }
             }
-            Command::EndSession { .. } => {
+            Command::EndSession { lock, .. } => {
                 if !self.session.is_ended() {
                     return fail("the session goes on after it was ended");
+                }
+                if self.session.is_locked() != *lock {
+                    return fail("an ended session stays locked only when the end asked for it");
                 }
                 self.ended_by_command = true;
             }
@@ -374,14 +379,16 @@ impl Harness {
                         let Some(b) = self.plan_of(&pre.view, *id) else {
                             continue;
                         };
-                        let _ = before;
                         let here = self.session.peer(*id).map(Peer::location);
-                        let full = self
-                            .model
-                            .rooms
-                            .get(&b)
-                            .and_then(|r| r.capacity)
-                            .is_some_and(|c| self.count_in(Location::Breakout(b)) >= c as usize);
+                        let full = self.takes_a_place(&before.role)
+                            && self
+                                .model
+                                .rooms
+                                .get(&b)
+                                .and_then(|r| r.capacity)
+                                .is_some_and(|c| {
+                                    self.count_in(Location::Breakout(b)) >= c as usize
+                                });
                         if here != Some(Location::Breakout(b)) && !full {
                             return fail(format!(
                                 "auto-move on open: {id} is planned into {b} (not full) but \

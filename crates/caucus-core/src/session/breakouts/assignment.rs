@@ -143,7 +143,10 @@ impl Session {
                 .filter(|b| rooms.contains(b));
             let eligible = !excluded.contains(&peer.role);
             match current {
-                Some(b) if !eligible || keep_previous => *taken.entry(b).or_default() += 1,
+                Some(b) if !eligible || keep_previous => {
+                    let seats = u32::from(self.state.counts_toward_capacity(peer.role));
+                    *taken.entry(b).or_default() += seats;
+                }
                 _ if eligible => to_place.push(peer.id),
                 _ => {}
             }
@@ -224,9 +227,53 @@ impl Session {
             .map_err(|d| d.with_field(field))?;
             resolved.insert(user, room);
         }
+        self.check_preassignments_fit(&resolved)?;
         self.state.breakouts.preassignments = resolved;
         self.state.breakouts.edit_plan();
         Ok(Outcome::Done)
+    }
+
+    /// Pre-assignments plan no more people into a room than its capacity: present peers that
+    /// take a place, planned there by their own assignment or their user's, plus the users still
+    /// to come. Only a room someone is newly planned into is checked, so taking people out is
+    /// always possible.
+    fn check_preassignments_fit(&self, next: &BTreeMap<UserId, BreakoutId>) -> Result<(), Denial> {
+        let set = &self.state.breakouts;
+        let mut planned: BTreeMap<BreakoutId, usize> = BTreeMap::new();
+        let mut present = std::collections::BTreeSet::new();
+        for peer in self.state.peers.values() {
+            present.insert(&peer.user_id);
+            let plan = set
+                .assignments
+                .get(&peer.id)
+                .or_else(|| next.get(&peer.user_id));
+            if let Some(b) = plan
+                && self.state.counts_toward_capacity(peer.role)
+            {
+                *planned.entry(*b).or_default() += 1;
+            }
+        }
+        for (user, b) in next {
+            if !present.contains(user) {
+                *planned.entry(*b).or_default() += 1;
+            }
+        }
+        for (user, b) in next {
+            if set.preassignments.get(user) == Some(b) {
+                continue;
+            }
+            if let Some(room) = set.rooms.get(b)
+                && let Some(c) = room.capacity
+                && planned.get(b).copied().unwrap_or(0) > c as usize
+            {
+                return Err(Denial::new(
+                    ErrorCode::BreakoutFull,
+                    format!("{} takes {c} at most, pre-assignments included", room.name),
+                )
+                .with_field(format!("by_user_id.{user}")));
+            }
+        }
+        Ok(())
     }
 
     /// How many present peers each room would be planned for after `changes`.
@@ -238,7 +285,9 @@ impl Session {
                 Some(target) => target.breakout(),
                 None => set.assignment_of(peer.id, &peer.user_id),
             };
-            if let Some(b) = plan {
+            if let Some(b) = plan
+                && self.state.counts_toward_capacity(peer.role)
+            {
                 *out.entry(b).or_default() += 1;
             }
         }

@@ -109,7 +109,7 @@ impl Session {
         };
         if let Some(capacity) = update.capacity {
             check_capacity(capacity)?;
-            let here = self.state.count_in(Location::Breakout(id));
+            let here = self.state.count_toward_capacity(Location::Breakout(id));
             if capacity.is_some_and(|c| (c as usize) < here) {
                 return Err(Denial::new(
                     ErrorCode::CapacityExceeded,
