@@ -74,11 +74,13 @@ pub mod payload;
 mod signaling;
 pub mod stats;
 mod tcp;
+mod turn;
 
 pub use client::Client;
 pub use error::{ClientError, Result};
 pub use event::{ClientEvent, EventStream};
 pub use generator::{AudioProfile, VideoProfile};
-pub use media::{MediaReport, PublishedTrack};
-pub use options::{ClientOptions, MediaTransport, SimulcastLayer};
+pub use media::{MediaReport, PublishedTrack, RelayReport};
+pub use options::{ClientOptions, IceTransportPolicy, MediaTransport, SimulcastLayer};
 pub use stats::{ReceiveReport, SentStats, StreamStats};
+pub use turn::{RelayStats, TurnError, TurnTransport};

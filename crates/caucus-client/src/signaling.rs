@@ -108,6 +108,16 @@ impl Signal {
         self.ice_servers.borrow().clone().unwrap_or_default()
     }
 
+    /// The `ice_servers` of the `joined` event, waiting for it at most `timeout` (none if it
+    /// did not come).
+    pub(crate) async fn wait_ice_servers(&self, timeout: Duration) -> Vec<IceServer> {
+        let mut rx = self.ice_servers.clone();
+        match tokio::time::timeout(timeout, rx.wait_for(Option::is_some)).await {
+            Ok(Ok(servers)) => servers.clone().unwrap_or_default(),
+            _ => Vec::new(),
+        }
+    }
+
     /// Sends `body` and waits for its reply, at most the request timeout.
     pub(crate) async fn request(&self, body: ClientBody) -> Reply {
         let what = body.name();
