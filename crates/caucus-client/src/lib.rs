@@ -10,9 +10,42 @@
 //! **What it is not.** Not a media stack: it neither encodes nor decodes. Its payloads are
 //! codec-*shaped* (an Opus TOC byte; a VP8 descriptor with real keyframe headers) and end in a
 //! trailer that names the sender, the source, a per-stream sequence number and the send time
-//! ([`payload`]). It does no simulcast and no bandwidth estimation. It has no STUN or TURN
-//! client: it reaches the server's host candidate directly, and only exposes the servers the
-//! `joined` event names ([`Client::ice_servers`]). It is not a browser SDK (that is `web/`).
+//! ([`payload`]). It does no bandwidth estimation and no STUN (no server-reflexive
+//! candidate). It is not a browser SDK (that is `web/`).
+//!
+//! ## TURN
+//!
+//! The `joined` event names the ICE servers ([`Client::ice_servers`]), TURN ones with a
+//! credential minted for this join. The media peer allocates a relay on the first `turn:`
+//! server that grants one ([`ClientOptions::turn`], on by default; URLs with
+//! `transport=udp`, or `transport=tcp` with [`ClientOptions::turn_transport`]; `turns:` is
+//! not supported) and offers str0m's *relayed* candidate beside its host one — or alone, with
+//! [`IceTransportPolicy::Relay`], the browser's `iceTransportPolicy: "relay"`: then every
+//! datagram goes through the TURN server, and no relay is an error of `connect`
+//! ([`ClientError::Turn`], e.g. [`TurnError::Refused`] with code 401 for a credential the TURN
+//! server does not accept). Without `Relay` a failed allocation only leaves the host
+//! candidate.
+//!
+//! The TURN client (RFC 8656) allocates with the long-term credential (401 → REALM and NONCE
+//! → MESSAGE-INTEGRITY keyed by MD5(username:realm:password); 438 stale nonce retried),
+//! creates a permission for each server address str0m sends to (datagrams wait for it),
+//! sends Send indications and binds a channel, then sends ChannelData; it refreshes the
+//! allocation a minute before its lifetime ends, renews permissions and channels, and
+//! deallocates when the client closes. Answers must match an outstanding request and carry a
+//! valid MESSAGE-INTEGRITY; malformed, forged or unexpected ones are dropped and counted.
+//! [`MediaReport::relay`] has the relayed address and counters ([`RelayStats`]).
+//!
+//! ```no_run
+//! use caucus_client::{Client, ClientOptions, IceTransportPolicy};
+//! # async fn demo(url: &str, token: &str) -> caucus_client::Result<()> {
+//! let relay_only = ClientOptions {
+//!     ice_transport_policy: IceTransportPolicy::Relay,
+//!     ..ClientOptions::default()
+//! };
+//! let (client, _events) = Client::connect(url, token, relay_only).await?;
+//! println!("media relayed from {:?}", client.relayed_addr());
+//! # Ok(()) }
+//! ```
 //!
 //! ## Driving it
 //!
