@@ -44,7 +44,8 @@ struct Session {
 }
 
 impl Client {
-    /// Connects to `ws_url` (`ws://HOST:PORT/v1/rtc`), joins with `token`, and — unless
+    /// Connects to `ws_url` (`ws://HOST:PORT/v1/rtc`, or `wss://` for a server with TLS;
+    /// `http://` and `https://` are taken as `ws://` and `wss://`), joins with `token`, and — unless
     /// `options.media` is off — negotiates the media peer and (by default) waits until it is
     /// connected. A refused join is [`ClientError::Refused`] with the server's code.
     pub async fn connect(
@@ -448,6 +449,7 @@ async fn establish(
     let (to_media, from_signal) = mpsc::unbounded_channel();
     let signal = Signal::open(
         url,
+        &options.tls_roots,
         options.connect_timeout,
         options.request_timeout,
         events.clone(),

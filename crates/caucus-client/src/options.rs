@@ -38,6 +38,9 @@ pub struct ClientOptions {
     pub turn_transport: TurnTransport,
     /// STUN and TURN servers to use instead of the `joined` event's.
     pub ice_servers: Option<Vec<IceServer>>,
+    /// Certificates (DER) trusted for `wss://` besides Mozilla's roots: a private CA, or a
+    /// test's self-signed certificate.
+    pub tls_roots: Vec<Vec<u8>>,
     /// Wait in `connect` (and `reconnect`) until ICE and DTLS are up.
     pub wait_media_connected: bool,
     /// Deadline for opening the WebSocket, joining and getting media connected.
@@ -100,6 +103,7 @@ impl Default for ClientOptions {
             turn: true,
             turn_transport: TurnTransport::Udp,
             ice_servers: None,
+            tls_roots: Vec::new(),
             wait_media_connected: true,
             connect_timeout: Duration::from_secs(10),
             request_timeout: Duration::from_secs(5),
