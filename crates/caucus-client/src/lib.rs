@@ -75,7 +75,9 @@
 //!
 //! ## How it works
 //!
-//! - [`Client::connect`] opens the WebSocket, sends `join` (id 1), then offers the media
+//! - [`Client::connect`] opens the WebSocket (`ws://`, or `wss://` — `http(s)://` URLs are
+//!   taken as `ws(s)://` — over rustls, trusting Mozilla's roots and
+//!   [`ClientOptions::tls_roots`]), sends `join` (id 1), then offers the media
 //!   peer's m-lines — one `sendonly` per source in [`ClientOptions::send`] plus a receive-slot
 //!   pool of `recvonly` m-lines — applies the answer and waits until ICE/DTLS are up.
 //! - A signaling task owns the socket: requests are numbered and matched to replies by `id`
