@@ -192,9 +192,11 @@ pub struct RelayStats {
     pub received: u64,
     /// Of `sent`, those that went as ChannelData (the rest as Send indications).
     pub sent_on_channels: u64,
-    /// Datagrams dropped while a permission was pending, and answers dropped as unexpected,
-    /// unauthenticated or malformed.
+    /// Datagrams for peers dropped: past the queue of a pending permission, refused
+    /// permissions, or no allocation.
     pub dropped: u64,
+    /// What the TURN server sent that was dropped: unexpected, unauthenticated or malformed
+    /// answers, data on unbound channels.
     pub ignored_answers: u64,
 }
 
