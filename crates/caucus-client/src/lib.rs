@@ -17,9 +17,9 @@
 //!
 //! The `joined` event names the ICE servers ([`Client::ice_servers`]), TURN ones with a
 //! credential minted for this join. The media peer allocates a relay on the first `turn:`
-//! server that grants one ([`ClientOptions::turn`], on by default; URLs with
-//! `transport=udp`, or `transport=tcp` with [`ClientOptions::turn_transport`]; `turns:` is
-//! not supported) and offers str0m's *relayed* candidate beside its host one — or alone, with
+//! server that grants one ([`ClientOptions::turn`], on by default; `turn:` URLs with
+//! `transport=udp`, or with [`ClientOptions::turn_transport`] those with `transport=tcp` or
+//! the `turns:` ones, TURN over TLS) and offers str0m's *relayed* candidate beside its host one — or alone, with
 //! [`IceTransportPolicy::Relay`], the browser's `iceTransportPolicy: "relay"`: then every
 //! datagram goes through the TURN server, and no relay is an error of `connect`
 //! ([`ClientError::Turn`], e.g. [`TurnError::Refused`] with code 401 for a credential the TURN

@@ -987,12 +987,13 @@ async fn open_relay(
         Some(servers) => servers.clone(),
         None => signal.wait_ice_servers(options.connect_timeout).await,
     };
+    let tls = crate::signaling::tls_config(&options.tls_roots)?;
     let mut error = match turn::servers(&ice_servers, options.turn_transport).await {
         Ok(servers) => {
             let mut error = None;
             for server in servers {
                 let addr = server.addr;
-                match Relay::allocate(server, socket, options.connect_timeout).await {
+                match Relay::allocate(server, socket, tls.clone(), options.connect_timeout).await {
                     Ok(relay) => return Ok(Some(relay)),
                     Err(e) => {
                         warn!(server = %addr, error = %e, "no TURN relay");

@@ -33,13 +33,14 @@ pub struct ClientOptions {
     /// Allocate a relayed candidate on a TURN server of the `joined` event (or of
     /// `ice_servers`), with the credential minted for this join. Off: host candidate only.
     pub turn: bool,
-    /// Which of the `turn:` URLs to use: those with `transport=udp` (or none), or those with
-    /// `transport=tcp` (TURN over TCP, for a client that cannot send UDP at all).
+    /// Which TURN URLs to use: `turn:` with `transport=udp` (or none), `turn:` with
+    /// `transport=tcp` (TURN over TCP, for a client that cannot send UDP at all), or `turns:`
+    /// (TURN over TLS, checked against Mozilla's roots and `tls_roots`).
     pub turn_transport: TurnTransport,
     /// STUN and TURN servers to use instead of the `joined` event's.
     pub ice_servers: Option<Vec<IceServer>>,
-    /// Certificates (DER) trusted for `wss://` besides Mozilla's roots: a private CA, or a
-    /// test's self-signed certificate.
+    /// Certificates (DER) trusted for `wss://` and `turns:` besides Mozilla's roots: a
+    /// private CA, or a test's self-signed certificate.
     pub tls_roots: Vec<Vec<u8>>,
     /// Wait in `connect` (and `reconnect`) until ICE and DTLS are up.
     pub wait_media_connected: bool,

@@ -80,8 +80,9 @@ fn websocket_url(url: &str) -> String {
     }
 }
 
-/// TLS for `wss://`: rustls on aws-lc-rs, trusting Mozilla's roots and `extra` (DER).
-fn tls_connector(extra: &[Vec<u8>]) -> Result<tokio_tungstenite::Connector> {
+/// TLS for `wss://` and `turns:`: rustls on aws-lc-rs, trusting Mozilla's roots and `extra`
+/// (DER).
+pub(crate) fn tls_config(extra: &[Vec<u8>]) -> Result<Arc<rustls::ClientConfig>> {
     let mut roots = rustls::RootCertStore::empty();
     roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
     for der in extra {
@@ -95,7 +96,7 @@ fn tls_connector(extra: &[Vec<u8>]) -> Result<tokio_tungstenite::Connector> {
         .map_err(|e| ClientError::WebSocket(format!("TLS: {e}")))?
         .with_root_certificates(roots)
         .with_no_client_auth();
-    Ok(tokio_tungstenite::Connector::Rustls(Arc::new(config)))
+    Ok(Arc::new(config))
 }
 
 impl Signal {
@@ -111,7 +112,7 @@ impl Signal {
     ) -> Result<Signal> {
         let url = websocket_url(url);
         let url = url.as_str();
-        let connector = tls_connector(tls_roots)?;
+        let connector = tokio_tungstenite::Connector::Rustls(tls_config(tls_roots)?);
         let connect =
             tokio_tungstenite::connect_async_tls_with_config(url, None, false, Some(connector));
         let (ws, _response) = tokio::time::timeout(connect_timeout, connect)

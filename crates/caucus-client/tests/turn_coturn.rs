@@ -1,10 +1,11 @@
 //! The SDK's TURN client against a real coturn: relay-only clients (no host candidate) join,
-//! publish and receive through the relay, over UDP and over TCP to the TURN server; a
+//! publish and receive through the relay, over UDP, TCP and TLS to the TURN server; a
 //! credential minted with another secret than coturn's is refused and reported as an error.
 //!
 //! Needs a running coturn: `scripts/test-turn` starts one from `deploy/turnserver.conf` on
-//! loopback and runs these tests with its port (`TURN_PORT`), shared secret (`TURN_SECRET`)
-//! and log (`TURN_LOG`); hence `#[ignore]` in a plain `cargo test`.
+//! loopback and runs these tests with its ports (`TURN_PORT`, `TURN_TLS_PORT`), the CA of its
+//! certificate (`TURN_CA`), its shared secret (`TURN_SECRET`) and log (`TURN_LOG`); hence
+//! `#[ignore]` in a plain `cargo test`.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -31,13 +32,29 @@ fn turn_secret() -> String {
     std::env::var("TURN_SECRET").expect("TURN_SECRET: run through scripts/test-turn")
 }
 
+/// coturn's TLS port.
+fn turn_tls_port() -> u16 {
+    std::env::var("TURN_TLS_PORT")
+        .expect("TURN_TLS_PORT: run through scripts/test-turn")
+        .parse()
+        .expect("TURN_TLS_PORT is a port")
+}
+
+/// The test CA that issued coturn's certificate (DER, from `TURN_CA`'s PEM).
+fn turn_ca() -> Vec<u8> {
+    let pem = std::fs::read_to_string(std::env::var("TURN_CA").expect("TURN_CA")).unwrap();
+    let body: String = pem.lines().filter(|l| !l.starts_with("-----")).collect();
+    base64::Engine::decode(&base64::engine::general_purpose::STANDARD, body).unwrap()
+}
+
 /// A Caucus whose joins carry a TURN credential for coturn (minted with `secret`).
 async fn world(room: &str, transport: &str, secret: String) -> World {
+    let url = match transport {
+        "tls" => format!("turns:127.0.0.1:{}?transport=tcp", turn_tls_port()),
+        _ => format!("turn:127.0.0.1:{}?transport={transport}", turn_port()),
+    };
     let config = Config {
-        turn_urls: vec![format!(
-            "turn:127.0.0.1:{}?transport={transport}",
-            turn_port()
-        )],
+        turn_urls: vec![url],
         turn_secret: Some(secret),
         ..Config::ephemeral()
     };
@@ -48,6 +65,11 @@ fn relay_only(transport: TurnTransport) -> ClientOptions {
     ClientOptions {
         ice_transport_policy: IceTransportPolicy::Relay,
         turn_transport: transport,
+        tls_roots: if transport == TurnTransport::Tls {
+            vec![turn_ca()]
+        } else {
+            Vec::new()
+        },
         ..ClientOptions::default()
     }
 }
@@ -107,7 +129,12 @@ fn count(line: &str, key: &str) -> u64 {
 /// Two relay-only clients: the host publishes audio and video; the guest decodes both; the
 /// guest's reports reach the host (RTCP) the same way.
 async fn media_through_the_relay(transport: TurnTransport, name: &str) {
-    let turn = SocketAddr::from(([127, 0, 0, 1], turn_port()));
+    let port = if transport == TurnTransport::Tls {
+        turn_tls_port()
+    } else {
+        turn_port()
+    };
+    let turn = SocketAddr::from(([127, 0, 0, 1], port));
     let world = world(name, name, turn_secret()).await;
     // Users per transport: coturn's log accumulates over the tests.
     let (host_user, guest_user) = (format!("hana{name}"), format!("gus{name}"));
@@ -163,6 +190,12 @@ async fn relay_only_clients_exchange_media_through_turn_over_udp() {
 #[ignore = "needs coturn: scripts/test-turn runs it"]
 async fn relay_only_clients_exchange_media_through_turn_over_tcp() {
     media_through_the_relay(TurnTransport::Tcp, "tcp").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs coturn: scripts/test-turn runs it"]
+async fn relay_only_clients_exchange_media_through_turn_over_tls() {
+    media_through_the_relay(TurnTransport::Tls, "tls").await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -1,11 +1,14 @@
 //! Carrying an [`Allocation`]'s datagrams: over the media peer's UDP socket (the TURN
-//! server's answers are told apart by their source address), or over a TCP connection with
-//! STUN and ChannelData framed by their own lengths (RFC 8656 §12.5).
+//! server's answers are told apart by their source address), or over a TCP connection (plain,
+//! or TLS for `turns:`) with STUN and ChannelData framed by their own lengths (RFC 8656
+//! §12.5).
 
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use std::sync::Arc;
+
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::{TcpStream, UdpSocket};
 use tokio::sync::mpsc;
 use tracing::{debug, info};
@@ -36,14 +39,41 @@ fn take_frames(buf: &mut Vec<u8>) -> Option<Vec<Vec<u8>>> {
     }
 }
 
-async fn tcp_link(server: SocketAddr, timeout: Duration) -> Result<TcpLink, TurnError> {
+/// A TCP connection to `server`, with TLS when `tls` is given (the certificate checked for
+/// `host`).
+async fn tcp_link(
+    server: SocketAddr,
+    host: &str,
+    tls: Option<Arc<rustls::ClientConfig>>,
+    timeout: Duration,
+) -> Result<TcpLink, TurnError> {
     let io = |message: String| TurnError::Io { server, message };
     let stream = tokio::time::timeout(timeout, TcpStream::connect(server))
         .await
         .map_err(|_| io("TCP connect timed out".into()))?
         .map_err(|e| io(format!("TCP connect: {e}")))?;
     let _ = stream.set_nodelay(true);
-    let (mut read, mut write) = stream.into_split();
+    match tls {
+        None => Ok(framed(server, stream)),
+        Some(config) => {
+            let name = rustls::pki_types::ServerName::try_from(host.to_owned())
+                .map_err(|e| io(format!("TLS name {host}: {e}")))?;
+            let handshake = tokio_rustls::TlsConnector::from(config).connect(name, stream);
+            let stream = tokio::time::timeout(timeout, handshake)
+                .await
+                .map_err(|_| io("TLS handshake timed out".into()))?
+                .map_err(|e| io(format!("TLS: {e}")))?;
+            Ok(framed(server, stream))
+        }
+    }
+}
+
+/// Frames in and out of `stream`, each way by its own task.
+fn framed<S>(server: SocketAddr, stream: S) -> TcpLink
+where
+    S: AsyncRead + AsyncWrite + Send + 'static,
+{
+    let (mut read, mut write) = tokio::io::split(stream);
     let (to_server, mut outgoing) = mpsc::unbounded_channel::<Vec<u8>>();
     let (frames, from_server) = mpsc::unbounded_channel();
     let reader = tokio::spawn(async move {
@@ -59,10 +89,11 @@ async fn tcp_link(server: SocketAddr, timeout: Duration) -> Result<TcpLink, Turn
                 debug!(%server, "TURN over TCP: unframed bytes, connection dropped");
                 return;
             };
+            // Nobody listening any more (the peer closed): keep reading until the server
+            // closes, so the socket never closes on unread data (an RST that can drop the
+            // deallocation still in flight).
             for frame in whole {
-                if frames.send(frame).is_err() {
-                    return;
-                }
+                let _ = frames.send(frame);
             }
         }
     });
@@ -73,27 +104,36 @@ async fn tcp_link(server: SocketAddr, timeout: Duration) -> Result<TcpLink, Turn
             }
         }
         let _ = write.shutdown().await;
-        reader.abort();
+        // The server closes its side once it has read ours; bounded.
+        let abort = reader.abort_handle();
+        if tokio::time::timeout(Duration::from_secs(2), reader)
+            .await
+            .is_err()
+        {
+            abort.abort();
+        }
     });
-    Ok(TcpLink {
+    TcpLink {
         to_server,
         from_server,
-    })
+    }
 }
 
 impl Relay {
     /// Allocates on `server`, waiting at most `timeout`. Over UDP it uses `socket`, which
-    /// nothing else reads meanwhile.
+    /// nothing else reads meanwhile; over TLS it trusts `tls`.
     pub(crate) async fn allocate(
         server: TurnServer,
         socket: &UdpSocket,
+        tls: Arc<rustls::ClientConfig>,
         timeout: Duration,
     ) -> Result<Relay, TurnError> {
         let deadline = Instant::now() + timeout;
         let addr = server.addr;
         let tcp = match server.transport {
             TurnTransport::Udp => None,
-            TurnTransport::Tcp => Some(tcp_link(addr, timeout).await?),
+            TurnTransport::Tcp => Some(tcp_link(addr, &server.host, None, timeout).await?),
+            TurnTransport::Tls => Some(tcp_link(addr, &server.host, Some(tls), timeout).await?),
         };
         let mut relay = Relay {
             allocation: Allocation::new(server, Instant::now()),

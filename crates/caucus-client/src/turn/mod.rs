@@ -4,7 +4,7 @@
 //! [`Allocation`] is sans-IO like str0m: it is fed what the TURN server sent and the time, and
 //! hands out the datagrams to send to the TURN server, the data peers sent through the relay,
 //! and when it next needs the clock. The media task carries its datagrams over the media UDP
-//! socket or a TCP connection ([`link`]).
+//! socket, or a TCP connection, plain or TLS ([`link`]).
 //!
 //! What it does: Allocate with the long-term credential (the first request goes without, the
 //! server's 401 names REALM and NONCE, the retry carries MESSAGE-INTEGRITY keyed by
@@ -58,44 +58,57 @@ pub enum TurnError {
 /// How the client talks to the TURN server.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum TurnTransport {
+    /// `turn:` URLs with `transport=udp` (or none).
     Udp,
+    /// `turn:` URLs with `transport=tcp`.
     Tcp,
+    /// `turns:` URLs: TURN over TLS (on 443, through firewalls that allow nothing else).
+    Tls,
 }
 
 /// A TURN server from a `turn:` URL of the `joined` event, resolved, with its credential.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct TurnServer {
     pub(crate) addr: SocketAddr,
+    /// The URL's host: the name a TLS certificate must carry.
+    pub(crate) host: String,
     pub(crate) transport: TurnTransport,
     pub(crate) username: String,
     pub(crate) password: String,
 }
 
-/// A `turn:` URL taken apart: host, port and transport (`turns:` and unknown transports are
-/// skipped by the caller).
+/// A `turn:` or `turns:` URL taken apart: host, port and transport (`None` for anything
+/// else, or an unknown transport).
 pub(crate) fn parse_url(url: &str) -> Option<(String, u16, TurnTransport)> {
-    let rest = url.strip_prefix("turn:")?;
-    let (hostport, query) = rest.split_once('?').unwrap_or((rest, ""));
-    let transport = match query
-        .split('&')
-        .find_map(|kv| kv.strip_prefix("transport="))
-    {
-        None | Some("udp") => TurnTransport::Udp,
-        Some("tcp") => TurnTransport::Tcp,
-        Some(_) => return None,
+    let (rest, tls) = match url.strip_prefix("turns:") {
+        Some(rest) => (rest, true),
+        None => (url.strip_prefix("turn:")?, false),
     };
+    let (hostport, query) = rest.split_once('?').unwrap_or((rest, ""));
+    let transport = match (
+        tls,
+        query
+            .split('&')
+            .find_map(|kv| kv.strip_prefix("transport=")),
+    ) {
+        (false, None | Some("udp")) => TurnTransport::Udp,
+        (false, Some("tcp")) => TurnTransport::Tcp,
+        (true, None | Some("tcp")) => TurnTransport::Tls,
+        _ => return None,
+    };
+    let default_port = if tls { 5349 } else { 3478 };
     let (host, port) = if let Some(v6) = hostport.strip_prefix('[') {
         let (host, after) = v6.split_once(']')?;
         let port = match after.strip_prefix(':') {
             Some(p) => p.parse().ok()?,
-            None if after.is_empty() => 3478,
+            None if after.is_empty() => default_port,
             None => return None,
         };
         (host.to_owned(), port)
     } else {
         match hostport.rsplit_once(':') {
             Some((host, port)) => (host.to_owned(), port.parse().ok()?),
-            None => (hostport.to_owned(), 3478),
+            None => (hostport.to_owned(), default_port),
         }
     };
     (!host.is_empty()).then_some((host, port, transport))
@@ -123,6 +136,7 @@ pub(crate) async fn servers(
             match tokio::net::lookup_host((host.as_str(), port)).await {
                 Ok(addrs) => out.extend(addrs.map(|addr| TurnServer {
                     addr,
+                    host: host.clone(),
                     transport,
                     username: username.clone(),
                     password: password.clone(),
@@ -230,7 +244,7 @@ pub(crate) struct Allocation {
 impl Allocation {
     /// Starts allocating: the first Allocate is ready to send.
     pub(crate) fn new(server: TurnServer, now: Instant) -> Allocation {
-        let reliable = server.transport == TurnTransport::Tcp;
+        let reliable = server.transport != TurnTransport::Udp;
         let mut a = Allocation {
             server,
             reliable,

@@ -14,6 +14,7 @@ const REALM: &str = "turn.example.org";
 fn server() -> TurnServer {
     TurnServer {
         addr: SERVER.parse().unwrap(),
+        host: "192.0.2.10".into(),
         transport: TurnTransport::Udp,
         username: "1733612400:ana".into(),
         password: "minted".into(),
@@ -254,7 +255,15 @@ fn turn_urls_parse_with_their_transport() {
         parse_url("turn:host"),
         Some(("host".into(), 3478, TurnTransport::Udp))
     );
-    assert_eq!(parse_url("turns:host:443?transport=tcp"), None);
+    assert_eq!(
+        parse_url("turns:turn.example.org:443?transport=tcp"),
+        Some(("turn.example.org".into(), 443, TurnTransport::Tls))
+    );
+    assert_eq!(
+        parse_url("turns:host"),
+        Some(("host".into(), 5349, TurnTransport::Tls))
+    );
+    assert_eq!(parse_url("turns:host:443?transport=udp"), None);
     assert_eq!(parse_url("stun:host:3478"), None);
     assert_eq!(parse_url("turn::3478"), None);
     assert_eq!(parse_url("turn:host:x"), None);
