@@ -169,6 +169,13 @@ async fn media_through_the_relay(transport: TurnTransport, name: &str) {
     // Caucus media address) and back; for the publisher at least every packet the guest
     // decoded.
     for (user, at_least) in [(&host_user, decoded), (&guest_user, 1)] {
+        // TLS where asked (coturn's TLS port would take plain TCP too), and only there.
+        let session = coturn_log_line(&format!("{user}>, lifetime=600"), ": new,").await;
+        assert_eq!(
+            session.contains("method=TLS"),
+            transport == TurnTransport::Tls,
+            "{session}"
+        );
         coturn_log_line(&format!("{user}>, lifetime=0"), "refreshed").await;
         let usage = coturn_log_line(&format!("{user}>, rp="), "peer usage:").await;
         let (to_caucus, from_caucus) = (count(&usage, "sp="), count(&usage, "rp="));
