@@ -44,7 +44,8 @@ struct Session {
 }
 
 impl Client {
-    /// Connects to `ws_url` (`ws://HOST:PORT/v1/rtc`), joins with `token`, and — unless
+    /// Connects to `ws_url` (`ws://HOST:PORT/v1/rtc`, or `wss://` for a server with TLS;
+    /// `http://` and `https://` are taken as `ws://` and `wss://`), joins with `token`, and — unless
     /// `options.media` is off — negotiates the media peer and (by default) waits until it is
     /// connected. A refused join is [`ClientError::Refused`] with the server's code.
     pub async fn connect(
@@ -83,10 +84,16 @@ impl Client {
     /// The STUN and TURN servers the `joined` event of the current connection named (TURN
     /// with a credential minted for this join), for a caller that needs them; empty until that
     /// event came (it follows the join's reply: with media, `connect` and `reconnect` return
-    /// after it). This client uses none: its str0m peer has no STUN or TURN client and
-    /// reaches the server's host candidate directly.
+    /// after it). The media peer allocates its relayed candidate on the first `turn:` server
+    /// that grants one ([`ClientOptions::turn`]); `stun:` servers are not used.
     pub fn ice_servers(&self) -> Vec<IceServer> {
         self.signal.ice_servers()
+    }
+
+    /// The relayed address the TURN server allocated for the media peer (its relayed
+    /// candidate), if it has one. [`media_report`](Client::media_report) has its counters.
+    pub fn relayed_addr(&self) -> Option<SocketAddr> {
+        self.media.as_ref().and_then(Media::relayed_addr)
     }
 
     /// The local address of the media socket.
@@ -442,6 +449,7 @@ async fn establish(
     let (to_media, from_signal) = mpsc::unbounded_channel();
     let signal = Signal::open(
         url,
+        &options.tls_roots,
         options.connect_timeout,
         options.request_timeout,
         events.clone(),

@@ -28,6 +28,9 @@ pub enum ClientError {
     /// The client was built without media, or the media peer has stopped.
     #[error("no media peer")]
     NoMedia,
+    /// No TURN relay could be allocated (relay-only), or it was lost.
+    #[error("turn: {0}")]
+    Turn(#[from] crate::turn::TurnError),
     /// The source is not being published by this client.
     #[error("not publishing {0}")]
     NotPublishing(caucus_proto::Source),

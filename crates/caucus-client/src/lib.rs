@@ -10,9 +10,42 @@
 //! **What it is not.** Not a media stack: it neither encodes nor decodes. Its payloads are
 //! codec-*shaped* (an Opus TOC byte; a VP8 descriptor with real keyframe headers) and end in a
 //! trailer that names the sender, the source, a per-stream sequence number and the send time
-//! ([`payload`]). It does no simulcast and no bandwidth estimation. It has no STUN or TURN
-//! client: it reaches the server's host candidate directly, and only exposes the servers the
-//! `joined` event names ([`Client::ice_servers`]). It is not a browser SDK (that is `web/`).
+//! ([`payload`]). It does no bandwidth estimation and no STUN (no server-reflexive
+//! candidate). It is not a browser SDK (that is `web/`).
+//!
+//! ## TURN
+//!
+//! The `joined` event names the ICE servers ([`Client::ice_servers`]), TURN ones with a
+//! credential minted for this join. The media peer allocates a relay on the first `turn:`
+//! server that grants one ([`ClientOptions::turn`], on by default; `turn:` URLs with
+//! `transport=udp`, or with [`ClientOptions::turn_transport`] those with `transport=tcp` or
+//! the `turns:` ones, TURN over TLS) and offers str0m's *relayed* candidate beside its host one — or alone, with
+//! [`IceTransportPolicy::Relay`], the browser's `iceTransportPolicy: "relay"`: then every
+//! datagram goes through the TURN server, and no relay is an error of `connect`
+//! ([`ClientError::Turn`], e.g. [`TurnError::Refused`] with code 401 for a credential the TURN
+//! server does not accept). Without `Relay` a failed allocation only leaves the host
+//! candidate.
+//!
+//! The TURN client (RFC 8656) allocates with the long-term credential (401 → REALM and NONCE
+//! → MESSAGE-INTEGRITY keyed by MD5(username:realm:password); 438 stale nonce retried),
+//! creates a permission for each server address str0m sends to (datagrams wait for it),
+//! sends Send indications and binds a channel, then sends ChannelData; it refreshes the
+//! allocation a minute before its lifetime ends, renews permissions and channels, and
+//! deallocates when the client closes. Answers must match an outstanding request and carry a
+//! valid MESSAGE-INTEGRITY; malformed, forged or unexpected ones are dropped and counted.
+//! [`MediaReport::relay`] has the relayed address and counters ([`RelayStats`]).
+//!
+//! ```no_run
+//! use caucus_client::{Client, ClientOptions, IceTransportPolicy};
+//! # async fn demo(url: &str, token: &str) -> caucus_client::Result<()> {
+//! let relay_only = ClientOptions {
+//!     ice_transport_policy: IceTransportPolicy::Relay,
+//!     ..ClientOptions::default()
+//! };
+//! let (client, _events) = Client::connect(url, token, relay_only).await?;
+//! println!("media relayed from {:?}", client.relayed_addr());
+//! # Ok(()) }
+//! ```
 //!
 //! ## Driving it
 //!
@@ -42,7 +75,9 @@
 //!
 //! ## How it works
 //!
-//! - [`Client::connect`] opens the WebSocket, sends `join` (id 1), then offers the media
+//! - [`Client::connect`] opens the WebSocket (`ws://`, or `wss://` — `http(s)://` URLs are
+//!   taken as `ws(s)://` — over rustls, trusting Mozilla's roots and
+//!   [`ClientOptions::tls_roots`]), sends `join` (id 1), then offers the media
 //!   peer's m-lines — one `sendonly` per source in [`ClientOptions::send`] plus a receive-slot
 //!   pool of `recvonly` m-lines — applies the answer and waits until ICE/DTLS are up.
 //! - A signaling task owns the socket: requests are numbered and matched to replies by `id`
@@ -74,11 +109,13 @@ pub mod payload;
 mod signaling;
 pub mod stats;
 mod tcp;
+mod turn;
 
 pub use client::Client;
 pub use error::{ClientError, Result};
 pub use event::{ClientEvent, EventStream};
 pub use generator::{AudioProfile, VideoProfile};
-pub use media::{MediaReport, PublishedTrack};
-pub use options::{ClientOptions, MediaTransport, SimulcastLayer};
+pub use media::{MediaReport, PublishedTrack, RelayReport};
+pub use options::{ClientOptions, IceTransportPolicy, MediaTransport, SimulcastLayer};
 pub use stats::{ReceiveReport, SentStats, StreamStats};
+pub use turn::{RelayStats, TurnError, TurnTransport};

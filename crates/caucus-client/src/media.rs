@@ -30,11 +30,13 @@ use tracing::{debug, info, trace, warn};
 use crate::error::{ClientError, Result};
 use crate::event::ClientEvent;
 use crate::generator::{Generator, Packet, Seeds, VideoProfile};
-use crate::options::{ClientOptions, MediaTransport};
+use crate::options::{ClientOptions, IceTransportPolicy, MediaTransport};
 use crate::payload;
 use crate::signaling::{Signal, ToMedia};
 use crate::stats::{ReceiveReport, SentStats};
 use crate::tcp::TcpLinks;
+use crate::turn::link::Relay;
+use crate::turn::{self, RelayStats, TurnError, TurnTransport};
 
 /// Everything the media peer counts, as [`Client::media_report`](crate::Client::media_report)
 /// returns it. Survives reconnects.
@@ -44,6 +46,22 @@ pub struct MediaReport {
     pub sent: BTreeMap<Source, SentStats>,
     /// What this client publishes now.
     pub published: BTreeMap<Source, PublishedTrack>,
+    /// The TURN relay of the current media peer, if it has one.
+    pub relay: Option<RelayReport>,
+}
+
+/// The media peer's TURN allocation.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RelayReport {
+    /// The TURN server, and how the client reaches it.
+    pub server: SocketAddr,
+    pub transport: TurnTransport,
+    /// The relayed address: the candidate the media peer offers, and the address the Caucus
+    /// server sees its media come from.
+    pub relayed: SocketAddr,
+    pub stats: RelayStats,
+    /// Why the allocation was lost, if it was.
+    pub failure: Option<TurnError>,
 }
 
 /// One source this client publishes.
@@ -61,6 +79,7 @@ pub(crate) struct Media {
     tx: mpsc::UnboundedSender<Command>,
     connected: watch::Receiver<bool>,
     local_addr: SocketAddr,
+    relayed: Option<SocketAddr>,
 }
 
 #[derive(Debug)]
@@ -103,7 +122,14 @@ impl Media {
     ) -> Result<Media> {
         let socket = UdpSocket::bind(options.bind).await?;
         let local_addr = socket.local_addr()?;
+        let relay = open_relay(options, &signal, &socket).await?;
+        let relayed = relay.as_ref().and_then(|r| r.allocation.relayed());
         let mut rtc = RtcConfig::new().set_rtp_mode(true).build(Instant::now());
+        if let Some(relayed) = relayed {
+            let candidate = Candidate::relayed(relayed, local_addr, "udp")
+                .map_err(|e| ClientError::Media(format!("relayed candidate {relayed}: {e}")))?;
+            rtc.add_local_candidate(candidate);
+        }
         let candidate = match options.transport {
             MediaTransport::Udp => Candidate::host(local_addr, "udp"),
             // Active: this side dials (the port is not listened on, RFC 6544 uses 9).
@@ -115,16 +141,22 @@ impl Media {
         }
         .map_err(|e| ClientError::Media(format!("local candidate {local_addr}: {e}")))?;
         let local_addr = candidate.addr();
-        rtc.add_local_candidate(candidate);
+        if options.ice_transport_policy == IceTransportPolicy::All {
+            rtc.add_local_candidate(candidate);
+        }
         let (tx, rx) = mpsc::unbounded_channel();
         let (connected_tx, connected) = watch::channel(false);
-        report.send_modify(|r| r.published.clear());
+        report.send_modify(|r| {
+            r.published.clear();
+            r.relay = relay.as_ref().map(relay_report);
+        });
         let task = Task {
             me,
             rtc,
             socket,
             tcp: TcpLinks::new(),
             local_addr,
+            relay,
             commands: rx,
             from_signal,
             signal_open: true,
@@ -142,17 +174,22 @@ impl Media {
             negotiation: None,
             waiting: VecDeque::new(),
         };
-        info!(peer = %me, %local_addr, "media peer started");
+        info!(peer = %me, %local_addr, ?relayed, "media peer started");
         tokio::spawn(task.run());
         Ok(Media {
             tx,
             connected,
             local_addr,
+            relayed,
         })
     }
 
     pub(crate) fn local_addr(&self) -> SocketAddr {
         self.local_addr
+    }
+
+    pub(crate) fn relayed_addr(&self) -> Option<SocketAddr> {
+        self.relayed
     }
 
     /// Ensures a sending m-line for each of `sources`; returns every sending mid.
@@ -225,6 +262,8 @@ struct Task {
     tcp: TcpLinks,
     /// The local candidate's address (what str0m expects as the destination of what comes in).
     local_addr: SocketAddr,
+    /// The TURN allocation of the relayed candidate.
+    relay: Option<Relay>,
     commands: mpsc::UnboundedReceiver<Command>,
     from_signal: mpsc::UnboundedReceiver<ToMedia>,
     signal_open: bool,
@@ -270,10 +309,28 @@ impl Task {
                 .values()
                 .filter_map(Generator::due)
                 .chain(self.negotiation.as_ref().map(|n| n.deadline))
+                .chain(
+                    self.relay
+                        .as_ref()
+                        .and_then(|r| r.allocation.poll_timeout()),
+                )
                 .fold(self.rtc_timeout, Instant::min);
+            let relay = &mut self.relay;
+            let relay_tcp = async move {
+                match relay {
+                    Some(relay) => relay.recv_tcp().await,
+                    None => std::future::pending().await,
+                }
+            };
             tokio::select! {
                 command = self.commands.recv() => match command {
-                    Some(Command::Close) | None => break,
+                    Some(Command::Close) | None => {
+                        if let Some(relay) = &mut self.relay {
+                            relay.allocation.close(Instant::now());
+                            relay.flush(&self.socket);
+                        }
+                        break;
+                    }
                     Some(command) => self.on_command(command),
                 },
                 message = self.from_signal.recv(), if self.signal_open => match message {
@@ -281,14 +338,34 @@ impl Task {
                     None => self.signal_open = false,
                 },
                 received = self.socket.recv_from(&mut buf) => match received {
+                    Ok((n, source)) if self.relay.as_ref().is_some_and(|r| r.over_udp() && r.server() == source) => {
+                        self.on_relay_input(&buf[..n]);
+                    }
                     Ok((n, source)) => self.on_datagram(&buf[..n], source, Protocol::Udp),
                     Err(e) => debug!(error = %e, "socket receive error"),
+                },
+                frame = relay_tcp => match frame {
+                    Some(frame) => self.on_relay_input(&frame),
+                    None => {
+                        warn!(peer = %self.me, "the TCP connection to the TURN server closed");
+                        self.relay = None;
+                        self.report.send_modify(|r| if let Some(relay) = &mut r.relay {
+                            relay.failure = Some(TurnError::Io {
+                                server: relay.server,
+                                message: "the TCP connection closed".into(),
+                            });
+                        });
+                    }
                 },
                 Some((source, frame)) = self.tcp.recv() => {
                     self.on_datagram(&frame, source, Protocol::Tcp);
                 }
                 _ = tokio::time::sleep_until(wake.into()) => {
                     let now = Instant::now();
+                    if let Some(relay) = &mut self.relay {
+                        relay.allocation.handle_timeout(now);
+                        relay.flush(&self.socket);
+                    }
                     if let Err(e) = self.rtc.handle_input(Input::Timeout(now)) {
                         warn!(peer = %self.me, error = %e, "str0m timeout failed");
                     }
@@ -678,7 +755,33 @@ impl Task {
             .map(|p| p.pt())
     }
 
+    /// A datagram (or TCP frame) from the TURN server: peer data goes to str0m as received
+    /// on the relayed address.
+    fn on_relay_input(&mut self, bytes: &[u8]) {
+        let Some(relay) = &mut self.relay else {
+            return;
+        };
+        let now = Instant::now();
+        let data = relay.allocation.handle_input(bytes, now);
+        relay.flush(&self.socket);
+        let relayed = relay.allocation.relayed();
+        if let (Some((peer, data)), Some(relayed)) = (data, relayed) {
+            self.on_datagram_to(&data, peer, relayed, Protocol::Udp);
+        }
+        self.report_dirty = true;
+    }
+
     fn on_datagram(&mut self, bytes: &[u8], source: SocketAddr, proto: Protocol) {
+        self.on_datagram_to(bytes, source, self.local_addr, proto);
+    }
+
+    fn on_datagram_to(
+        &mut self,
+        bytes: &[u8],
+        source: SocketAddr,
+        destination: SocketAddr,
+        proto: Protocol,
+    ) {
         let now = Instant::now();
         let Ok(contents) = bytes.try_into() else {
             trace!(%source, "unparseable datagram");
@@ -689,7 +792,7 @@ impl Task {
             Receive {
                 proto,
                 source,
-                destination: self.local_addr,
+                destination,
                 contents,
             },
         );
@@ -718,7 +821,20 @@ impl Task {
             match output {
                 Output::Timeout(t) => {
                     self.rtc_timeout = t;
+                    if let Some(relay) = &mut self.relay {
+                        relay.flush(&self.socket);
+                    }
                     return;
+                }
+                Output::Transmit(t)
+                    if self
+                        .relay
+                        .as_ref()
+                        .is_some_and(|r| r.allocation.relayed() == Some(t.source)) =>
+                {
+                    if let Some(relay) = &mut self.relay {
+                        relay.allocation.send_to(t.destination, &t.contents, now);
+                    }
                 }
                 Output::Transmit(t) if t.proto != Protocol::Udp => {
                     self.tcp.send(t.destination, t.contents.into());
@@ -823,7 +939,12 @@ impl Task {
     /// Wakes whoever awaits the counters, once per loop turn rather than once per packet.
     fn publish_report(&mut self) {
         if std::mem::take(&mut self.report_dirty) {
-            self.report.send_modify(|_| {});
+            let relay = self.relay.as_ref().map(relay_report);
+            self.report.send_modify(|r| {
+                if relay.is_some() {
+                    r.relay = relay;
+                }
+            });
         }
     }
 
@@ -831,6 +952,66 @@ impl Task {
         if let Err(mpsc::error::TrySendError::Full(e)) = self.events.try_send(event) {
             warn!(event = ?e, "event stream full: event dropped");
         }
+    }
+}
+
+fn relay_report(relay: &Relay) -> RelayReport {
+    let server = relay.allocation.server();
+    RelayReport {
+        server: server.addr,
+        transport: server.transport,
+        relayed: relay.allocation.relayed().unwrap_or(server.addr),
+        stats: relay.allocation.stats(),
+        failure: relay.allocation.failure().cloned(),
+    }
+}
+
+/// The TURN relay the options ask for, allocated on the first TURN server that grants one.
+/// Relay-only without one is an error; otherwise the peer goes on with its host candidate.
+async fn open_relay(
+    options: &ClientOptions,
+    signal: &Signal,
+    socket: &UdpSocket,
+) -> Result<Option<Relay>> {
+    let relay_only = options.ice_transport_policy == IceTransportPolicy::Relay;
+    if !options.turn {
+        return if relay_only {
+            Err(ClientError::Turn(TurnError::NoServer(
+                "relay-only, and TURN is off".into(),
+            )))
+        } else {
+            Ok(None)
+        };
+    }
+    let ice_servers = match &options.ice_servers {
+        Some(servers) => servers.clone(),
+        None => signal.wait_ice_servers(options.connect_timeout).await,
+    };
+    let tls = crate::signaling::tls_config(&options.tls_roots)?;
+    let mut error = match turn::servers(&ice_servers, options.turn_transport).await {
+        Ok(servers) => {
+            let mut error = None;
+            for server in servers {
+                let addr = server.addr;
+                match Relay::allocate(server, socket, tls.clone(), options.connect_timeout).await {
+                    Ok(relay) => return Ok(Some(relay)),
+                    Err(e) => {
+                        warn!(server = %addr, error = %e, "no TURN relay");
+                        error = Some(e);
+                    }
+                }
+            }
+            error
+        }
+        Err(e) => Some(e),
+    };
+    match error.take() {
+        Some(e) if relay_only => Err(ClientError::Turn(e)),
+        Some(e) => {
+            debug!(error = %e, "no TURN relay: host candidate only");
+            Ok(None)
+        }
+        None => Ok(None),
     }
 }
 

@@ -3,9 +3,10 @@
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use caucus_proto::Source;
+use caucus_proto::{IceServer, Source};
 
 use crate::generator::{AudioProfile, VideoProfile};
+use crate::turn::TurnTransport;
 
 /// Options of [`Client::connect`](crate::Client::connect). `Default` suits end-to-end tests.
 #[derive(Debug, Clone)]
@@ -25,6 +26,22 @@ pub struct ClientOptions {
     /// How media reaches the server: UDP, or ICE over TCP only (a client behind a firewall
     /// that drops UDP).
     pub transport: MediaTransport,
+    /// Which local candidates the media peer offers, as the browser's `iceTransportPolicy`:
+    /// its host candidate and a relayed one, or only the relayed one (`Relay`: every
+    /// datagram goes through the TURN server; no relay is then an error of `connect`).
+    pub ice_transport_policy: IceTransportPolicy,
+    /// Allocate a relayed candidate on a TURN server of the `joined` event (or of
+    /// `ice_servers`), with the credential minted for this join. Off: host candidate only.
+    pub turn: bool,
+    /// Which TURN URLs to use: `turn:` with `transport=udp` (or none), `turn:` with
+    /// `transport=tcp` (TURN over TCP, for a client that cannot send UDP at all), or `turns:`
+    /// (TURN over TLS, checked against Mozilla's roots and `tls_roots`).
+    pub turn_transport: TurnTransport,
+    /// STUN and TURN servers to use instead of the `joined` event's.
+    pub ice_servers: Option<Vec<IceServer>>,
+    /// Certificates (DER) trusted for `wss://` and `turns:` besides Mozilla's roots: a
+    /// private CA, or a test's self-signed certificate.
+    pub tls_roots: Vec<Vec<u8>>,
     /// Wait in `connect` (and `reconnect`) until ICE and DTLS are up.
     pub wait_media_connected: bool,
     /// Deadline for opening the WebSocket, joining and getting media connected.
@@ -52,6 +69,16 @@ pub enum MediaTransport {
     Tcp,
 }
 
+/// Which local candidates the media peer offers (the browser's `iceTransportPolicy`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum IceTransportPolicy {
+    /// The host candidate, and a relayed one when a TURN server grants it.
+    #[default]
+    All,
+    /// Only a relayed candidate.
+    Relay,
+}
+
 /// One simulcast layer of the camera.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SimulcastLayer {
@@ -73,6 +100,11 @@ impl Default for ClientOptions {
             recv_video: 3,
             bind: SocketAddr::from(([127, 0, 0, 1], 0)),
             transport: MediaTransport::Udp,
+            ice_transport_policy: IceTransportPolicy::All,
+            turn: true,
+            turn_transport: TurnTransport::Udp,
+            ice_servers: None,
+            tls_roots: Vec::new(),
             wait_media_connected: true,
             connect_timeout: Duration::from_secs(10),
             request_timeout: Duration::from_secs(5),

@@ -9,6 +9,7 @@
 //! the new offer while it still thinks its own is pending, and drop it.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 use std::time::Duration;
 
 use caucus_proto::signal::{ClientBody, ClientMessage, RemoteTrack, ReplyData, ServerMessage};
@@ -68,21 +69,56 @@ enum Waiter {
     Detached(&'static str),
 }
 
+/// `http(s)://` taken as `ws(s)://`.
+fn websocket_url(url: &str) -> String {
+    if let Some(rest) = url.strip_prefix("https://") {
+        format!("wss://{rest}")
+    } else if let Some(rest) = url.strip_prefix("http://") {
+        format!("ws://{rest}")
+    } else {
+        url.to_owned()
+    }
+}
+
+/// TLS for `wss://` and `turns:`: rustls on aws-lc-rs, trusting Mozilla's roots and `extra`
+/// (DER).
+pub(crate) fn tls_config(extra: &[Vec<u8>]) -> Result<Arc<rustls::ClientConfig>> {
+    let mut roots = rustls::RootCertStore::empty();
+    roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
+    for der in extra {
+        roots
+            .add(rustls::pki_types::CertificateDer::from(der.clone()))
+            .map_err(|e| ClientError::WebSocket(format!("a TLS root certificate: {e}")))?;
+    }
+    let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+    let config = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(|e| ClientError::WebSocket(format!("TLS: {e}")))?
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    Ok(Arc::new(config))
+}
+
 impl Signal {
     /// Opens the WebSocket and starts the task. Nothing is sent yet; the first request gets
     /// id 1.
     pub(crate) async fn open(
         url: &str,
+        tls_roots: &[Vec<u8>],
         connect_timeout: Duration,
         request_timeout: Duration,
         events: mpsc::Sender<ClientEvent>,
         media: mpsc::UnboundedSender<ToMedia>,
     ) -> Result<Signal> {
-        let (ws, _response) =
-            tokio::time::timeout(connect_timeout, tokio_tungstenite::connect_async(url))
-                .await
-                .map_err(|_| ClientError::timeout(format!("WebSocket to {url}"), connect_timeout))?
-                .map_err(|e| ClientError::WebSocket(e.to_string()))?;
+        let url = websocket_url(url);
+        let url = url.as_str();
+        let connector = tokio_tungstenite::Connector::Rustls(tls_config(tls_roots)?);
+        let connect =
+            tokio_tungstenite::connect_async_tls_with_config(url, None, false, Some(connector));
+        let (ws, _response) = tokio::time::timeout(connect_timeout, connect)
+            .await
+            .map_err(|_| ClientError::timeout(format!("WebSocket to {url}"), connect_timeout))?
+            .map_err(|e| ClientError::WebSocket(e.to_string()))?;
         debug!(url, "signaling connected");
         let (tx, rx) = mpsc::unbounded_channel();
         let (ice_tx, ice_servers) = watch::channel(None);
@@ -106,6 +142,16 @@ impl Signal {
     /// The `ice_servers` of this connection's `joined` event (none before it came).
     pub(crate) fn ice_servers(&self) -> Vec<IceServer> {
         self.ice_servers.borrow().clone().unwrap_or_default()
+    }
+
+    /// The `ice_servers` of the `joined` event, waiting for it at most `timeout` (none if it
+    /// did not come).
+    pub(crate) async fn wait_ice_servers(&self, timeout: Duration) -> Vec<IceServer> {
+        let mut rx = self.ice_servers.clone();
+        match tokio::time::timeout(timeout, rx.wait_for(Option::is_some)).await {
+            Ok(Ok(servers)) => servers.clone().unwrap_or_default(),
+            _ => Vec::new(),
+        }
     }
 
     /// Sends `body` and waits for its reply, at most the request timeout.
