@@ -96,6 +96,7 @@ export const SERVER_EVENTS = /** @type {const} */ ([
  * @property {Source[]} publish the sources it may publish in main
  * @property {Permissions} permissions
  * @property {string} [breakout_role] the role it acts as in a breakout room
+ * @property {boolean} [join_muted] its peers start with microphone and camera off
  */
 
 /**

@@ -6,13 +6,20 @@
  */
 import { h, fill } from './ui.js';
 
-/** A line about each role of the built-in template; other roles show their name alone. */
+/** A line about each role of the built-in templates; other roles show their name alone. */
 const ROLE_HELP = {
   host: 'Runs the meeting: everything, including ending it.',
   'co-host': 'Like the host, on the main stage.',
   moderator: 'Manages breakout rooms and participants.',
   guest: 'Watches the main stage; talks in breakout rooms.',
   breakout: 'May talk everywhere, with a small picture.',
+  teacher: 'Runs the class: everything, including ending it.',
+  ta: 'Seen by everyone; runs breakout rooms and answers help.',
+  student: 'Sees and hears the class; joins with microphone and camera off.',
+  panelist: 'On stage beside the host, seen by everyone.',
+  attendee: 'Watches the stage; talks in breakout rooms.',
+  discussion: 'Talks in a breakout room, with a small picture.',
+  member: 'Everyone equal: talks, shows and shares.',
 };
 
 async function main() {

@@ -193,6 +193,11 @@ async function join(error) {
     client.close();
     return;
   }
+  // A role that joins muted (a class's students) starts with microphone and camera off.
+  if (!client.resumed && client.roles.find((r) => r.name === client.self?.role)?.join_muted) {
+    setWish('audio', false);
+    setWish('video', false);
+  }
   buildLayout();
   wire();
   render();

@@ -41,7 +41,7 @@ async fn each_subscriber_gets_the_layer_its_role_allows() {
     let world = World::start("webinar").await;
     let stage = json!({"allowed": ["audio", "video"], "simulcast": true});
     let template = json!({
-        "id": "webinar",
+        "id": "stage",
         "name": "Webinar",
         "roles": {
             "presenter": {"publish": stage, "subscribe": {"roles": ["presenter"]}, "priority": 10},
@@ -57,7 +57,7 @@ async fn each_subscriber_gets_the_layer_its_role_allows() {
         .rest(
             reqwest::Method::POST,
             "/v1/rooms",
-            json!({"id": "webinar", "name": "Webinar", "template": "webinar"}),
+            json!({"id": "webinar", "name": "Webinar", "template": "stage"}),
         )
         .await;
 

@@ -56,6 +56,11 @@ impl Role {
         self.spec.permissions.has(permission)
     }
 
+    /// Whether a peer of this role starts with its microphone and camera off.
+    pub fn join_muted(&self) -> bool {
+        self.spec.join_muted
+    }
+
     /// Whether this role may publish `source` (a screen's audio rides on `screen`).
     pub fn may_publish(&self, source: Source) -> bool {
         self.spec.publish.allowed.contains(&source.publish_class())

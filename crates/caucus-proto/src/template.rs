@@ -38,6 +38,14 @@ pub struct RoleSpec {
     /// Back in the main room the peer acts as its own role again. `None` = unchanged.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub breakout_role: Option<RoleName>,
+    /// A peer of this role joins with its microphone and camera off (it may turn them on
+    /// itself): a class where students come in quiet. `false` = they start as the user chose.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub join_muted: bool,
+}
+
+fn is_false(b: &bool) -> bool {
+    !*b
 }
 
 /// The publish strategy: allowed sources and their caps.
@@ -99,6 +107,9 @@ pub struct RoleInfo {
     /// The role it acts as inside a breakout room, when it names one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub breakout_role: Option<RoleName>,
+    /// A peer of this role starts with its microphone and camera off.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub join_muted: bool,
 }
 
 impl RoleInfo {
@@ -109,6 +120,7 @@ impl RoleInfo {
             publish: spec.publish.allowed.clone(),
             permissions: spec.permissions,
             breakout_role: spec.breakout_role.clone(),
+            join_muted: spec.join_muted,
         }
     }
 
@@ -250,6 +262,23 @@ mod tests {
                 .get("breakout_role")
                 .is_none()
         );
+    }
+
+    #[test]
+    fn join_muted_defaults_to_false_and_reaches_the_summary() {
+        let spec: TemplateSpec = serde_json::from_str(
+            r#"{"name": "class", "roles": {"pupil": {"join_muted": true}, "teacher": {}}}"#,
+        )
+        .unwrap();
+        assert!(spec.roles[&RoleName::from("pupil")].join_muted);
+        assert!(!spec.roles[&RoleName::from("teacher")].join_muted);
+        let roles = RoleInfo::list(&spec.roles);
+        let json = serde_json::to_value(&roles).unwrap();
+        assert_eq!(json[0]["name"], "pupil");
+        assert_eq!(json[0]["join_muted"], true);
+        assert!(json[1].get("join_muted").is_none(), "false is left out");
+        let back: Vec<RoleInfo> = serde_json::from_value(json).unwrap();
+        assert_eq!(back, roles);
     }
 
     #[test]

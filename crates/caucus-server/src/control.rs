@@ -120,10 +120,10 @@ impl ControlPlane {
 
     // ---- templates ---------------------------------------------------------------------------
 
-    /// The document of a template: the built-in one or a stored one.
+    /// The document of a template: a built-in one or a stored one (a built-in id wins).
     pub async fn template_spec(&self, id: &TemplateId) -> Result<TemplateSpec, ApiError> {
-        if id.as_str() == builtin::BREAKOUT_TEMPLATE {
-            return Ok(builtin::breakout_template_spec());
+        if let Some(spec) = builtin::spec(id.as_str()) {
+            return Ok(spec);
         }
         let id = id.clone();
         self.store(move |s| s.get_template(&id))
@@ -133,8 +133,8 @@ impl ControlPlane {
 
     /// A template compiled for a session.
     pub async fn compiled_template(&self, id: &TemplateId) -> Result<Arc<Template>, ApiError> {
-        if id.as_str() == builtin::BREAKOUT_TEMPLATE {
-            return Ok(builtin::breakout_template());
+        if let Some(template) = builtin::template(id.as_str()) {
+            return Ok(template);
         }
         let spec = self.template_spec(id).await?;
         Template::compile(spec)

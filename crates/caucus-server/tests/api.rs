@@ -296,14 +296,14 @@ async fn templates_and_roles_are_validated_by_the_core_and_the_builtin_is_read_o
     assert!(body["roles"]["guest"].is_object());
 
     let doc =
-        json!({"name": "Webinar", "roles": {"host": role(&["host"]), "viewer": role(&["host"])}});
+        json!({"name": "Seminar", "roles": {"host": role(&["host"]), "viewer": role(&["host"])}});
     let (status, body) = api.post("/v1/templates", doc.clone()).await;
     assert_eq!(status, 201, "{body}");
-    assert_eq!(body["id"], "webinar");
+    assert_eq!(body["id"], "seminar");
     let (status, body) = api.post("/v1/templates", doc.clone()).await;
-    assert_eq!((status, body["id"].as_str()), (201, Some("webinar-2")));
+    assert_eq!((status, body["id"].as_str()), (201, Some("seminar-2")));
     let mut with_id = doc.clone();
-    with_id["id"] = json!("webinar");
+    with_id["id"] = json!("seminar");
     let (status, body) = api.post("/v1/templates", with_id).await;
     assert_eq!((status, err(&body).0), (409, "already_exists"));
 
@@ -317,7 +317,7 @@ async fn templates_and_roles_are_validated_by_the_core_and_the_builtin_is_read_o
     assert_eq!(status, 422);
     assert_eq!(err(&body).1, Some("roles.a.permissions.fly"));
 
-    let (status, _) = api.get("/v1/templates/webinar").await;
+    let (status, _) = api.get("/v1/templates/seminar").await;
     assert_eq!(status, 200);
     let (status, body) = api.get("/v1/templates/ghost").await;
     assert_eq!((status, err(&body).0), (404, "unknown_template"));
@@ -363,10 +363,86 @@ async fn templates_and_roles_are_validated_by_the_core_and_the_builtin_is_read_o
     assert_eq!(status, 201);
     let (status, body) = api.delete("/v1/templates/class").await;
     assert_eq!((status, err(&body).0), (409, "template_in_use"));
-    let (status, _) = api.delete("/v1/templates/webinar-2").await;
+    let (status, _) = api.delete("/v1/templates/seminar-2").await;
     assert_eq!(status, 204);
-    let (status, body) = api.delete("/v1/templates/webinar-2").await;
+    let (status, body) = api.delete("/v1/templates/seminar-2").await;
     assert_eq!((status, err(&body).0), (404, "unknown_template"));
+    api.check_documented().await;
+    server.shutdown().await;
+}
+
+#[tokio::test]
+async fn four_builtin_templates_are_listed_read_only_and_a_classroom_room_runs() {
+    let server = start().await;
+    let api = Api::new(&server);
+    let (status, body) = api.get("/v1/templates").await;
+    assert_eq!(status, 200);
+    let builtins: Vec<&str> = body["templates"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|t| t["builtin"] == true)
+        .map(|t| t["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(builtins, ["breakout", "classroom", "webinar", "meeting"]);
+    let (status, body) = api.get("/v1/templates/classroom").await;
+    assert_eq!((status, &body["builtin"]), (200, &json!(true)));
+    assert_eq!(body["roles"]["student"]["join_muted"], true);
+    assert!(body["roles"]["teacher"].get("join_muted").is_none());
+
+    // Each is read-only and undeletable, and its id is not for the taking.
+    let doc = json!({"name": "Mine", "roles": {"host": role(&["host"])}});
+    for id in ["classroom", "webinar", "meeting"] {
+        let (status, body) = api.put(&format!("/v1/templates/{id}"), doc.clone()).await;
+        assert_eq!((status, err(&body).0), (403, "not_permitted"), "{id}");
+        let (status, body) = api.delete(&format!("/v1/templates/{id}")).await;
+        assert_eq!((status, err(&body).0), (403, "not_permitted"), "{id}");
+        let (status, body) = api.delete(&format!("/v1/templates/{id}/roles/host")).await;
+        assert_eq!((status, err(&body).0), (403, "not_permitted"), "{id}");
+        let mut with_id = doc.clone();
+        with_id["id"] = json!(id);
+        let (status, body) = api.post("/v1/templates", with_id).await;
+        assert_eq!((status, err(&body).0), (409, "already_exists"), "{id}");
+    }
+    let named_like = json!({"name": "Meeting", "roles": {"host": role(&["host"])}});
+    let (status, body) = api.post("/v1/templates", named_like).await;
+    assert_eq!((status, body["id"].as_str()), (201, Some("meeting-2")));
+
+    // A room on `classroom`: a student joins, learns the classroom's roles and that students
+    // start muted.
+    let (status, body) = api
+        .post(
+            "/v1/rooms",
+            json!({"id": "algebra", "name": "Algebra", "template": "classroom"}),
+        )
+        .await;
+    assert_eq!(status, 201, "{body}");
+    assert_eq!(body["template"], "classroom");
+    let mut student = Client::connect(&server).await;
+    let token = server.join_token("algebra", "ana", "student");
+    let reply = student
+        .request(json!({"type": "join", "token": token}))
+        .await;
+    assert_eq!(reply["ok"], true, "{reply}");
+    let joined = student.event("joined").await;
+    let event = &joined["event"];
+    assert_eq!(event["peer"]["role"], "student");
+    let roles: Vec<(&str, bool)> = event["roles"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| {
+            (
+                r["name"].as_str().unwrap(),
+                r["join_muted"].as_bool().unwrap_or(false),
+            )
+        })
+        .collect();
+    assert_eq!(
+        roles,
+        [("teacher", false), ("ta", false), ("student", true)]
+    );
+    assert_eq!(event["may_publish"], json!(["audio", "video"]));
     api.check_documented().await;
     server.shutdown().await;
 }

@@ -29,6 +29,7 @@ pub(crate) fn limited_template() -> Arc<Template> {
         priority: 0,
         max_peers,
         breakout_role: breakout_role.map(RoleName::from),
+        join_muted: false,
     };
     let everyone = ["host", "moderator", "speaker", "guest", "talker"];
     let spec = TemplateSpec {

@@ -88,7 +88,7 @@ pub struct TemplateOut {
     pub name: String,
     #[schema(value_type = BTreeMap<String, RoleSpecDoc>)]
     pub roles: BTreeMap<RoleName, RoleSpec>,
-    /// The built-in `breakout` template: listed, read-only.
+    /// A built-in template (`breakout`, `classroom`, `webinar`, `meeting`): listed, read-only.
     pub builtin: bool,
 }
 
@@ -124,7 +124,7 @@ pub struct RoomCreate {
         pattern = "^[^\\u0000-\\u001F\\u007F-\\u009F\\u061C\\u200E\\u200F\\u2028-\\u202E\\u2066-\\u2069]*$"
     )]
     pub name: String,
-    /// A template id (`breakout` is built in).
+    /// A template id (`breakout`, `classroom`, `webinar` and `meeting` are built in).
     #[schema(pattern = "^[A-Za-z0-9_-]([A-Za-z0-9._-]{0,62}[A-Za-z0-9_-])?$")]
     pub template: String,
     /// Stored hashed; joins must give it.

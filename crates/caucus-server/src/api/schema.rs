@@ -93,6 +93,8 @@ pub struct RoleSpecDoc {
     max_peers: Option<u32>,
     /// The role a peer of this role acts as while it stands in a breakout room.
     breakout_role: Option<String>,
+    /// A peer of this role joins with its microphone and camera off. Default `false`.
+    join_muted: Option<bool>,
 }
 
 /// What a breakout room sees of the main room: `"isolated"` or

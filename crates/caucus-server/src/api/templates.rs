@@ -1,6 +1,6 @@
-//! Templates and their roles. The built-in `breakout` template is listed and readable but
-//! read-only: changing or deleting it is 403 `not_permitted` (create your own from its
-//! document instead). Every document is validated by `caucus_core::Template::compile`.
+//! Templates and their roles. The built-in templates (`breakout`, `classroom`, `webinar`,
+//! `meeting`) are listed and readable but read-only: changing or deleting one is 403
+//! `not_permitted` (create your own from its document instead). Every document is validated by `caucus_core::Template::compile`.
 
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -17,7 +17,7 @@ use super::{ApiState, Ids, check_id, check_name, created, ok, slug, unique};
 use crate::api::schema::RoleSpecDoc;
 use crate::control::ControlPlane;
 
-/// Every template, the built-in one first.
+/// Every template, the built-in ones first.
 #[utoipa::path(
     get, path = "/v1/templates", tag = "templates",
     responses(
@@ -27,14 +27,15 @@ use crate::control::ControlPlane;
 )]
 pub async fn list(State(state): State<ApiState>) -> Result<Response, ApiError> {
     let stored = state.control.store(|s| s.list_templates()).await?;
-    let mut templates = vec![TemplateOut::new(
-        builtin::BREAKOUT_TEMPLATE,
-        builtin::breakout_template_spec(),
-        true,
-    )];
+    let mut templates: Vec<TemplateOut> = builtin::IDS
+        .iter()
+        .filter_map(|id| builtin::spec(id).map(|spec| TemplateOut::new(id, spec, true)))
+        .collect();
+    // A stored template under a built-in id (stored before that id was built in) is shadowed.
     templates.extend(
         stored
             .into_iter()
+            .filter(|(id, _)| !builtin::is_builtin(id.as_str()))
             .map(|(id, spec)| TemplateOut::new(id.as_str(), spec, false)),
     );
     Ok(ok(&TemplateList { templates }))
@@ -65,7 +66,7 @@ pub async fn create(
     let id = match body.id {
         Some(id) => {
             check_id("id", &id)?;
-            if id == builtin::BREAKOUT_TEMPLATE {
+            if builtin::is_builtin(&id) {
                 return Err(taken(&id));
             }
             id
@@ -79,7 +80,7 @@ pub async fn create(
                 .map(|(id, _)| id.to_string())
                 .collect();
             unique(&slug(&spec.name), |c| {
-                c == builtin::BREAKOUT_TEMPLATE || existing.iter().any(|e| e == c)
+                builtin::is_builtin(c) || existing.iter().any(|e| e == c)
             })
         }
     };
@@ -126,7 +127,7 @@ pub async fn get_one(
 ) -> Result<Response, ApiError> {
     let template_id = TemplateId::from(id.as_str());
     let spec = state.control.template_spec(&template_id).await?;
-    Ok(ok(&TemplateOut::new(&id, spec, is_builtin(&id))))
+    Ok(ok(&TemplateOut::new(&id, spec, builtin::is_builtin(&id))))
 }
 
 /// Create or replace a template by id (201 when created, 200 when replaced).
@@ -290,15 +291,13 @@ pub async fn delete_role(
     Ok(ok(&TemplateOut::new(&id, spec, false)))
 }
 
-fn is_builtin(id: &str) -> bool {
-    id == builtin::BREAKOUT_TEMPLATE
-}
-
 fn check_writable(id: &str) -> Result<(), ApiError> {
-    if is_builtin(id) {
+    if builtin::is_builtin(id) {
         return Err(ApiError::new(
             ErrorCode::NotPermitted,
-            "the built-in template `breakout` is read-only; create a template from its document",
+            format!(
+                "the built-in template `{id}` is read-only; create a template from its document"
+            ),
         ));
     }
     Ok(())
