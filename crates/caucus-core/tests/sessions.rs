@@ -916,3 +916,41 @@ fn a_guest_back_from_a_breakout_is_never_shut_out_of_main_by_its_own_role_limit(
     sim.by(ana, Command::ReturnToMain).unwrap();
     assert_eq!(sim.peer(ana).unwrap().location(), Location::Main);
 }
+
+#[test]
+fn a_session_that_keeps_no_plan_leaves_an_empty_one_when_it_ends() {
+    let end = |keep_plan: bool| {
+        let config = SessionConfig {
+            keep_plan,
+            ..SessionConfig::default()
+        };
+        let mut sim = Sim::with(builtin::breakout_template(), config);
+        let host = sim.join("host", "host");
+        sim.create_rooms(2);
+        sim.breakouts(
+            SERVER,
+            BreakoutOp::SetPreassignments {
+                by_user_id: [(
+                    "ana".into(),
+                    caucus_core::BreakoutRef::Name("Room 1".into()),
+                )]
+                .into(),
+            },
+        )
+        .unwrap();
+        let written = sim.plan_writes.len();
+        sim.by(
+            host,
+            Command::EndSession {
+                reason: None,
+                lock: false,
+            },
+        )
+        .unwrap();
+        sim.plan_writes[written..].to_vec()
+    };
+    // A room's plan outlives its meetings by default: nothing is written at the end.
+    assert!(end(true).is_empty());
+    // The demo room's next meeting starts fresh: the end writes an empty plan.
+    assert_eq!(end(false), vec![caucus_core::SavedPlan::default()]);
+}

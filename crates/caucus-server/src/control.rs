@@ -252,6 +252,7 @@ impl ControlPlane {
             plan,
             auto_record: record.recording.auto,
             versions: floor..floor.saturating_add(VERSION_BLOCK),
+            keep_plan: self.policy.demo_room.as_ref() != Some(&record.id),
         };
         self.registry
             .open(&record.id, setup)

@@ -464,6 +464,46 @@ async fn the_demo_offers_the_roles_of_the_demo_rooms_own_template() {
     server.shutdown().await;
 }
 
+#[tokio::test]
+async fn the_demo_rooms_next_meeting_starts_without_the_last_ones_rooms() {
+    let server = start_with(demo_config("127.0.0.1:0", false)).await;
+    let api = Http::new(&server);
+    let (status, body) = api
+        .post(
+            "/v1/rooms",
+            json!({"id": "class", "name": "Class", "template": "breakout"}),
+        )
+        .await;
+    assert_eq!(status, 201, "{body}");
+    let mut rooms_after_a_meeting = Vec::new();
+    for room in ["demo", "class"] {
+        let mut host = Client::join(&server, room, "host", "host").await;
+        let (status, body) = api
+            .post(&format!("/v1/rooms/{room}/breakouts"), json!({"count": 2}))
+            .await;
+        assert_eq!(status, 201, "{body}");
+        let (status, body) = api.post(&format!("/v1/rooms/{room}/end"), json!({})).await;
+        assert!((200..300).contains(&status), "{status} {body}");
+        host.closed().await;
+        // The next meeting.
+        let _host = Client::join(&server, room, "host", "host").await;
+        let (_, _, view) = api
+            .send(
+                api.http
+                    .get(format!("{}/v1/rooms/{room}/breakouts", api.base))
+                    .bearer_auth(&api.token),
+            )
+            .await;
+        rooms_after_a_meeting.push(view["rooms"].as_array().map_or(0, Vec::len));
+    }
+    assert_eq!(
+        rooms_after_a_meeting,
+        [0, 2],
+        "the demo room starts fresh; another room keeps its plan"
+    );
+    server.shutdown().await;
+}
+
 // ---- links ---------------------------------------------------------------------------------
 
 #[tokio::test]

@@ -65,6 +65,10 @@ pub struct SessionConfig {
     /// A session whose block is used up ends rather than repeat a version.
     pub version_floor: u64,
     pub version_ceiling: u64,
+    /// The breakout plan outlives the session: the room's next session starts from it. When
+    /// false, the end of the session writes an empty plan, so the next meeting starts fresh
+    /// (the demo room, which anyone may use for anything).
+    pub keep_plan: bool,
 }
 
 impl Default for SessionConfig {
@@ -79,6 +83,7 @@ impl Default for SessionConfig {
             auto_record: None,
             version_floor: 0,
             version_ceiling: u64::MAX,
+            keep_plan: true,
         }
     }
 }

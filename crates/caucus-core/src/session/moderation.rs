@@ -76,6 +76,11 @@ impl Session {
             self.config.locked = locked;
             self.effects.push_back(Effect::PersistLocked { locked });
         }
+        if !self.config.keep_plan && self.saved_plan() != crate::SavedPlan::default() {
+            self.effects.push_back(Effect::PersistPlan {
+                plan: crate::SavedPlan::default(),
+            });
+        }
         self.ended = true;
         self.lifecycle(LifecycleEvent::SessionEnded { reason });
         self.effects.push_back(Effect::SessionEnded);

@@ -67,6 +67,9 @@ pub struct RoomSetup {
     /// The breakout versions this session may show (reserved in the store above every
     /// earlier session's).
     pub versions: std::ops::Range<u64>,
+    /// The breakout plan outlives the session (false for the demo room: every meeting there
+    /// starts fresh).
+    pub keep_plan: bool,
 }
 
 /// The way to reach a room task.
@@ -162,6 +165,7 @@ pub fn spawn(
     let config = SessionConfig {
         version_floor: setup.versions.start,
         version_ceiling: setup.versions.end,
+        keep_plan: setup.keep_plan,
         ..ctx.session.clone()
     };
     let room = Room::new(ctx.clock.now(), machine_setup, config);
