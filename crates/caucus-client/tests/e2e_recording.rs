@@ -298,9 +298,60 @@ async fn main_and_a_breakout_are_recorded_at_once_into_webm_files_that_ffprobe_r
         (status, missing["error"]["code"].as_str()),
         (404, Some("unknown_recording"))
     );
+    downloads_seek(&api, &data, &b1_done).await;
 
     server.shutdown().await;
     let _ = std::fs::remove_dir_all(&data);
+}
+
+/// A recording's files download whole or by byte range (a browser's `<video>` seeks so),
+/// with the management token only, and only the files the recording lists.
+async fn downloads_seek(api: &Api, data: &Path, recording: &Value) {
+    let id = recording["id"].as_str().unwrap();
+    let file = &recording["files"][0];
+    let name = file["name"].as_str().unwrap();
+    let on_disk = std::fs::read(data.join(recording["path"].as_str().unwrap()).join(name)).unwrap();
+    assert!(on_disk.len() > 200, "a real file: {} bytes", on_disk.len());
+    let url = format!("{}/v1/recordings/{id}/files/{name}", api.base);
+    let get = |range: Option<&str>| {
+        let mut request = api.http.get(&url).bearer_auth(&api.token);
+        if let Some(range) = range {
+            request = request.header("range", range);
+        }
+        request.send()
+    };
+    let whole = get(None).await.unwrap();
+    assert_eq!(whole.status().as_u16(), 200);
+    assert_eq!(whole.headers()["accept-ranges"], "bytes");
+    let kind = file["kind"].as_str().unwrap();
+    assert_eq!(
+        whole.headers()["content-type"],
+        format!("{kind}/webm").as_str()
+    );
+    assert_eq!(whole.bytes().await.unwrap().as_ref(), on_disk.as_slice());
+
+    let part = get(Some("bytes=100-199")).await.unwrap();
+    assert_eq!(part.status().as_u16(), 206);
+    assert_eq!(
+        part.headers()["content-range"],
+        format!("bytes 100-199/{}", on_disk.len()).as_str()
+    );
+    assert_eq!(part.bytes().await.unwrap().as_ref(), &on_disk[100..200]);
+    let past = get(Some(&format!("bytes={}-", on_disk.len() + 10)))
+        .await
+        .unwrap();
+    assert_eq!(past.status().as_u16(), 416);
+
+    for other in ["nope.webm", "..%2F..%2Fsecret"] {
+        let (status, body) = api.get(&format!("/v1/recordings/{id}/files/{other}")).await;
+        assert_eq!(
+            (status, body["error"]["code"].as_str()),
+            (404, Some("unknown_file")),
+            "{other}"
+        );
+    }
+    let anonymous = api.http.get(&url).send().await.unwrap();
+    assert_eq!(anonymous.status().as_u16(), 401);
 }
 
 /// A room whose policy records main starts recording at the first join, by itself; ending the

@@ -63,6 +63,7 @@ error_codes! {
     UnknownRequest => "unknown_request", 404;
     UnknownHelp => "unknown_help", 404;
     UnknownRecording => "unknown_recording", 404;
+    UnknownFile => "unknown_file", 404;
     UnknownInvite => "unknown_invite", 404;
     NotFound => "not_found", 404;
     // 405: the path exists, the method does not.

@@ -384,6 +384,7 @@ impl Server {
                 max_body_bytes: config.max_body_bytes,
             },
             base_url: base_url.clone(),
+            data: config.data.clone(),
         };
         let ctx = Arc::new(ConnectionContext {
             control,

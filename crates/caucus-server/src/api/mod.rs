@@ -18,6 +18,7 @@ pub mod error;
 mod invites;
 mod live;
 mod paths;
+mod recording_files;
 mod recordings;
 mod rooms;
 pub mod schema;
@@ -63,6 +64,8 @@ pub struct ApiState {
     /// The start of the links the API returns (`Config::base_url`; never the request's
     /// `Host`).
     pub base_url: String,
+    /// The data dir (recordings are read from it).
+    pub data: std::path::PathBuf,
 }
 
 /// Every `/v1` management route, behind the management token; `/v1/openapi.json` and `/docs`
@@ -140,6 +143,10 @@ pub fn router(state: ApiState) -> Router {
         )
         .route("/v1/recordings/{recording_id}", get(recordings::get_one))
         .route("/v1/recordings/{recording_id}/stop", post(recordings::stop))
+        .route(
+            "/v1/recordings/{recording_id}/files/{name}",
+            get(recording_files::download),
+        )
         .route(
             "/v1/rooms/{room_id}/invites",
             get(invites::list).post(invites::create),
@@ -309,6 +316,7 @@ pub fn unique(base: &str, taken: impl Fn(&str) -> bool) -> String {
         breakouts::options, breakouts::assign, breakouts::preassign, breakouts::open,
         breakouts::close, breakouts::extend, breakouts::broadcast,
         recordings::create, recordings::list, recordings::get_one, recordings::stop,
+        recording_files::download,
         invites::create, invites::list, invites::revoke,
     ),
     components(schemas(error::Envelope, schema::BreakoutsViewDoc, schema::PeerInfoDoc)),

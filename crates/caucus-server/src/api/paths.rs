@@ -106,6 +106,18 @@ pub struct RecordingPath {
     recording_id: String,
 }
 
+/// `/v1/recordings/{recording_id}/files/{name}`
+#[derive(Debug, IntoParams)]
+#[into_params(parameter_in = Path)]
+pub struct RecordingFilePath {
+    /// A recording, e.g. `rec4021`.
+    #[param(pattern = "^rec[0-9]+$", example = "rec4021")]
+    recording_id: String,
+    /// One of the recording's files, as its metadata lists it, e.g. `p3-t7.webm`.
+    #[param(example = "p3-t7.webm")]
+    name: String,
+}
+
 /// `/v1/rooms/{room_id}/invites/{invite_id}`
 #[derive(Debug, IntoParams)]
 #[into_params(parameter_in = Path)]

@@ -224,7 +224,7 @@ pub async fn stop(
     Ok(ok(&view(recording)))
 }
 
-fn parse_id(id: &str) -> Result<RecordingId, ApiError> {
+pub(super) fn parse_id(id: &str) -> Result<RecordingId, ApiError> {
     id.parse().map_err(|_| {
         ApiError::new(
             ErrorCode::UnknownRecording,
@@ -233,7 +233,7 @@ fn parse_id(id: &str) -> Result<RecordingId, ApiError> {
     })
 }
 
-async fn load(state: &ApiState, id: RecordingId) -> Result<RecordingRecord, ApiError> {
+pub(super) async fn load(state: &ApiState, id: RecordingId) -> Result<RecordingRecord, ApiError> {
     state
         .control
         .store(move |s| s.get_recording(id))
