@@ -43,7 +43,7 @@ pub async fn view(
 
 /// Create `count` rooms named "Room N" and/or rooms by name.
 #[utoipa::path(
-    post, path = "/v1/rooms/{room_id}/breakouts", tag = "breakouts", operation_id = "create_breakout_room",
+    post, path = "/v1/rooms/{room_id}/breakouts", tag = "breakouts", operation_id = "create_breakout_rooms",
     params(RoomPath),
     request_body = BreakoutsCreate,
     responses(
