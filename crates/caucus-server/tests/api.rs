@@ -1127,6 +1127,47 @@ async fn the_openapi_document_covers_the_contract_and_the_error_envelope() {
     server.shutdown().await;
 }
 
+/// Client generators name their methods after operationIds: every operation has one, none is
+/// repeated, and each reads as a verb and a noun (`create_room`, not `create`).
+#[tokio::test]
+async fn every_operation_has_a_unique_meaningful_operation_id() {
+    let server = start().await;
+    let api = Api::new(&server);
+    let (status, doc) = api.get("/v1/openapi.json").await;
+    assert_eq!(status, 200);
+    let mut seen = std::collections::BTreeMap::new();
+    let mut problems = Vec::new();
+    for (path, item) in doc["paths"].as_object().unwrap() {
+        for (verb, operation) in item.as_object().unwrap() {
+            if !["get", "put", "post", "delete", "patch", "head", "options"]
+                .contains(&verb.as_str())
+            {
+                continue;
+            }
+            let Some(id) = operation["operationId"].as_str() else {
+                problems.push(format!("{verb} {path}: no operationId"));
+                continue;
+            };
+            let words: Vec<&str> = id.split('_').collect();
+            if words.len() < 2
+                || words
+                    .iter()
+                    .any(|w| w.is_empty() || !w.bytes().all(|b| b.is_ascii_lowercase()))
+            {
+                problems.push(format!(
+                    "{verb} {path}: `{id}` is not a snake_case verb and noun"
+                ));
+            }
+            if let Some(other) = seen.insert(id.to_owned(), format!("{verb} {path}")) {
+                problems.push(format!("{verb} {path}: `{id}` is also the id of {other}"));
+            }
+        }
+    }
+    assert!(problems.is_empty(), "{}", problems.join("\n"));
+    assert!(seen.len() >= CONTRACT.len(), "{} operations", seen.len());
+    server.shutdown().await;
+}
+
 /// Every key of `value` is a property of the schema `name`, and every required one is there.
 fn assert_fits(doc: &Value, name: &str, value: &Value) {
     let schema = &doc["components"]["schemas"][name];

@@ -24,7 +24,7 @@ use crate::room::{ApiAnswer, ApiRequest, OptionsPatch};
 
 /// The breakout set: phase, version, options, rooms, help queue, pre-assignments.
 #[utoipa::path(
-    get, path = "/v1/rooms/{room_id}/breakouts", tag = "breakouts",
+    get, path = "/v1/rooms/{room_id}/breakouts", tag = "breakouts", operation_id = "list_breakout_rooms",
     params(RoomPath),
     responses(
         (status = 200, body = BreakoutsViewDoc),
@@ -43,7 +43,7 @@ pub async fn view(
 
 /// Create `count` rooms named "Room N" and/or rooms by name.
 #[utoipa::path(
-    post, path = "/v1/rooms/{room_id}/breakouts", tag = "breakouts",
+    post, path = "/v1/rooms/{room_id}/breakouts", tag = "breakouts", operation_id = "create_breakout_rooms",
     params(RoomPath),
     request_body = BreakoutsCreate,
     responses(
@@ -88,7 +88,7 @@ pub async fn create(
 
 /// Rename a room, set its capacity, password or visibility.
 #[utoipa::path(
-    patch, path = "/v1/rooms/{room_id}/breakouts/{breakout_id}", tag = "breakouts",
+    patch, path = "/v1/rooms/{room_id}/breakouts/{breakout_id}", tag = "breakouts", operation_id = "update_breakout_room",
     params(BreakoutPath),
     request_body = Option<BreakoutPatch>,
     responses(
@@ -126,7 +126,7 @@ pub async fn update(
 
 /// Remove a room; its peers return to main. `?version=N` refuses a stale edit.
 #[utoipa::path(
-    delete, path = "/v1/rooms/{room_id}/breakouts/{breakout_id}", tag = "breakouts",
+    delete, path = "/v1/rooms/{room_id}/breakouts/{breakout_id}", tag = "breakouts", operation_id = "delete_breakout_room",
     params(
         BreakoutPath,
         ("version" = Option<u64>, Query, description = "The version the caller saw"),
@@ -162,7 +162,7 @@ pub async fn remove(
 
 /// Set the options; absent fields keep their value.
 #[utoipa::path(
-    put, path = "/v1/rooms/{room_id}/breakouts/options", tag = "breakouts",
+    put, path = "/v1/rooms/{room_id}/breakouts/options", tag = "breakouts", operation_id = "set_breakout_options",
     params(RoomPath),
     request_body = Option<OptionsBody>,
     responses(
@@ -208,7 +208,7 @@ pub async fn options(
 /// Assign by hand (`assignments`: peer id or user id → `"main"` or a breakout id) or
 /// automatically (`auto`).
 #[utoipa::path(
-    post, path = "/v1/rooms/{room_id}/breakouts/assign", tag = "breakouts",
+    post, path = "/v1/rooms/{room_id}/breakouts/assign", tag = "breakouts", operation_id = "assign_breakouts",
     params(RoomPath),
     request_body = AssignBody,
     responses(
@@ -249,7 +249,7 @@ pub async fn assign(
 
 /// Replace the pre-assignments by user id (valid before the users join).
 #[utoipa::path(
-    put, path = "/v1/rooms/{room_id}/breakouts/preassignments", tag = "breakouts",
+    put, path = "/v1/rooms/{room_id}/breakouts/preassignments", tag = "breakouts", operation_id = "set_breakout_preassignments",
     params(RoomPath),
     request_body = PreassignBody,
     responses(
@@ -279,7 +279,7 @@ pub async fn preassign(
 
 /// Open every room (moving or inviting the assigned peers).
 #[utoipa::path(
-    post, path = "/v1/rooms/{room_id}/breakouts/open", tag = "breakouts",
+    post, path = "/v1/rooms/{room_id}/breakouts/open", tag = "breakouts", operation_id = "open_breakouts",
     params(RoomPath),
     request_body(content = Option<OpenBody>, description = "May be empty"),
     responses(
@@ -315,7 +315,7 @@ pub async fn open(
 
 /// Close every room, or one, after a countdown.
 #[utoipa::path(
-    post, path = "/v1/rooms/{room_id}/breakouts/close", tag = "breakouts",
+    post, path = "/v1/rooms/{room_id}/breakouts/close", tag = "breakouts", operation_id = "close_breakouts",
     params(RoomPath),
     request_body(content = Option<CloseBody>, description = "May be empty"),
     responses(
@@ -346,7 +346,7 @@ pub async fn close(
 
 /// Extend the running timer.
 #[utoipa::path(
-    post, path = "/v1/rooms/{room_id}/breakouts/extend", tag = "breakouts",
+    post, path = "/v1/rooms/{room_id}/breakouts/extend", tag = "breakouts", operation_id = "extend_breakouts",
     params(RoomPath),
     request_body = ExtendBody,
     responses(
@@ -382,7 +382,7 @@ pub async fn extend(
 
 /// Send a text to every breakout room.
 #[utoipa::path(
-    post, path = "/v1/rooms/{room_id}/breakouts/broadcast", tag = "breakouts",
+    post, path = "/v1/rooms/{room_id}/breakouts/broadcast", tag = "breakouts", operation_id = "broadcast_to_breakouts",
     params(RoomPath),
     request_body = BroadcastBody,
     responses(

@@ -20,7 +20,7 @@ use crate::room::{ApiAnswer, ApiRequest, PeerPatch};
 
 /// The peers of the room's live session (none when it has no session).
 #[utoipa::path(
-    get, path = "/v1/rooms/{room_id}/peers", tag = "session",
+    get, path = "/v1/rooms/{room_id}/peers", tag = "session", operation_id = "list_peers",
     params(RoomPath),
     responses(
         (status = 200, body = PeerList),
@@ -42,7 +42,7 @@ pub async fn peers(
 
 /// One peer.
 #[utoipa::path(
-    get, path = "/v1/rooms/{room_id}/peers/{peer_id}", tag = "session",
+    get, path = "/v1/rooms/{room_id}/peers/{peer_id}", tag = "session", operation_id = "get_peer",
     params(PeerPath),
     responses(
         (status = 200, body = PeerInfoDoc),
@@ -69,7 +69,7 @@ pub async fn peer(
 /// location, name/metadata, all or nothing: if one is refused, none is made and the peer stays
 /// as it was.
 #[utoipa::path(
-    patch, path = "/v1/rooms/{room_id}/peers/{peer_id}", tag = "session",
+    patch, path = "/v1/rooms/{room_id}/peers/{peer_id}", tag = "session", operation_id = "update_peer",
     params(PeerPath),
     request_body = Option<PeerPatchBody>,
     responses(
@@ -118,7 +118,7 @@ pub async fn patch_peer(
 
 /// Remove a peer from the session.
 #[utoipa::path(
-    delete, path = "/v1/rooms/{room_id}/peers/{peer_id}", tag = "session",
+    delete, path = "/v1/rooms/{room_id}/peers/{peer_id}", tag = "session", operation_id = "remove_peer",
     params(PeerPath),
     responses(
         (status = 204, description = "Removed"),
@@ -154,7 +154,7 @@ pub async fn remove_peer(
 
 /// Give every peer holding one of `from_roles` the role `to_role`, at once.
 #[utoipa::path(
-    post, path = "/v1/rooms/{room_id}/roles/change", tag = "session",
+    post, path = "/v1/rooms/{room_id}/roles/change", tag = "session", operation_id = "change_roles",
     params(RoomPath),
     request_body = RolesChange,
     responses(
@@ -195,7 +195,7 @@ pub async fn change_roles(
 
 /// Send a chat message as the server: to a peer, a role, a location, or (no `to`) everyone.
 #[utoipa::path(
-    post, path = "/v1/rooms/{room_id}/messages", tag = "session",
+    post, path = "/v1/rooms/{room_id}/messages", tag = "session", operation_id = "send_message",
     params(RoomPath),
     request_body = MessageBody,
     responses(
@@ -240,7 +240,7 @@ pub async fn message(
 
 /// End the live session for everyone; `lock: true` also locks the room (stored).
 #[utoipa::path(
-    post, path = "/v1/rooms/{room_id}/end", tag = "session",
+    post, path = "/v1/rooms/{room_id}/end", tag = "session", operation_id = "end_session",
     params(RoomPath),
     request_body(content = Option<EndBody>, description = "May be empty"),
     responses(

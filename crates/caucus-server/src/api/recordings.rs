@@ -79,7 +79,7 @@ pub struct RecordingList {
 
 /// Start recording a location of the room's session (started on demand).
 #[utoipa::path(
-    post, path = "/v1/rooms/{room_id}/recordings", tag = "recordings",
+    post, path = "/v1/rooms/{room_id}/recordings", tag = "recordings", operation_id = "start_recording",
     params(RoomPath),
     request_body = Option<RecordingCreate>,
     responses(
@@ -123,7 +123,7 @@ pub async fn create(
 
 /// The room's recordings, oldest first (also those of earlier sessions).
 #[utoipa::path(
-    get, path = "/v1/rooms/{room_id}/recordings", tag = "recordings",
+    get, path = "/v1/rooms/{room_id}/recordings", tag = "recordings", operation_id = "list_recordings",
     params(RoomPath),
     responses(
         (status = 200, body = RecordingList),
@@ -145,7 +145,7 @@ pub async fn list(
 
 /// One recording: its state and its files with durations.
 #[utoipa::path(
-    get, path = "/v1/recordings/{recording_id}", tag = "recordings",
+    get, path = "/v1/recordings/{recording_id}", tag = "recordings", operation_id = "get_recording",
     params(RecordingPath),
     responses(
         (status = 200, body = RecordingView),
@@ -164,7 +164,7 @@ pub async fn get_one(
 /// Stop a recording; answers once every file is finished. Stopping a finished recording
 /// answers it as it is.
 #[utoipa::path(
-    post, path = "/v1/recordings/{recording_id}/stop", tag = "recordings",
+    post, path = "/v1/recordings/{recording_id}/stop", tag = "recordings", operation_id = "stop_recording",
     params(RecordingPath),
     responses(
         (status = 200, body = RecordingView),

@@ -17,7 +17,7 @@ use crate::room::ApiRequest;
 
 /// Every room.
 #[utoipa::path(
-    get, path = "/v1/rooms", tag = "rooms",
+    get, path = "/v1/rooms", tag = "rooms", operation_id = "list_rooms",
     responses((status = 200, body = RoomList), (status = 401, body = Envelope))
 )]
 pub async fn list(State(state): State<ApiState>) -> Result<Response, ApiError> {
@@ -29,7 +29,7 @@ pub async fn list(State(state): State<ApiState>) -> Result<Response, ApiError> {
 
 /// Create a room.
 #[utoipa::path(
-    post, path = "/v1/rooms", tag = "rooms",
+    post, path = "/v1/rooms", tag = "rooms", operation_id = "create_room",
     request_body = RoomCreate,
     responses(
         (status = 201, body = RoomOut),
@@ -106,7 +106,7 @@ pub async fn create(
 
 /// One room.
 #[utoipa::path(
-    get, path = "/v1/rooms/{room_id}", tag = "rooms",
+    get, path = "/v1/rooms/{room_id}", tag = "rooms", operation_id = "get_room",
     params(RoomPath),
     responses(
         (status = 200, body = RoomOut),
@@ -124,7 +124,7 @@ pub async fn get_one(
 
 /// Change a room: name, template (from its next session on), password, locked.
 #[utoipa::path(
-    patch, path = "/v1/rooms/{room_id}", tag = "rooms",
+    patch, path = "/v1/rooms/{room_id}", tag = "rooms", operation_id = "update_room",
     params(RoomPath),
     request_body = Option<RoomPatchBody>,
     responses(
@@ -216,7 +216,7 @@ pub async fn patch(
 
 /// Delete a room: its live session ends, its breakout plan goes with it.
 #[utoipa::path(
-    delete, path = "/v1/rooms/{room_id}", tag = "rooms",
+    delete, path = "/v1/rooms/{room_id}", tag = "rooms", operation_id = "delete_room",
     params(RoomPath),
     responses(
         (status = 204, description = "Deleted"),

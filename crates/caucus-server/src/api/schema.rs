@@ -104,7 +104,14 @@ pub struct RoleSpecDoc {
 #[serde(rename_all = "snake_case")]
 pub enum VisibilityDoc {
     Isolated,
-    MainStage { roles: Vec<String> },
+    MainStage(MainStageDoc),
+}
+
+/// The main-room roles a breakout room sees and hears.
+#[derive(Debug, ToSchema, Serialize)]
+#[schema(as = MainStage)]
+pub struct MainStageDoc {
+    roles: Vec<String>,
 }
 
 /// Session-wide breakout options.

@@ -19,7 +19,7 @@ use crate::control::ControlPlane;
 
 /// Every template, the built-in ones first.
 #[utoipa::path(
-    get, path = "/v1/templates", tag = "templates",
+    get, path = "/v1/templates", tag = "templates", operation_id = "list_templates",
     responses(
         (status = 200, body = TemplateList),
         (status = 401, body = Envelope),
@@ -43,7 +43,7 @@ pub async fn list(State(state): State<ApiState>) -> Result<Response, ApiError> {
 
 /// Create a template.
 #[utoipa::path(
-    post, path = "/v1/templates", tag = "templates",
+    post, path = "/v1/templates", tag = "templates", operation_id = "create_template",
     request_body = TemplateCreate,
     responses(
         (status = 201, body = TemplateOut),
@@ -113,7 +113,7 @@ pub async fn create(
 
 /// One template.
 #[utoipa::path(
-    get, path = "/v1/templates/{template_id}", tag = "templates",
+    get, path = "/v1/templates/{template_id}", tag = "templates", operation_id = "get_template",
     params(TemplatePath),
     responses(
         (status = 200, body = TemplateOut),
@@ -132,7 +132,7 @@ pub async fn get_one(
 
 /// Create or replace a template by id (201 when created, 200 when replaced).
 #[utoipa::path(
-    put, path = "/v1/templates/{template_id}", tag = "templates",
+    put, path = "/v1/templates/{template_id}", tag = "templates", operation_id = "replace_template",
     params(TemplatePath),
     request_body = TemplatePut,
     responses(
@@ -176,7 +176,7 @@ pub async fn put(
 
 /// Delete a template no room uses.
 #[utoipa::path(
-    delete, path = "/v1/templates/{template_id}", tag = "templates",
+    delete, path = "/v1/templates/{template_id}", tag = "templates", operation_id = "delete_template",
     params(TemplatePath),
     responses(
         (status = 204, description = "Deleted"),
@@ -212,7 +212,7 @@ pub async fn delete(
 
 /// Add or replace one role of a template.
 #[utoipa::path(
-    put, path = "/v1/templates/{template_id}/roles/{role}", tag = "templates",
+    put, path = "/v1/templates/{template_id}/roles/{role}", tag = "templates", operation_id = "set_template_role",
     params(RolePath),
     request_body = Option<RoleSpecDoc>,
     responses(
@@ -252,7 +252,7 @@ pub async fn put_role(
 
 /// Remove one role of a template (refused while other roles name it).
 #[utoipa::path(
-    delete, path = "/v1/templates/{template_id}/roles/{role}", tag = "templates",
+    delete, path = "/v1/templates/{template_id}/roles/{role}", tag = "templates", operation_id = "delete_template_role",
     params(RolePath),
     responses(
         (status = 200, description = "The template without the role", body = TemplateOut),

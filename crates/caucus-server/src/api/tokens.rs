@@ -17,7 +17,7 @@ const MAX_TTL_S: u64 = 30 * 24 * 3600;
 
 /// Mint a join token (and its browser link) for a room of this server.
 #[utoipa::path(
-    post, path = "/v1/tokens", tag = "tokens",
+    post, path = "/v1/tokens", tag = "tokens", operation_id = "create_token",
     request_body = TokenRequest,
     responses(
         (status = 200, description = "A join token and its link", body = TokenResponse),
