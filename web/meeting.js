@@ -285,14 +285,14 @@ function wire() {
     const d = /** @type {CustomEvent} */ (e).detail;
     refused.clear();
     toast(`You now act as ${d.acting_role}.`, 'info', 3000);
-    syncPublishing();
+    syncPublishing({ moved: true });
   });
   client.addEventListener('peers_moved', (e) => {
     const d = /** @type {CustomEvent} */ (e).detail;
     const mine = d.moves.find((/** @type {any} */ g) => g.peers.includes(client.peerId));
     if (mine) {
       toast(mine.to === 'main' ? 'You are back in the main room.' : `You moved to ${roomName(mine.to)}.`, 'info', 4000);
-      syncPublishing();
+      syncPublishing({ moved: true });
     }
   });
   client.addEventListener('chat', (e) => {
@@ -326,13 +326,17 @@ function wire() {
   client.addEventListener('track_muted', (e) => {
     const d = /** @type {CustomEvent} */ (e).detail;
     if (d.peer_id === client.peerId && d.by && d.muted) {
+      // Muted by a moderator: the wish follows, so nothing sends it again later (a rejoin).
+      for (const [source, own] of client.published) {
+        if (own.trackId === d.track_id && (source === 'audio' || source === 'video')) setWish(source, false);
+      }
       const who = client.peerOrSelf(d.by)?.name ?? 'A moderator';
       toast(`${who} muted you.`, 'info', 5000);
     }
   });
   client.addEventListener('track_unpublished', (e) => {
     const d = /** @type {CustomEvent} */ (e).detail;
-    if (d.peer_id === client.peerId && d.reason === 'role_revoked') syncPublishing();
+    if (d.peer_id === client.peerId && d.reason === 'role_revoked') syncPublishing({ moved: true });
   });
   client.addEventListener('request_received', () => showRequest());
   client.addEventListener('request_resolved', (e) => {
@@ -443,14 +447,21 @@ function scopeLabel(to) {
 
 // ── publishing ─────────────────────────────────────────────────────────────────────────────
 
-/** Publishes what the user wants and the role allows; stops what the role no longer allows. */
-async function syncPublishing() {
-  for (const source of /** @type {Source[]} */ (['audio', 'video'])) {
+/**
+ * Publishes what the user wants and the role allows; stops what the role no longer allows.
+ * `moved`: called because the place or the acting role changed, not by the user — a source
+ * that becomes shareable then starts off (the controls showed it off), so a move never turns a
+ * microphone or camera on by itself; what is already shared keeps its mute state.
+ * @param {{moved?: boolean}} [opts]
+ */
+async function syncPublishing({ moved = false } = {}) {
+  for (const source of /** @type {("audio"|"video")[]} */ (['audio', 'video'])) {
     const track = source === 'audio' ? local.stream?.getAudioTracks()[0] : local.stream?.getVideoTracks()[0];
     if (!track || publishing.has(source)) continue;
     const allowed = client.mayPublishSource(source) && !refused.has(source);
     const published = client.published.has(source);
     if (!published && allowed) {
+      if (moved) setWish(source, false);
       publishing.add(source);
       try {
         await client.publish(source, track, { muted: source === 'audio' ? !local.micOn : !local.camOn });

@@ -1,0 +1,52 @@
+// More of what a teacher ran into in a class, each as a person in the browser meets it.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { launch, joinLink, join, createRoom, roomId, until } from './helpers.mjs';
+
+test('defects2: a move into a breakout room keeps the microphone and camera off', { timeout: 120000 }, async () => {
+  const browser = await launch();
+  try {
+    const room = roomId('keepmute');
+    await createRoom(room);
+    const host = await join(browser, joinLink(room, 'hana', 'host', 'Hana Host'), { width: 1400, height: 1000, media: false });
+    // A guest shares nothing in the main room: its controls show microphone and camera off.
+    const stu = await join(browser, joinLink(room, 'stu', 'guest', 'Stu'));
+    const s = stu.page;
+    assert.equal(await s.locator('#mic-button').getAttribute('aria-pressed'), 'false');
+    const b = await host.page.evaluate(async (stuId) => {
+      const client = window.caucusApp.client;
+      const [id] = (await client.createBreakouts({ count: 1 })).breakouts_created.rooms;
+      await client.assign({ [stuId]: id });
+      await client.openBreakouts();
+      return id;
+    }, stu.peerId);
+    await until(s, (id) => window.caucusApp.client.self.location === id, b);
+
+    // In the room Stu may share: the microphone and camera are offered, and stay off.
+    await until(s, () => window.caucusApp.client.published.has('audio') && window.caucusApp.client.published.has('video'));
+    const state = await s.evaluate(() => {
+      const p = window.caucusApp.client.published;
+      return { audio: p.get('audio').muted, video: p.get('video').muted, sending: p.get('audio').track.enabled };
+    });
+    assert.deepEqual(state, { audio: true, video: true, sending: false }, 'the move turned the microphone or camera on');
+    assert.equal(await s.locator('#mic-button').getAttribute('aria-pressed'), 'false');
+    assert.equal(await s.locator('#cam-button').getAttribute('aria-pressed'), 'false');
+    // The host sees Stu muted too.
+    await until(host.page, (id) => window.caucusApp.client.peers.get(id)?.tracks.length === 2, stu.peerId);
+    assert.ok(await host.page.evaluate((id) => window.caucusApp.client.peers.get(id).tracks.every((t) => t.muted), stu.peerId));
+
+    // Stu turns the microphone on; back in main it is off (a guest shares nothing there), and
+    // in the next room it starts off again.
+    await s.locator('#mic-button').click();
+    await until(s, () => window.caucusApp.client.published.get('audio')?.muted === false);
+    await host.page.evaluate(() => window.caucusApp.client.closeBreakouts({ countdown_s: 0 }));
+    await until(s, () => window.caucusApp.client.self.location === 'main' && window.caucusApp.client.published.size === 0);
+    assert.equal(await s.locator('#mic-button').getAttribute('aria-pressed'), 'false');
+    await host.page.evaluate(() => window.caucusApp.client.openBreakouts());
+    await until(s, (id) => window.caucusApp.client.self.location === id, b);
+    await until(s, () => window.caucusApp.client.published.has('audio') && window.caucusApp.client.published.has('video'));
+    assert.deepEqual(await s.evaluate(() => [...window.caucusApp.client.published.values()].map((p) => p.muted)), [true, true]);
+  } finally {
+    await browser.close();
+  }
+});
