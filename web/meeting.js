@@ -441,7 +441,7 @@ function scopeLabel(to) {
   if (to === 'everyone') return 'everyone';
   if (to.location) return to.location === 'main' ? 'main room' : roomName(to.location);
   if (to.role) return `role ${to.role}`;
-  if (to.peer_id) return 'private';
+  if (to.peer_id) return to.peer_id === client.peerId ? 'private' : `private, to ${client.peerOrSelf(to.peer_id)?.name ?? 'someone who left'}`;
   return '';
 }
 
@@ -917,10 +917,8 @@ function buildChat() {
       const scope = /** @type {HTMLSelectElement} */ (el.chatScope).value;
       const to = scope === 'everyone' ? 'everyone' : JSON.parse(scope);
       const ok = await act(() => client.chat(to, text).then(() => true));
-      if (ok) {
-        input.value = '';
-        if (to.peer_id) pushMessage({ from: client.peerId ?? '', name: client.self?.name ?? 'me', scope: `to ${client.peers.get(to.peer_id)?.name ?? ''}`, text, kind: 'chat' });
-      }
+      // The server sends every message back to its sender too: it shows when it arrives.
+      if (ok) input.value = '';
     },
   }, el.chatScope, input, h('button', { type: 'submit' }, 'Send')));
 }

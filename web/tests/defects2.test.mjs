@@ -50,3 +50,32 @@ test('defects2: a move into a breakout room keeps the microphone and camera off'
     await browser.close();
   }
 });
+
+test('defects2: a private message shows once to its sender, saying to whom', { timeout: 120000 }, async () => {
+  const browser = await launch();
+  try {
+    const room = roomId('private');
+    await createRoom(room);
+    const ana = await join(browser, joinLink(room, 'ana', 'moderator', 'Ana'), { media: false });
+    const ben = await join(browser, joinLink(room, 'ben', 'moderator', 'Ben'), { media: false });
+    const a = ana.page;
+    await until(a, (id) => window.caucusApp.client.peers.has(id), ben.peerId);
+    await a.getByRole('tab', { name: /Chat/ }).click();
+    await a.locator('.chat-form select').selectOption({ label: 'Private: Ben' });
+    await a.locator('.chat-form input').fill('just for you');
+    await a.locator('.chat-form').getByRole('button', { name: 'Send' }).click();
+
+    await ben.page.getByRole('tab', { name: /Chat/ }).click();
+    await ben.page.locator('.msg').filter({ hasText: 'just for you' }).waitFor();
+    // A later message to the room arrives after the private one: by then every copy is in.
+    await a.locator('.chat-form select').selectOption({ label: 'Main room' });
+    await a.locator('.chat-form input').fill('to all');
+    await a.locator('.chat-form').getByRole('button', { name: 'Send' }).click();
+    await a.locator('.msg').filter({ hasText: 'to all' }).waitFor();
+    const mine = a.locator('.msg').filter({ hasText: 'just for you' });
+    assert.equal(await mine.count(), 1, 'the private message shows more than once to its sender');
+    assert.match(await mine.innerText(), /to Ben/);
+  } finally {
+    await browser.close();
+  }
+});
