@@ -79,3 +79,28 @@ test('defects2: a private message shows once to its sender, saying to whom', { t
     await browser.close();
   }
 });
+
+test('defects2: toasts stay off the side panel and can be dismissed', { timeout: 120000 }, async () => {
+  const browser = await launch();
+  try {
+    const room = roomId('toasts');
+    await createRoom(room);
+    const host = await join(browser, joinLink(room, 'hana', 'host', 'Hana Host'), { width: 1400, height: 900, media: false });
+    const h = host.page;
+    await h.getByRole('tab', { name: 'Breakouts' }).click();
+    await h.getByRole('button', { name: /Lock room/ }).click();
+    const t = h.locator('.toast').filter({ hasText: 'The room is now locked' });
+    await t.waitFor();
+    const box = await t.boundingBox();
+    const side = await h.locator('aside.side').boundingBox();
+    const controls = await h.locator('footer.controls').boundingBox();
+    assert.ok(box && side && controls);
+    const overlaps = (p, q) => p.x < q.x + q.width && q.x < p.x + p.width && p.y < q.y + q.height && q.y < p.y + p.height;
+    assert.ok(!overlaps(box, side), `a toast covers the side panel: ${JSON.stringify({ box, side })}`);
+    assert.ok(!overlaps(box, controls), `a toast covers the controls: ${JSON.stringify({ box, controls })}`);
+    await t.getByRole('button', { name: 'Dismiss' }).click();
+    await t.waitFor({ state: 'detached' });
+  } finally {
+    await browser.close();
+  }
+});
