@@ -170,6 +170,8 @@ const messages = [];
 /** @type {Set<string>} peers speaking now */
 let speaking = new Set();
 let unreadChat = 0;
+/** Who had a hand up at the last update: a hand newly raised is announced once. */
+const handsUp = new Set();
 
 /** @type {Record<string, HTMLElement>} */
 const el = {};
@@ -253,7 +255,8 @@ function selectTab(name) {
 }
 
 function renderTabs() {
-  const tabs = [['people', `People (${client.peers.size + 1})`], ['chat', unreadChat ? `Chat (${unreadChat})` : 'Chat']];
+  const hands = mayLowerHands() ? [...client.peers.values()].filter((p) => p.hand_raised).length : 0;
+  const tabs = [['people', `People (${client.peers.size + 1})${hands ? ` · ✋ ${hands}` : ''}`], ['chat', unreadChat ? `Chat (${unreadChat})` : 'Chat']];
   if (showRoomsTab()) tabs.push(['rooms', 'Rooms']);
   if (client.permissions?.manage_breakouts) tabs.push(['console', 'Breakouts']);
   if (!tabs.some(([n]) => n === activeTab)) activeTab = 'people';
@@ -267,6 +270,46 @@ function renderTabs() {
       if (next) { selectTab(next[0]); document.getElementById(`tab-${next[0]}`)?.focus(); }
     },
   }, label)));
+}
+
+/** Whoever may lower other people's hands is told when a hand goes up. */
+function mayLowerHands() {
+  return !!client.permissions?.mute_others;
+}
+
+/**
+ * A hand newly raised: a toast and a short chime for those who may lower hands (the People
+ * tab counts the raised hands too).
+ * @param {PeerInfo} peer
+ */
+function handNews(peer) {
+  if (peer.id === client.peerId) return;
+  const was = handsUp.has(peer.id);
+  if (peer.hand_raised) handsUp.add(peer.id); else handsUp.delete(peer.id);
+  if (!peer.hand_raised || was || !mayLowerHands()) return;
+  const where = peer.location !== (client.self?.location ?? 'main') ? ` in ${roomName(peer.location)}` : '';
+  toast(`✋ ${peer.name} raised a hand${where}.`, 'info', 8000);
+  chime();
+}
+
+/** A short, quiet two-note chime (Web Audio; nothing to download). */
+function chime() {
+  try {
+    const audio = new AudioContext();
+    const gain = audio.createGain();
+    gain.gain.value = 0.05;
+    gain.connect(audio.destination);
+    [660, 880].forEach((f, i) => {
+      const osc = audio.createOscillator();
+      osc.frequency.value = f;
+      osc.connect(gain);
+      osc.start(audio.currentTime + i * 0.12);
+      osc.stop(audio.currentTime + i * 0.12 + 0.1);
+    });
+    setTimeout(() => audio.close().catch(() => {}), 600);
+  } catch {
+    // No audio output: the toast and the count say it.
+  }
 }
 
 function showRoomsTab() {
@@ -295,6 +338,8 @@ function wire() {
       syncPublishing({ moved: true });
     }
   });
+  client.addEventListener('peer_updated', (e) => handNews(/** @type {CustomEvent} */ (e).detail.peer));
+  client.addEventListener('peer_left', (e) => handsUp.delete(/** @type {CustomEvent} */ (e).detail.peer_id));
   client.addEventListener('chat', (e) => {
     const d = /** @type {CustomEvent} */ (e).detail;
     pushMessage({ from: d.from, name: d.from_name, scope: scopeLabel(d.to), text: d.text, kind: 'chat' });

@@ -104,3 +104,30 @@ test('defects2: toasts stay off the side panel and can be dismissed', { timeout:
     await browser.close();
   }
 });
+
+test('defects2: a raised hand reaches the host as a toast and a count', { timeout: 120000 }, async () => {
+  const browser = await launch();
+  try {
+    const room = roomId('hands');
+    await createRoom(room);
+    const host = await join(browser, joinLink(room, 'hana', 'host', 'Hana Host'), { width: 1400, height: 900, media: false });
+    const gus = await join(browser, joinLink(room, 'gus', 'guest', 'Gus'), { media: false });
+    const stu = await join(browser, joinLink(room, 'stu', 'guest', 'Stu'), { media: false });
+    await until(host.page, (ids) => ids.every((id) => window.caucusApp.client.peers.has(id)), [gus.peerId, stu.peerId]);
+    await stu.page.getByRole('button', { name: 'Raise hand' }).click();
+
+    await host.page.locator('.toast').filter({ hasText: 'Stu raised a hand.' }).waitFor();
+    await host.page.getByRole('tab', { name: /People \(3\) · ✋ 1/ }).waitFor();
+    // Gus may not lower hands: he sees the hand in the grid, and no toast about it.
+    await gus.page.locator('.tile').filter({ hasText: 'Stu' }).getByLabel('Hand raised').waitFor();
+    assert.equal(await gus.page.locator('.toast').filter({ hasText: 'raised a hand' }).count(), 0);
+
+    // Lowered, the count goes; raised again, a new toast.
+    await host.page.getByRole('tab', { name: /People/ }).click();
+    await host.page.getByLabel('Actions for Stu').click();
+    await host.page.getByRole('button', { name: 'Lower the hand of Stu' }).click();
+    await host.page.getByRole('tab', { name: 'People (3)', exact: true }).waitFor();
+  } finally {
+    await browser.close();
+  }
+});
