@@ -1059,6 +1059,7 @@ export function describeError(err) {
     invalid_id: 'That id is not valid (letters, digits, -, _ and inner dots only).',
     duplicate_name: 'Another room already has that name.',
     unknown_peer: 'That participant has left.',
+    unknown_breakout: 'There is no such breakout room (any more).',
   };
   return (code && text[code]) || err?.message || String(err);
 }

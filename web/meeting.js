@@ -9,7 +9,7 @@
  */
 import { CaucusClient, CaucusError, describeError } from './caucus.js';
 import { h, fill, toast, clock, initials } from './ui.js';
-import { mountConsole } from './console.js';
+import { mountConsole, peopleRoles } from './console.js';
 
 /** @typedef {import('./caucus.js').PeerInfo} PeerInfo */
 /** @typedef {import('./caucus.js').SlotInfo} SlotInfo */
@@ -82,7 +82,19 @@ async function act(fn, ok) {
 function refusalText(e) {
   const text = describeError(e);
   const detail = e instanceof CaucusError ? e.message : '';
-  return detail && detail !== text && detail !== e.code ? `${text} (${detail})` : text;
+  // What was not found, or a raw value in quotes, stays out; ids become names.
+  const plain = detail && !String(e.code).startsWith('unknown_') && !/["'`]/.test(detail);
+  return plain && detail !== text && detail !== e.code ? `${text} (${namesForIds(detail)})` : text;
+}
+
+/**
+ * A server sentence with its room and peer ids (`breakout b15`, `p5`) replaced by names.
+ * @param {string} sentence
+ */
+function namesForIds(sentence) {
+  return sentence
+    .replace(/\b(?:breakout )?(b\d+)\b/g, (_, id) => roomName(id))
+    .replace(/\b(?:peer )?(p\d+)\b/g, (_, id) => client.peerOrSelf(id)?.name ?? 'someone who left');
 }
 
 // ── the preview ────────────────────────────────────────────────────────────────────────────
@@ -318,7 +330,11 @@ function showRoomsTab() {
   return b.phase === 'open' && (b.options.allow_self_select || b.rooms.some((r) => r.assigned.includes(client.peerId ?? '')));
 }
 
+/** My own role (not the one I act as) at the last `role_changed`. */
+let myRole = '';
+
 function wire() {
+  myRole = client.self?.role ?? '';
   client.addEventListener('change', () => render());
   // A slot names the track it now carries: a screen share gets its tile when its slot arrives,
   // which may be after the last event (renderTiles attaches the media too).
@@ -327,7 +343,10 @@ function wire() {
   client.addEventListener('role_changed', (e) => {
     const d = /** @type {CustomEvent} */ (e).detail;
     refused.clear();
-    toast(`You now act as ${d.acting_role}.`, 'info', 3000);
+    // A move changes how one acts (a guest acts as `breakout` in a breakout room): the move says
+    // where one went; only a new role of one's own is news.
+    if (d.role !== myRole) toast(`Your role is now ${d.role}.`, 'info', 3000);
+    myRole = d.role;
     syncPublishing({ moved: true });
   });
   client.addEventListener('peers_moved', (e) => {
@@ -478,7 +497,7 @@ function ended(text, rejoin = false) {
 /** @param {string} loc */
 function roomName(loc) {
   if (loc === 'main') return 'the main room';
-  return client.breakouts?.rooms.find((r) => r.id === loc)?.name ?? loc;
+  return client.breakouts?.rooms.find((r) => r.id === loc)?.name ?? 'a breakout room';
 }
 
 /** @param {any} to */
@@ -924,7 +943,7 @@ function peerActions(p, open) {
   if (perms.change_role) {
     const chosen = choices.get(`role:${p.id}`) ?? p.role;
     const sel = /** @type {HTMLSelectElement} */ (h('select', { id: `role-${p.id}`, 'aria-label': `New role for ${p.name}`, onchange: () => choices.set(`role:${p.id}`, sel.value) },
-      client.roles.map((r) => h('option', { value: r.name, selected: r.name === chosen }, r.name))));
+      peopleRoles(client.roles).map((r) => h('option', { value: r.name, selected: r.name === chosen }, r.name))));
     items.push(h('div', { class: 'row' }, sel,
       h('button', { 'aria-label': `Ask ${p.name} to take this role`, onclick: () => act(() => client.changeRole(p.id, sel.value, false), `Asked ${p.name} to become ${sel.value}.`) }, 'Ask'),
       h('button', { 'aria-label': `Give ${p.name} this role now`, onclick: () => act(() => client.changeRole(p.id, sel.value, true), `${p.name} is now ${sel.value}.`) }, 'Set')));
@@ -976,7 +995,7 @@ function renderChatScopes() {
   /** @type {[string, string][]} */
   const options = [[JSON.stringify({ location: loc }), loc === 'main' ? 'Main room' : `This room (${roomName(loc)})`]];
   if (client.permissions?.broadcast) options.push(['everyone', 'Everyone, all rooms']);
-  for (const r of client.roles) options.push([JSON.stringify({ role: r.name }), `Role: ${r.name}`]);
+  for (const r of peopleRoles(client.roles)) options.push([JSON.stringify({ role: r.name }), `Role: ${r.name}`]);
   for (const p of client.peers.values()) options.push([JSON.stringify({ peer_id: p.id }), `Private: ${p.name}`]);
   fill(sel, options.map(([v, l]) => h('option', { value: v, selected: v === prev }, l)));
 }

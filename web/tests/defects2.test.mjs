@@ -1,7 +1,7 @@
 // More of what a teacher ran into in a class, each as a person in the browser meets it.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { launch, joinLink, join, createRoom, roomId, until } from './helpers.mjs';
+import { launch, joinLink, join, createRoom, roomId, rest, until } from './helpers.mjs';
 
 test('defects2: a move into a breakout room keeps the microphone and camera off', { timeout: 120000 }, async () => {
   const browser = await launch();
@@ -127,6 +127,58 @@ test('defects2: a raised hand reaches the host as a toast and a count', { timeou
     await host.page.getByLabel('Actions for Stu').click();
     await host.page.getByRole('button', { name: 'Lower the hand of Stu' }).click();
     await host.page.getByRole('tab', { name: 'People (3)', exact: true }).waitFor();
+  } finally {
+    await browser.close();
+  }
+});
+
+test('defects2: the web app speaks in room and role names, not ids and internals', { timeout: 120000 }, async () => {
+  const browser = await launch();
+  try {
+    const room = roomId('words');
+    await createRoom(room);
+    const host = await join(browser, joinLink(room, 'hana', 'host', 'Hana Host'), { width: 1400, height: 1000, media: false });
+    const gus = await join(browser, joinLink(room, 'gus', 'guest', 'Gus'), { media: false });
+    const ann = await join(browser, joinLink(room, 'ann', 'guest', 'Ann'), { media: false });
+    const m = host.page;
+    await m.getByRole('tab', { name: 'Breakouts' }).click();
+    await rest('PUT', `/v1/rooms/${room}/breakouts/options`, { allow_self_select: true, allow_return_to_main: true, auto_move_on_open: true });
+    await m.evaluate(async (gusId) => {
+      const client = window.caucusApp.client;
+      const [id] = (await client.createBreakouts({ count: 1, capacity: 1 })).breakouts_created.rooms;
+      await client.assign({ [gusId]: id });
+      await client.openBreakouts();
+    }, gus.peerId);
+    await m.getByLabel('Name of Room 1').waitFor();
+
+    // Gus is not told how he acts there (the page shows the news as it handles the event).
+    await until(gus.page, () => window.caucusApp.client.self.acting_role === 'breakout');
+    const toasts = await gus.page.locator('.toast').allInnerTexts();
+    assert.ok(!toasts.some((t) => /act as|breakout\b/.test(t)), `jargon in a toast: ${toasts.join(' | ')}`);
+
+    // The console says what the phase means.
+    await m.getByText('Breakout rooms are open.').waitFor();
+    assert.equal(await m.getByText(/Phase:|version \d/).count(), 0);
+
+    // Role lists start with the roles people join with; `breakout` (only acted as) comes last.
+    const options = (label) => m.getByLabel(label).evaluate((s) => [...s.options].map((o) => o.value));
+    const bulk = await options('Change everyone with role');
+    assert.equal(bulk[0], 'host');
+    assert.equal(bulk[bulk.length - 1], 'breakout');
+    await m.getByRole('tab', { name: /People/ }).click();
+    await m.getByLabel('Actions for Gus', { exact: true }).click();
+    const picker = await options('New role for Gus');
+    assert.equal(picker[0], 'host');
+    assert.equal(picker[picker.length - 1], 'breakout');
+
+    // Ann may not go into the full room: the refusal names the room, not its id.
+    await ann.page.getByRole('button', { name: 'Choose a room' }).click();
+    await ann.page.getByRole('button', { name: 'Join Room 1' }).click();
+    const refusal = ann.page.locator('#rooms-error');
+    await refusal.waitFor();
+    const said = await refusal.innerText();
+    assert.match(said, /That room is full\. \(Room 1 holds at most 1/);
+    assert.doesNotMatch(said, /\bb\d+\b/);
   } finally {
     await browser.close();
   }
