@@ -70,6 +70,7 @@
  * @property {boolean} hand_raised
  * @property {boolean} connected
  * @property {boolean} broadcasting
+ * @property {string} [listening_to] the breakout room a manager listens in to from outside
  */
 
 /**

@@ -633,8 +633,22 @@ function renderStatus(state) {
 function renderWhere() {
   const loc = client.self?.location ?? 'main';
   fill(el.where, loc === 'main' ? 'Main room' : roomName(loc), client.locked ? ' · 🔒 locked' : '',
-    client.isRecordedHere() ? h('span', { class: 'rec', role: 'status', 'aria-label': 'This room is being recorded' }, ' · ● Recording') : null);
+    client.isRecordedHere() ? h('span', { class: 'rec', role: 'status', 'aria-label': 'This room is being recorded' }, ' · ● Recording') : null,
+    listenersNotice(loc));
   el.where.dataset.location = loc;
+}
+
+/**
+ * Who listens in to this room from outside (a manager hears and sees it without being in it),
+ * said in the room: "Mo Moderator is listening in".
+ * @param {string} loc
+ */
+function listenersNotice(loc) {
+  if (loc === 'main') return null;
+  const names = [...client.peers.values()].filter((p) => p.listening_to === loc).map((p) => p.name);
+  if (!names.length) return null;
+  const who = names.length === 1 ? `${names[0]} is` : `${names.slice(0, -1).join(', ')} and ${names[names.length - 1]} are`;
+  return h('span', { class: 'listeners', id: 'listeners', role: 'status' }, ` · ${who} listening in`);
 }
 
 /** What the banner's buttons and text were built for; a tick only updates its clocks. */

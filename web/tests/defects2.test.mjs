@@ -183,3 +183,30 @@ test('defects2: the web app speaks in room and role names, not ids and internals
     await browser.close();
   }
 });
+
+test('defects2: a room sees who listens in to it, until they stop', { timeout: 120000 }, async () => {
+  const browser = await launch();
+  try {
+    const room = roomId('listen');
+    await createRoom(room);
+    const host = await join(browser, joinLink(room, 'hana', 'host', 'Hana Host'), { width: 1400, height: 1000, media: false });
+    const gus = await join(browser, joinLink(room, 'gus', 'guest', 'Gus'), { media: false });
+    const m = host.page;
+    const b = await m.evaluate(async (gusId) => {
+      const client = window.caucusApp.client;
+      const [id] = (await client.createBreakouts({ count: 1 })).breakouts_created.rooms;
+      await client.assign({ [gusId]: id });
+      await client.openBreakouts();
+      return id;
+    }, gus.peerId);
+    await until(gus.page, (id) => window.caucusApp.client.self.location === id, b);
+
+    await m.getByRole('tab', { name: 'Breakouts' }).click();
+    await m.getByRole('button', { name: 'Listen in to Room 1' }).click();
+    await gus.page.locator('#where').getByText('Hana Host is listening in').waitFor();
+    await m.getByRole('button', { name: 'Stop listening to Room 1' }).click();
+    await gus.page.locator('#listeners').waitFor({ state: 'detached' });
+  } finally {
+    await browser.close();
+  }
+});
