@@ -70,6 +70,7 @@
  * @property {boolean} hand_raised
  * @property {boolean} connected
  * @property {boolean} broadcasting
+ * @property {string} [listening_to] the breakout room a manager listens in to from outside
  */
 
 /**
@@ -1059,6 +1060,7 @@ export function describeError(err) {
     invalid_id: 'That id is not valid (letters, digits, -, _ and inner dots only).',
     duplicate_name: 'Another room already has that name.',
     unknown_peer: 'That participant has left.',
+    unknown_breakout: 'There is no such breakout room (any more).',
   };
   return (code && text[code]) || err?.message || String(err);
 }

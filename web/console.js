@@ -25,6 +25,17 @@ export function mainStageRoles(roles) {
 }
 
 /**
+ * The roles in the order people read them: the roles people join with first (highest priority
+ * first), then those only acted as in breakout rooms (`breakout` in the built-in template).
+ * @param {readonly RoleInfo[]} roles
+ * @returns {RoleInfo[]}
+ */
+export function peopleRoles(roles) {
+  const actedOnly = (/** @type {RoleInfo} */ r) => roles.some((o) => o.breakout_role === r.name);
+  return [...roles.filter((r) => !actedOnly(r)), ...roles.filter(actedOnly)];
+}
+
+/**
  * The bulk role change's first choice: a role that acts as another in breakout rooms becomes
  * that role (`guest` → `breakout` in the built-in template); else the lowest becomes the highest.
  * @param {readonly RoleInfo[]} roles
@@ -35,6 +46,14 @@ export function bulkRoleDefault(roles) {
   if (split?.breakout_role) return { from: split.name, to: split.breakout_role };
   return { from: roles[roles.length - 1]?.name ?? '', to: roles[0]?.name ?? '' };
 }
+
+/** What the phase of the breakout rooms means, in words. @type {Record<string, string>} */
+const PHASE_TEXT = {
+  draft: 'Breakout rooms are being prepared: nobody has moved yet.',
+  open: 'Breakout rooms are open.',
+  closing: 'Breakout rooms are closing.',
+  closed: 'Breakout rooms are closed.',
+};
 
 /**
  * @param {HTMLElement} panel
@@ -56,7 +75,7 @@ export function mountConsole(panel, client, { act, roomName }) {
   const broadcastText = /** @type {HTMLInputElement} */ (h('input', { id: 'bo-broadcast-text', 'aria-label': 'Message to all rooms', placeholder: 'Message to every room', maxlength: 500 }));
   const excludeBox = h('fieldset', { class: 'inline', id: 'bo-exclude' }, h('legend', null, 'Auto-assign leaves these roles in main'),
     // Checked as the server's own default: roles that manage breakouts stay in main.
-    client.roles.map((r) => h('label', { class: 'toggle' }, h('input', { type: 'checkbox', name: 'exclude', value: r.name, checked: r.permissions.manage_breakouts }), ` ${r.name}`)));
+    peopleRoles(client.roles).map((r) => h('label', { class: 'toggle' }, h('input', { type: 'checkbox', name: 'exclude', value: r.name, checked: r.permissions.manage_breakouts }), ` ${r.name}`)));
   const preUser = /** @type {HTMLInputElement} */ (h('input', { id: 'pre-user', autocomplete: 'off', placeholder: 'user id', maxlength: 128 }));
   const preRoom = /** @type {HTMLSelectElement} */ (h('select', { id: 'pre-room' }));
   const preList = h('ul', { class: 'help-list', id: 'pre-list', 'aria-label': 'Pre-assignments' });
@@ -70,8 +89,8 @@ export function mountConsole(panel, client, { act, roomName }) {
   const helpEl = h('div', { id: 'console-help' });
   const roomStateEl = h('div', { class: 'row', id: 'console-meeting' });
   const bulk = bulkRoleDefault(client.roles);
-  const bulkFrom = /** @type {HTMLSelectElement} */ (h('select', { 'aria-label': 'Change everyone with role' }, client.roles.map((r) => h('option', { value: r.name, selected: r.name === bulk.from }, r.name))));
-  const bulkTo = /** @type {HTMLSelectElement} */ (h('select', { 'aria-label': 'to the role' }, client.roles.map((r) => h('option', { value: r.name, selected: r.name === bulk.to }, r.name))));
+  const bulkFrom = /** @type {HTMLSelectElement} */ (h('select', { 'aria-label': 'Change everyone with role' }, peopleRoles(client.roles).map((r) => h('option', { value: r.name, selected: r.name === bulk.from }, r.name))));
+  const bulkTo = /** @type {HTMLSelectElement} */ (h('select', { 'aria-label': 'to the role' }, peopleRoles(client.roles).map((r) => h('option', { value: r.name, selected: r.name === bulk.to }, r.name))));
 
   const saveOptions = () => {
     const b = client.breakouts;
@@ -191,7 +210,7 @@ export function mountConsole(panel, client, { act, roomName }) {
   /** @param {import('./caucus.js').BreakoutSet} b */
   const render = (b) => {
     const left = client.timeLeftMs();
-    fill(phaseEl, `Phase: ${b.phase}`, ` · version ${b.version}`, client.listeningTo ? ` · listening to ${roomName(client.listeningTo)}` : '');
+    fill(phaseEl, PHASE_TEXT[b.phase] ?? '', client.listeningTo ? ` · You are listening in to ${roomName(client.listeningTo)}.` : '');
     const timer = panel.querySelector('#console-timer');
     if (timer) timer.textContent = left != null ? `${clock(left)} left` : 'no timer';
     if (document.activeElement !== optSelf) optSelf.checked = b.options.allow_self_select;

@@ -9,7 +9,7 @@
  */
 import { CaucusClient, CaucusError, describeError } from './caucus.js';
 import { h, fill, toast, clock, initials } from './ui.js';
-import { mountConsole } from './console.js';
+import { mountConsole, peopleRoles } from './console.js';
 
 /** @typedef {import('./caucus.js').PeerInfo} PeerInfo */
 /** @typedef {import('./caucus.js').SlotInfo} SlotInfo */
@@ -82,7 +82,19 @@ async function act(fn, ok) {
 function refusalText(e) {
   const text = describeError(e);
   const detail = e instanceof CaucusError ? e.message : '';
-  return detail && detail !== text && detail !== e.code ? `${text} (${detail})` : text;
+  // What was not found, or a raw value in quotes, stays out; ids become names.
+  const plain = detail && !String(e.code).startsWith('unknown_') && !/["'`]/.test(detail);
+  return plain && detail !== text && detail !== e.code ? `${text} (${namesForIds(detail)})` : text;
+}
+
+/**
+ * A server sentence with its room and peer ids (`breakout b15`, `p5`) replaced by names.
+ * @param {string} sentence
+ */
+function namesForIds(sentence) {
+  return sentence
+    .replace(/\b(?:breakout )?(b\d+)\b/g, (_, id) => roomName(id))
+    .replace(/\b(?:peer )?(p\d+)\b/g, (_, id) => client.peerOrSelf(id)?.name ?? 'someone who left');
 }
 
 // ── the preview ────────────────────────────────────────────────────────────────────────────
@@ -170,6 +182,8 @@ const messages = [];
 /** @type {Set<string>} peers speaking now */
 let speaking = new Set();
 let unreadChat = 0;
+/** Who had a hand up at the last update: a hand newly raised is announced once. */
+const handsUp = new Set();
 
 /** @type {Record<string, HTMLElement>} */
 const el = {};
@@ -253,7 +267,8 @@ function selectTab(name) {
 }
 
 function renderTabs() {
-  const tabs = [['people', `People (${client.peers.size + 1})`], ['chat', unreadChat ? `Chat (${unreadChat})` : 'Chat']];
+  const hands = mayLowerHands() ? [...client.peers.values()].filter((p) => p.hand_raised).length : 0;
+  const tabs = [['people', `People (${client.peers.size + 1})${hands ? ` · ✋ ${hands}` : ''}`], ['chat', unreadChat ? `Chat (${unreadChat})` : 'Chat']];
   if (showRoomsTab()) tabs.push(['rooms', 'Rooms']);
   if (client.permissions?.manage_breakouts) tabs.push(['console', 'Breakouts']);
   if (!tabs.some(([n]) => n === activeTab)) activeTab = 'people';
@@ -269,13 +284,57 @@ function renderTabs() {
   }, label)));
 }
 
+/** Whoever may lower other people's hands is told when a hand goes up. */
+function mayLowerHands() {
+  return !!client.permissions?.mute_others;
+}
+
+/**
+ * A hand newly raised: a toast and a short chime for those who may lower hands (the People
+ * tab counts the raised hands too).
+ * @param {PeerInfo} peer
+ */
+function handNews(peer) {
+  if (peer.id === client.peerId) return;
+  const was = handsUp.has(peer.id);
+  if (peer.hand_raised) handsUp.add(peer.id); else handsUp.delete(peer.id);
+  if (!peer.hand_raised || was || !mayLowerHands()) return;
+  const where = peer.location !== (client.self?.location ?? 'main') ? ` in ${roomName(peer.location)}` : '';
+  toast(`✋ ${peer.name} raised a hand${where}.`, 'info', 8000);
+  chime();
+}
+
+/** A short, quiet two-note chime (Web Audio; nothing to download). */
+function chime() {
+  try {
+    const audio = new AudioContext();
+    const gain = audio.createGain();
+    gain.gain.value = 0.05;
+    gain.connect(audio.destination);
+    [660, 880].forEach((f, i) => {
+      const osc = audio.createOscillator();
+      osc.frequency.value = f;
+      osc.connect(gain);
+      osc.start(audio.currentTime + i * 0.12);
+      osc.stop(audio.currentTime + i * 0.12 + 0.1);
+    });
+    setTimeout(() => audio.close().catch(() => {}), 600);
+  } catch {
+    // No audio output: the toast and the count say it.
+  }
+}
+
 function showRoomsTab() {
   const b = client.breakouts;
   if (!b || !b.rooms.length || client.permissions?.manage_breakouts) return false;
   return b.phase === 'open' && (b.options.allow_self_select || b.rooms.some((r) => r.assigned.includes(client.peerId ?? '')));
 }
 
+/** My own role (not the one I act as) at the last `role_changed`. */
+let myRole = '';
+
 function wire() {
+  myRole = client.self?.role ?? '';
   client.addEventListener('change', () => render());
   // A slot names the track it now carries: a screen share gets its tile when its slot arrives,
   // which may be after the last event (renderTiles attaches the media too).
@@ -284,17 +343,22 @@ function wire() {
   client.addEventListener('role_changed', (e) => {
     const d = /** @type {CustomEvent} */ (e).detail;
     refused.clear();
-    toast(`You now act as ${d.acting_role}.`, 'info', 3000);
-    syncPublishing();
+    // A move changes how one acts (a guest acts as `breakout` in a breakout room): the move says
+    // where one went; only a new role of one's own is news.
+    if (d.role !== myRole) toast(`Your role is now ${d.role}.`, 'info', 3000);
+    myRole = d.role;
+    syncPublishing({ moved: true });
   });
   client.addEventListener('peers_moved', (e) => {
     const d = /** @type {CustomEvent} */ (e).detail;
     const mine = d.moves.find((/** @type {any} */ g) => g.peers.includes(client.peerId));
     if (mine) {
       toast(mine.to === 'main' ? 'You are back in the main room.' : `You moved to ${roomName(mine.to)}.`, 'info', 4000);
-      syncPublishing();
+      syncPublishing({ moved: true });
     }
   });
+  client.addEventListener('peer_updated', (e) => handNews(/** @type {CustomEvent} */ (e).detail.peer));
+  client.addEventListener('peer_left', (e) => handsUp.delete(/** @type {CustomEvent} */ (e).detail.peer_id));
   client.addEventListener('chat', (e) => {
     const d = /** @type {CustomEvent} */ (e).detail;
     pushMessage({ from: d.from, name: d.from_name, scope: scopeLabel(d.to), text: d.text, kind: 'chat' });
@@ -326,13 +390,17 @@ function wire() {
   client.addEventListener('track_muted', (e) => {
     const d = /** @type {CustomEvent} */ (e).detail;
     if (d.peer_id === client.peerId && d.by && d.muted) {
+      // Muted by a moderator: the wish follows, so nothing sends it again later (a rejoin).
+      for (const [source, own] of client.published) {
+        if (own.trackId === d.track_id && (source === 'audio' || source === 'video')) setWish(source, false);
+      }
       const who = client.peerOrSelf(d.by)?.name ?? 'A moderator';
       toast(`${who} muted you.`, 'info', 5000);
     }
   });
   client.addEventListener('track_unpublished', (e) => {
     const d = /** @type {CustomEvent} */ (e).detail;
-    if (d.peer_id === client.peerId && d.reason === 'role_revoked') syncPublishing();
+    if (d.peer_id === client.peerId && d.reason === 'role_revoked') syncPublishing({ moved: true });
   });
   client.addEventListener('request_received', () => showRequest());
   client.addEventListener('request_resolved', (e) => {
@@ -429,7 +497,7 @@ function ended(text, rejoin = false) {
 /** @param {string} loc */
 function roomName(loc) {
   if (loc === 'main') return 'the main room';
-  return client.breakouts?.rooms.find((r) => r.id === loc)?.name ?? loc;
+  return client.breakouts?.rooms.find((r) => r.id === loc)?.name ?? 'a breakout room';
 }
 
 /** @param {any} to */
@@ -437,20 +505,27 @@ function scopeLabel(to) {
   if (to === 'everyone') return 'everyone';
   if (to.location) return to.location === 'main' ? 'main room' : roomName(to.location);
   if (to.role) return `role ${to.role}`;
-  if (to.peer_id) return 'private';
+  if (to.peer_id) return to.peer_id === client.peerId ? 'private' : `private, to ${client.peerOrSelf(to.peer_id)?.name ?? 'someone who left'}`;
   return '';
 }
 
 // ── publishing ─────────────────────────────────────────────────────────────────────────────
 
-/** Publishes what the user wants and the role allows; stops what the role no longer allows. */
-async function syncPublishing() {
-  for (const source of /** @type {Source[]} */ (['audio', 'video'])) {
+/**
+ * Publishes what the user wants and the role allows; stops what the role no longer allows.
+ * `moved`: called because the place or the acting role changed, not by the user — a source
+ * that becomes shareable then starts off (the controls showed it off), so a move never turns a
+ * microphone or camera on by itself; what is already shared keeps its mute state.
+ * @param {{moved?: boolean}} [opts]
+ */
+async function syncPublishing({ moved = false } = {}) {
+  for (const source of /** @type {("audio"|"video")[]} */ (['audio', 'video'])) {
     const track = source === 'audio' ? local.stream?.getAudioTracks()[0] : local.stream?.getVideoTracks()[0];
     if (!track || publishing.has(source)) continue;
     const allowed = client.mayPublishSource(source) && !refused.has(source);
     const published = client.published.has(source);
     if (!published && allowed) {
+      if (moved) setWish(source, false);
       publishing.add(source);
       try {
         await client.publish(source, track, { muted: source === 'audio' ? !local.micOn : !local.camOn });
@@ -558,8 +633,22 @@ function renderStatus(state) {
 function renderWhere() {
   const loc = client.self?.location ?? 'main';
   fill(el.where, loc === 'main' ? 'Main room' : roomName(loc), client.locked ? ' · 🔒 locked' : '',
-    client.isRecordedHere() ? h('span', { class: 'rec', role: 'status', 'aria-label': 'This room is being recorded' }, ' · ● Recording') : null);
+    client.isRecordedHere() ? h('span', { class: 'rec', role: 'status', 'aria-label': 'This room is being recorded' }, ' · ● Recording') : null,
+    listenersNotice(loc));
   el.where.dataset.location = loc;
+}
+
+/**
+ * Who listens in to this room from outside (a manager hears and sees it without being in it),
+ * said in the room: "Mo Moderator is listening in".
+ * @param {string} loc
+ */
+function listenersNotice(loc) {
+  if (loc === 'main') return null;
+  const names = [...client.peers.values()].filter((p) => p.listening_to === loc).map((p) => p.name);
+  if (!names.length) return null;
+  const who = names.length === 1 ? `${names[0]} is` : `${names.slice(0, -1).join(', ')} and ${names[names.length - 1]} are`;
+  return h('span', { class: 'listeners', id: 'listeners', role: 'status' }, ` · ${who} listening in`);
 }
 
 /** What the banner's buttons and text were built for; a tick only updates its clocks. */
@@ -868,7 +957,7 @@ function peerActions(p, open) {
   if (perms.change_role) {
     const chosen = choices.get(`role:${p.id}`) ?? p.role;
     const sel = /** @type {HTMLSelectElement} */ (h('select', { id: `role-${p.id}`, 'aria-label': `New role for ${p.name}`, onchange: () => choices.set(`role:${p.id}`, sel.value) },
-      client.roles.map((r) => h('option', { value: r.name, selected: r.name === chosen }, r.name))));
+      peopleRoles(client.roles).map((r) => h('option', { value: r.name, selected: r.name === chosen }, r.name))));
     items.push(h('div', { class: 'row' }, sel,
       h('button', { 'aria-label': `Ask ${p.name} to take this role`, onclick: () => act(() => client.changeRole(p.id, sel.value, false), `Asked ${p.name} to become ${sel.value}.`) }, 'Ask'),
       h('button', { 'aria-label': `Give ${p.name} this role now`, onclick: () => act(() => client.changeRole(p.id, sel.value, true), `${p.name} is now ${sel.value}.`) }, 'Set')));
@@ -906,10 +995,8 @@ function buildChat() {
       const scope = /** @type {HTMLSelectElement} */ (el.chatScope).value;
       const to = scope === 'everyone' ? 'everyone' : JSON.parse(scope);
       const ok = await act(() => client.chat(to, text).then(() => true));
-      if (ok) {
-        input.value = '';
-        if (to.peer_id) pushMessage({ from: client.peerId ?? '', name: client.self?.name ?? 'me', scope: `to ${client.peers.get(to.peer_id)?.name ?? ''}`, text, kind: 'chat' });
-      }
+      // The server sends every message back to its sender too: it shows when it arrives.
+      if (ok) input.value = '';
     },
   }, el.chatScope, input, h('button', { type: 'submit' }, 'Send')));
 }
@@ -922,7 +1009,7 @@ function renderChatScopes() {
   /** @type {[string, string][]} */
   const options = [[JSON.stringify({ location: loc }), loc === 'main' ? 'Main room' : `This room (${roomName(loc)})`]];
   if (client.permissions?.broadcast) options.push(['everyone', 'Everyone, all rooms']);
-  for (const r of client.roles) options.push([JSON.stringify({ role: r.name }), `Role: ${r.name}`]);
+  for (const r of peopleRoles(client.roles)) options.push([JSON.stringify({ role: r.name }), `Role: ${r.name}`]);
   for (const p of client.peers.values()) options.push([JSON.stringify({ peer_id: p.id }), `Private: ${p.name}`]);
   fill(sel, options.map(([v, l]) => h('option', { value: v, selected: v === prev }, l)));
 }

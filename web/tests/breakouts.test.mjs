@@ -51,6 +51,12 @@ test('breakouts from the console: isolation, main stage, closing countdown', { t
     for (const [g, to] of plan) {
       await g.page.waitForFunction((r) => window.caucusApp.client.self.location === r, to, { timeout: 10000 });
     }
+    // A move shares the camera switched off: each guest starts its video.
+    for (const [g] of plan) {
+      await g.page.waitForFunction(() => window.caucusApp.client.published.has('video'), null, { timeout: 10000 });
+      await g.page.getByRole('button', { name: /Start video/ }).click();
+      await g.page.waitForFunction(() => window.caucusApp.client.published.get('video')?.muted === false, null, { timeout: 10000 });
+    }
     // Room 1 (main stage): each other and the host. Room 2 (isolated): each other only.
     // Main: the host and the moderator still see each other, no guest.
     await Promise.all([

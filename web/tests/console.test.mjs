@@ -66,6 +66,12 @@ test('console: rooms, pre-assignment, auto-assign, timer, listen-in, broadcast, 
     await m.getByRole('button', { name: 'Open rooms' }).click();
     const plan = await m.evaluate(() => Object.fromEntries(window.caucusApp.client.breakouts.rooms.flatMap((r) => r.assigned.map((p) => [p, r.id]))));
     for (const g of guests) await until(g.page, (to) => window.caucusApp.client.self.location === to, plan[g.peerId]);
+    // A move shares the camera switched off: each guest starts its video.
+    for (const g of guests) {
+      await until(g.page, () => window.caucusApp.client.published.has('video'));
+      await g.page.getByRole('button', { name: /Start video/ }).click();
+      await until(g.page, () => window.caucusApp.client.published.get('video')?.muted === false);
+    }
     const inRed = guests.filter((g) => plan[g.peerId] === red);
     const inBlue = guests.filter((g) => plan[g.peerId] === blue);
     assert.ok(inRed.length >= 1 && inBlue.length >= 1, 'both rooms have guests');

@@ -59,6 +59,9 @@ test('moderation: mute, ask to unmute, role change requested and forced, removal
     await actions.getByRole('button', { name: 'Ask Gus to take this role' }).click();
     await req.getByRole('button', { name: 'Accept' }).click();
     await until(gus.page, () => window.caucusApp.client.self.role === 'breakout' && !document.querySelector('#cam-button').disabled);
+    // The new role shares the camera switched off: Gus starts it.
+    await until(gus.page, () => window.caucusApp.client.published.get('video')?.muted === true);
+    await gus.page.getByRole('button', { name: /Start video/ }).click();
     await expectDecoding(host.page, [mo.peerId, gus.peerId], { label: 'the host sees Gus as breakout' });
 
     // Forced back to guest: no dialog, Gus's camera stops and its button says why.

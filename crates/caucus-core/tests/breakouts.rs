@@ -1091,6 +1091,59 @@ fn listen_in_receives_a_room_without_moving() {
     assert_eq!(sim.peer(moderator).unwrap().listening(), None);
 }
 
+/// What `peer`'s inbox last said of `about`'s listen-in (`peer_updated`), if anything.
+fn last_listening_news(sim: &Sim, peer: PeerId, about: PeerId) -> Option<Option<BreakoutId>> {
+    sim.inbox[&peer].iter().rev().find_map(|e| match &**e {
+        ServerEvent::PeerUpdated { peer } if peer.id == about => Some(peer.listening_to),
+        _ => None,
+    })
+}
+
+#[test]
+fn the_room_learns_who_listens_in_and_when_they_stop() {
+    let mut sim = Sim::new();
+    let moderator = sim.join("mo", "moderator");
+    let g = guests(&mut sim, 2);
+    let rooms = create(&mut sim, 2);
+    assign(&mut sim, &[(g[0], rooms[0]), (g[1], rooms[1])]);
+    open(&mut sim);
+    sim.by(
+        moderator,
+        Command::ListenIn {
+            breakout: Some(rooms[0]),
+        },
+    )
+    .unwrap();
+    assert_eq!(
+        last_listening_news(&sim, g[0], moderator),
+        Some(Some(rooms[0]))
+    );
+    sim.by(moderator, Command::ListenIn { breakout: None })
+        .unwrap();
+    assert_eq!(
+        last_listening_news(&sim, g[0], moderator),
+        Some(None),
+        "the room is told the listen-in ended"
+    );
+    // Closing the listened-to room ends it too, and says so.
+    sim.by(
+        moderator,
+        Command::ListenIn {
+            breakout: Some(rooms[1]),
+        },
+    )
+    .unwrap();
+    sim.breakouts(
+        SERVER,
+        BreakoutOp::Close {
+            countdown_s: Some(0),
+            breakout: Some(rooms[1]),
+        },
+    )
+    .unwrap();
+    assert_eq!(last_listening_news(&sim, g[1], moderator), Some(None));
+}
+
 #[test]
 fn main_stage_visibility_lets_a_room_watch_chosen_roles() {
     let mut sim = Sim::new();

@@ -61,16 +61,32 @@ impl Session {
                             breakout_id: Some(b),
                         },
                     );
-                    self.peer_updated(id);
+                    self.listener_updated(id, b);
                 }
             }
         }
         Ok(Outcome::Done)
     }
 
+    /// Tells the listener's news (`peer_updated`) to whoever sees it and to the room it listens
+    /// in to (or listened in to): a room knows who hears it from outside.
+    fn listener_updated(&mut self, id: PeerId, room: BreakoutId) {
+        if let Some(info) = self.peer_info(id) {
+            let to = self.observers(id, Some(Location::Breakout(room)));
+            self.told_peer_info(id, &to);
+            self.send(to, ServerEvent::PeerUpdated { peer: info });
+        }
+    }
+
+    /// Ends a listen-in; the room and whoever sees the listener learn that it stopped
+    /// (`peer_updated`, as when it started), so the room no longer shows it listening.
     pub(in crate::session) fn stop_listening(&mut self, id: PeerId) {
+        let room = self.state.peers.get(&id).and_then(|p| p.listening);
         self.state.set_listening(id, None);
         self.routing.subscriber_changed(id);
         self.send_one(id, ServerEvent::ListeningTo { breakout_id: None });
+        if let Some(room) = room {
+            self.listener_updated(id, room);
+        }
     }
 }
