@@ -6,12 +6,11 @@
 
 mod common;
 
-use std::path::PathBuf;
 use std::sync::Mutex;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use caucus_server::{Config, ManagementClaims, Running, TokenIssuer};
-use common::{Client, code, start, start_with};
+use common::{Client, code, start, start_with, temp_dir};
 use reqwest::Method;
 use serde_json::{Value, json};
 
@@ -166,17 +165,6 @@ fn now_s() -> u64 {
         .duration_since(UNIX_EPOCH)
         .unwrap()
         .as_secs()
-}
-
-fn temp_dir(name: &str) -> PathBuf {
-    let nanos = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap()
-        .subsec_nanos();
-    let dir =
-        std::env::temp_dir().join(format!("caucus-api-{name}-{}-{nanos}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    dir
 }
 
 fn role(subscribe: &[&str]) -> Value {

@@ -5,13 +5,12 @@
 
 mod common;
 
-use std::path::PathBuf;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use caucus_proto::{RoleName, RoomId};
 use caucus_server::{Config, Running};
 use caucus_store::{InviteRecord, SqliteStore, Store, new_invite_id};
-use common::{Client, start_with};
+use common::{Client, start_with, temp_dir};
 use serde_json::{Value, json};
 
 struct Http {
@@ -72,19 +71,6 @@ impl Http {
 
 fn code(body: &Value) -> &str {
     body["error"]["code"].as_str().unwrap_or("")
-}
-
-fn temp_dir(name: &str) -> PathBuf {
-    let nanos = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap()
-        .subsec_nanos();
-    let dir = std::env::temp_dir().join(format!(
-        "caucus-invites-{name}-{}-{nanos}",
-        std::process::id()
-    ));
-    let _ = std::fs::remove_dir_all(&dir);
-    dir
 }
 
 #[tokio::test]

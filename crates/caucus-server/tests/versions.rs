@@ -6,11 +6,10 @@
 
 mod common;
 
-use std::path::PathBuf;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use caucus_server::{Config, Running};
-use common::start_with;
+use common::{start_with, temp_dir};
 use reqwest::Method;
 use serde_json::{Value, json};
 
@@ -104,19 +103,6 @@ impl Rest {
         }
         self.version().await
     }
-}
-
-fn temp_dir(name: &str) -> PathBuf {
-    let nanos = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap()
-        .subsec_nanos();
-    let dir = std::env::temp_dir().join(format!(
-        "caucus-versions-{name}-{}-{nanos}",
-        std::process::id()
-    ));
-    let _ = std::fs::remove_dir_all(&dir);
-    dir
 }
 
 #[tokio::test]

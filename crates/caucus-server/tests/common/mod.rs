@@ -17,6 +17,19 @@ use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 
 pub const WAIT: Duration = Duration::from_secs(5);
 
+/// A path for one test's data dir that no other test (of this run or an earlier one) uses;
+/// nothing is there yet.
+pub fn temp_dir(name: &str) -> std::path::PathBuf {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("the clock is after 1970")
+        .subsec_nanos();
+    let dir =
+        std::env::temp_dir().join(format!("caucus-test-{name}-{}-{nanos}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    dir
+}
+
 pub async fn start() -> Running {
     start_with(Config::ephemeral()).await
 }
